@@ -1,0 +1,81 @@
+import type { SchemaModel } from '../db/schema-model';
+
+/** One SQL statement. `transactional: false` marks statements that cannot run
+ * inside a transaction block (CREATE/DROP INDEX CONCURRENTLY). */
+export interface SqlAction {
+  sql: string;
+  transactional: boolean;
+}
+
+export const Risk = { low: 'low', medium: 'medium', high: 'high' } as const;
+export type Risk = (typeof Risk)[keyof typeof Risk];
+
+export interface LintFinding {
+  level: 'info' | 'warning' | 'error';
+  code: string;
+  message: string;
+}
+
+/**
+ * How a non-transactional step finds out from the catalog whether it already ran,
+ * so a retry after a crash neither runs it twice nor leaves an INVALID index behind.
+ */
+export type CatalogProbe =
+  | { kind: 'index_exists'; schema: string; name: string }
+  | { kind: 'index_absent'; schema: string; name: string };
+
+/**
+ * A planned step: pure data, JSON-serialisable (it travels through workflow history).
+ * Inverse actions undo the forward actions; `inverse: null` means the step cannot be
+ * rolled back by SQL alone (`inverseNote` says why and what would be needed).
+ */
+export interface PlannedStep {
+  /** Stable within a migration: `<1-based index>-<kind>`, e.g. `2-add_column`. */
+  id: string;
+  index: number;
+  kind: string;
+  /** One line for humans and the Temporal UI: `add_column public.users.email_norm`. */
+  summary: string;
+  forward: SqlAction[];
+  inverse: SqlAction[] | null;
+  inverseNote?: string;
+  /** Qualified objects the step reads or writes: `public.users`, `public.users_email_idx`. */
+  touches: string[];
+  risk: Risk;
+  lint: LintFinding[];
+  probe?: CatalogProbe;
+}
+
+/** Thrown when a spec cannot be planned against the schema (missing table, duplicate column...). */
+export class PlanError extends Error {
+  readonly name = 'PlanError';
+  constructor(
+    message: string,
+    /** Path inside the manifest, e.g. `operations[2].add_column`. */
+    readonly path: string,
+    /** What to do about it. */
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What an operation's planner returns: its actions (without id/index, which the
+ * manifest planner assigns) and the schema as it is after the step. */
+export type StepDraft = Omit<PlannedStep, 'id' | 'index'>;
+
+export interface PlanContext {
+  schema: SchemaModel;
+  /** Path of this operation in the manifest, for errors. */
+  path: string;
+}
+
+/**
+ * One operation kind. Each lives in its own file under src/operations and is
+ * declared as `export const addColumn = { ... } satisfies Operation<AddColumnSpec>`.
+ */
+export interface Operation<Spec> {
+  kind: string;
+  /** Plans forward and inverse SQL; mutates `ctx.schema` to the schema after the step. */
+  plan(spec: Spec, ctx: PlanContext): StepDraft[];
+}
