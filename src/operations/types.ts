@@ -48,7 +48,7 @@ export interface PlannedStep {
 
 /** Thrown when a spec cannot be planned against the schema (missing table, duplicate column...). */
 export class PlanError extends Error {
-  readonly name = 'PlanError';
+  override readonly name = 'PlanError';
   constructor(
     message: string,
     /** Path inside the manifest, e.g. `operations[2].add_column`. */

@@ -1,0 +1,127 @@
+import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
+import type { LifecycleEvent, MigrationState } from './states';
+
+export interface LifecycleContext {
+  migrationId: string;
+  /** Why the migration is rolling back / failed to roll back. */
+  reason: string | null;
+  approvedBy: string | null;
+  rejectedBy: string | null;
+  resolvedBy: string | null;
+  resolutionNote: string | null;
+  rollbackAttempts: number;
+}
+
+/**
+ * The migration lifecycle. Pure: no actors, no delays, no side effects; the
+ * workflow steps it with `transition()` and acts on the state it lands in. It
+ * is the only place that decides which transitions are legal.
+ */
+export const lifecycleMachine = setup({
+  types: {
+    context: {} as LifecycleContext,
+    events: {} as LifecycleEvent,
+    input: {} as { migrationId: string },
+  },
+  guards: {
+    needsApproval: ({ event }) => event.type === 'START' && event.needsApproval,
+  },
+  actions: {
+    recordReason: assign({
+      reason: ({ event }) => ('reason' in event && event.reason !== undefined ? event.reason : null),
+    }),
+    recordApprover: assign({ approvedBy: ({ event }) => (event.type === 'APPROVE' ? event.by : null) }),
+    recordRejecter: assign({
+      rejectedBy: ({ event }) => (event.type === 'REJECT' ? event.by : null),
+      reason: ({ event }) => (event.type === 'REJECT' ? (event.reason ?? 'rejected') : 'approval timed out'),
+    }),
+    countRollbackAttempt: assign({ rollbackAttempts: ({ context }) => context.rollbackAttempts + 1 }),
+    recordResolution: assign({
+      resolvedBy: ({ event }) => (event.type === 'RESOLVE' ? event.by : null),
+      resolutionNote: ({ event }) => (event.type === 'RESOLVE' ? event.note : null),
+    }),
+  },
+}).createMachine({
+  id: 'migration',
+  initial: 'planned',
+  context: ({ input }) => ({
+    migrationId: input.migrationId,
+    reason: null,
+    approvedBy: null,
+    rejectedBy: null,
+    resolvedBy: null,
+    resolutionNote: null,
+    rollbackAttempts: 0,
+  }),
+  states: {
+    planned: {
+      on: {
+        START: [{ guard: 'needsApproval', target: 'awaiting_approval' }, { target: 'in_progress' }],
+      },
+    },
+    awaiting_approval: {
+      on: {
+        APPROVE: { target: 'in_progress', actions: 'recordApprover' },
+        REJECT: { target: 'rejected', actions: 'recordRejecter' },
+        APPROVAL_TIMEOUT: { target: 'rejected', actions: 'recordRejecter' },
+      },
+    },
+    in_progress: {
+      on: {
+        STEPS_DONE: 'validated',
+        FAIL: { target: 'rolling_back', actions: ['recordReason', 'countRollbackAttempt'] },
+      },
+    },
+    validated: {
+      on: {
+        BAKE_PASSED: 'applied',
+        FAIL: { target: 'rolling_back', actions: ['recordReason', 'countRollbackAttempt'] },
+      },
+    },
+    rolling_back: {
+      on: {
+        ROLLBACK_VERIFIED: 'rolled_back',
+        ROLLBACK_FAILED: { target: 'rollback_failed', actions: 'recordReason' },
+      },
+    },
+    rollback_failed: {
+      on: {
+        RETRY_ROLLBACK: { target: 'rolling_back', actions: 'countRollbackAttempt' },
+        RESOLVE: { target: 'resolved_manually', actions: 'recordResolution' },
+      },
+    },
+    applied: { type: 'final' },
+    rejected: { type: 'final' },
+    rolled_back: { type: 'final' },
+    resolved_manually: { type: 'final' },
+  },
+});
+
+export type LifecycleSnapshot = SnapshotFrom<typeof lifecycleMachine>;
+
+/** Thrown when an event is not legal in the current state. */
+export class IllegalTransitionError extends Error {
+  override readonly name = 'IllegalTransitionError';
+  constructor(
+    readonly state: MigrationState,
+    readonly event: LifecycleEvent['type'],
+  ) {
+    super(`event ${event} is not allowed in state ${state}`);
+  }
+}
+
+export function startLifecycle(migrationId: string): LifecycleSnapshot {
+  const [snapshot] = initialTransition(lifecycleMachine, { migrationId });
+  return snapshot;
+}
+
+export function stateOf(snapshot: LifecycleSnapshot): MigrationState {
+  return snapshot.value as MigrationState;
+}
+
+/** Steps the machine; refuses (throws) rather than ignoring an illegal event. */
+export function step(snapshot: LifecycleSnapshot, event: LifecycleEvent): LifecycleSnapshot {
+  if (!snapshot.can(event)) throw new IllegalTransitionError(stateOf(snapshot), event.type);
+  const [next] = transition(lifecycleMachine, snapshot, event);
+  return next;
+}
