@@ -1,0 +1,4 @@
+export * from './find';
+export * from './search-attributes';
+export * from './server';
+export * from './resolve';
