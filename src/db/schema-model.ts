@@ -13,12 +13,18 @@ export interface ColumnModel {
   nullable: boolean;
   /** Default expression as `pg_get_expr` prints it, or null. */
   default: string | null;
+  /** Set for identity columns (`GENERATED ALWAYS | BY DEFAULT AS IDENTITY`). */
+  identity?: 'always' | 'by_default';
+  /** Expression of a stored generated column; `default` is then null. */
+  generated?: string;
 }
 
 export interface TableModel {
   schema: string;
   name: string;
   columns: Record<string, ColumnModel>;
+  /** True for a partitioned table (`PARTITION BY ...`); absent for an ordinary one. */
+  partitioned?: boolean;
 }
 
 export interface IndexModel {
