@@ -1,0 +1,66 @@
+import { Context } from '@temporalio/activity';
+import type pg from 'pg';
+import type { MigrationPolicy } from '../workflows/definitions';
+import type { TargetPools } from '../src/db/pool';
+import { ensureControlSchema } from '../src/db/control-schema';
+import { toFailure } from './errors';
+
+export interface ActivityDeps {
+  pools: TargetPools;
+}
+
+/** Heartbeats every second while `fn` runs, so a dead worker is noticed within the heartbeat timeout. */
+export async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
+  let ctx: Context | undefined;
+  try {
+    ctx = Context.current();
+  } catch {
+    return fn(); // called outside an activity (library use)
+  }
+  const timer = setInterval(() => ctx.heartbeat(), 1_000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Checks out a client for the target with the control schema in place; maps every error to a Temporal failure. */
+export async function withTarget<T>(deps: ActivityDeps, target: string, context: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  let client: pg.PoolClient | undefined;
+  try {
+    client = await deps.pools.connect(target);
+    await ensureControlSchema(client, deps.pools.pool(target));
+    return await heartbeating(() => fn(client!));
+  } catch (err) {
+    throw toFailure(err, context);
+  } finally {
+    client?.release();
+  }
+}
+
+/** Runs `fn` in a transaction with the policy's timeouts set for that transaction only. */
+export async function inTransaction<T>(client: pg.ClientBase, policy: Pick<MigrationPolicy, 'lock_timeout' | 'statement_timeout'> | null, fn: () => Promise<T>): Promise<T> {
+  await client.query('begin');
+  try {
+    if (policy) await setTimeouts(client, policy, true);
+    const result = await fn();
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function setTimeouts(client: pg.ClientBase, policy: Pick<MigrationPolicy, 'lock_timeout' | 'statement_timeout'>, local: boolean): Promise<void> {
+  await client.query(`select set_config('lock_timeout', $1, $3), set_config('statement_timeout', $2, $3)`, [
+    String(policy.lock_timeout),
+    String(policy.statement_timeout),
+    local,
+  ]);
+}
+
+export async function resetTimeouts(client: pg.ClientBase): Promise<void> {
+  await client.query('reset lock_timeout; reset statement_timeout');
+}

@@ -1,0 +1,70 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { redact } from '../src/config/targets';
+
+// SQLSTATEs a retry can fix: lock timeout, serialization failure, deadlock, connection loss, shutdown.
+const RETRYABLE_SQLSTATE = /^(55P03|40001|40P01|08...|57P0[1-3]|53300)$/;
+const RETRYABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+// Errors of ours that retrying cannot fix.
+const NON_RETRYABLE_NAMES = new Set([
+  'PlanError',
+  'ManifestError',
+  'UnknownTargetError',
+  'LeaseHeldError',
+  'StaleLeaseError',
+  'ChecksumMismatchError',
+  'IrreversibleStepError',
+  'InjectedFault',
+]);
+
+interface PgErrorLike {
+  code?: string;
+  message: string;
+  detail?: string;
+  hint?: string;
+  position?: string;
+}
+
+/**
+ * Maps any error to an ApplicationFailure that says whether Temporal should retry:
+ * lock timeouts and lost connections are retried with backoff; SQL, constraint and
+ * planning errors are not. Messages are redacted so no connection string leaks.
+ */
+export function toFailure(err: unknown, context?: string): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const e = err as PgErrorLike & { name?: string };
+  const prefix = context ? `${context}: ` : '';
+  const base = redact(e?.message ?? String(err));
+  if (e?.name && NON_RETRYABLE_NAMES.has(e.name)) {
+    const hint = (err as { hint?: string }).hint;
+    return ApplicationFailure.nonRetryable(prefix + base + (hint ? ` (${hint})` : ''), e.name);
+  }
+  if (e?.name === 'DatabaseUnreachableError') return ApplicationFailure.retryable(prefix + base, e.name);
+  const code = e?.code;
+  if (code && /^[0-9A-Z]{5}$/.test(code)) {
+    const more = [e.detail, e.hint].filter(Boolean).join('; ');
+    const message = `${prefix}${base} (SQLSTATE ${code})${more ? `: ${redact(more)}` : ''}`;
+    if (code === '55P03') return ApplicationFailure.retryable(message, 'LockTimeout');
+    if (RETRYABLE_SQLSTATE.test(code)) return ApplicationFailure.retryable(message, 'TransientDatabaseError');
+    if (code === '57014') {
+      return ApplicationFailure.nonRetryable(`${message}; the statement hit statement_timeout: raise policy.statement_timeout in the manifest if it needs longer`, 'StatementTimeout');
+    }
+    return ApplicationFailure.nonRetryable(message, 'SqlError');
+  }
+  if (code && RETRYABLE_NODE_CODES.has(code)) return ApplicationFailure.retryable(prefix + base, 'ConnectionError');
+  return ApplicationFailure.retryable(prefix + base, e?.name ?? 'Error');
+}
+
+/** Thrown by the fault-injection hooks that tests and chaos runs use. */
+export class InjectedFault extends Error {
+  override readonly name = 'InjectedFault';
+}
+
+/** Thrown when a step has no inverse and no snapshot to restore from. */
+export class IrreversibleStepError extends Error {
+  override readonly name = 'IrreversibleStepError';
+}
+
+/** Thrown when a manifest that was applied has changed since. */
+export class ChecksumMismatchError extends Error {
+  override readonly name = 'ChecksumMismatchError';
+}

@@ -1,0 +1,81 @@
+import { schemaFingerprint, diffFingerprints, type SchemaFingerprint } from '../src/db/fingerprint';
+import { checkFence, releaseLease } from '../src/db/lease';
+import { appendAudit } from '../src/db/audit';
+import type { CheckResult, ChecksInput, FinishInput, FinishResult, RollbackProof, VerifyInput } from '../workflows/definitions';
+import { type ActivityDeps, inTransaction, withTarget } from './context';
+import { recordTransitions } from './ledger';
+import { FINAL_STATES } from '../src/lifecycle/states';
+
+export function makeFinish(deps: ActivityDeps) {
+  return {
+    /** Post checks: each must return a single true. Runs in one read-only transaction. */
+    async runChecks(input: ChecksInput): Promise<CheckResult[]> {
+      return withTarget(deps, input.target, `post checks of ${input.migrationId}`, async (client) => {
+        await inTransaction(client, input.policy, async () => {
+          await checkFence(client, input.target, input.token);
+          await recordTransitions(client, input, input.audit);
+        });
+        const results: CheckResult[] = [];
+        for (const check of input.checks) {
+          try {
+            const { rows, fields } = await inTransaction(client, input.policy, async () => {
+              await client.query('set transaction read only');
+              return client.query(check.sql);
+            });
+            const value = fields[0] ? rows[0]?.[fields[0].name] : undefined;
+            results.push({ name: check.name, passed: value === true, detail: value === true ? 'true' : `returned ${JSON.stringify(value ?? null)}, expected true` });
+          } catch (err) {
+            results.push({ name: check.name, passed: false, detail: `error: ${(err as Error).message}` });
+          }
+        }
+        return results;
+      });
+    },
+
+    /** The proof of a rollback: today's fingerprint against the one taken before the first step. */
+    async verifyRollback(input: VerifyInput): Promise<RollbackProof> {
+      return withTarget(deps, input.target, `verifying rollback of ${input.migrationId}`, async (client) => {
+        const { rows } = await client.query<{ fingerprint_before: string; fingerprint_before_entries: string[] }>(
+          'select fingerprint_before, fingerprint_before_entries from godwit.migrations where migration_id = $1 and run_id = $2',
+          [input.migrationId, input.runId],
+        );
+        const row = rows[0];
+        if (!row) throw new Error(`no record of run ${input.runId} of ${input.migrationId} in godwit.migrations`);
+        const before: SchemaFingerprint = { hash: row.fingerprint_before, entries: row.fingerprint_before_entries };
+        const after = await schemaFingerprint(client);
+        const proof: RollbackProof = {
+          equal: after.hash === before.hash,
+          fingerprintBefore: before.hash,
+          fingerprintAfter: after.hash,
+          differences: after.hash === before.hash ? [] : diffFingerprints(before, after),
+        };
+        await inTransaction(client, null, async () => {
+          await checkFence(client, input.target, input.token);
+          await recordTransitions(client, input, input.audit);
+          await appendAudit(client, input, [{ event: 'ROLLBACK_PROOF', from: null, to: null, detail: { ...proof } }]);
+        });
+        return proof;
+      });
+    },
+
+    /** Records where the migration ended (or is waiting), and releases the lease when asked. */
+    async finishMigration(input: FinishInput): Promise<FinishResult> {
+      return withTarget(deps, input.target, `recording ${input.state} for ${input.migrationId}`, async (client) => {
+        const fingerprint = input.recordFingerprint ? await schemaFingerprint(client) : null;
+        await inTransaction(client, null, async () => {
+          await checkFence(client, input.target, input.token);
+          await recordTransitions(client, input, input.audit);
+          await client.query(
+            `update godwit.migrations set state = $3, reason = $4,
+                    finished_at = case when $5 then now() else null end,
+                    fingerprint_after = coalesce($6, fingerprint_after)
+              where migration_id = $1 and run_id = $2`,
+            [input.migrationId, input.runId, input.state, input.reason, FINAL_STATES.includes(input.state), fingerprint?.hash ?? null],
+          );
+          if (input.releaseLease) await releaseLease(client, input.target, input.token);
+        });
+        return { fingerprintAfter: fingerprint?.hash ?? null };
+      });
+    },
+  };
+}

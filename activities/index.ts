@@ -1,0 +1,16 @@
+import { TargetPools } from '../src/db/pool';
+import type { ActivityDeps } from './context';
+import { makeFinish } from './finish';
+import { makePrepare } from './prepare';
+import { makeSteps } from './steps';
+
+/** Builds the activity implementations bound to a set of target pools (one per worker). */
+export function createActivities(deps: ActivityDeps = { pools: new TargetPools() }) {
+  return {
+    prepareMigration: makePrepare(deps),
+    ...makeSteps(deps),
+    ...makeFinish(deps),
+  };
+}
+
+export type GodwitActivities = ReturnType<typeof createActivities>;

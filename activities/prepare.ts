@@ -1,0 +1,63 @@
+import type pg from 'pg';
+import { introspectSchema } from '../src/db/introspect';
+import { schemaFingerprint } from '../src/db/fingerprint';
+import { acquireLease } from '../src/db/lease';
+import { planManifest } from '../src/operations';
+import type { Manifest } from '../src/manifest';
+import type { PrepareInput, PrepareResult } from '../workflows/definitions';
+import { type ActivityDeps, inTransaction, withTarget } from './context';
+import { ChecksumMismatchError } from './errors';
+
+interface ExistingRow {
+  state: string;
+  checksum: string;
+  workflow_id: string;
+  fingerprint_after: string | null;
+}
+
+/**
+ * Step 1 of every migration: take the target's lease, plan against the live
+ * catalog and fingerprint the schema, all in one transaction, so a plan error
+ * leaves no lease and no row behind.
+ */
+export function makePrepare(deps: ActivityDeps) {
+  return async function prepareMigration(input: PrepareInput): Promise<PrepareResult> {
+    return withTarget(deps, input.target, `preparing ${input.migrationId} on '${input.target}'`, async (client) => {
+      const existing = await readExisting(client, input.migrationId);
+      if (existing?.state === 'applied') {
+        if (existing.checksum === input.checksum) return { alreadyApplied: true, fingerprint: existing.fingerprint_after ?? '' };
+        throw new ChecksumMismatchError(
+          `migration ${input.migrationId} was applied to '${input.target}' with checksum ${existing.checksum}, but its file now has ${input.checksum}. ` +
+            `An applied migration must not change: revert the file and put the change in a new migration (\`godwit verify <dir> --target ${input.target}\` lists drift).`,
+        );
+      }
+      return inTransaction(client, null, async () => {
+        const token = await acquireLease(client, input.target, input.workflowId);
+        const schema = await introspectSchema(client);
+        const steps = planManifest(input.manifest as Manifest, schema);
+        const fingerprint = await schemaFingerprint(client);
+        await client.query(
+          `insert into godwit.migrations as m (migration_id, description, checksum, state, workflow_id, run_id, requested_by,
+                                                fingerprint_before, fingerprint_before_entries)
+           values ($1, $2, $3, 'planned', $4, $5, $6, $7, $8)
+           on conflict (migration_id) do update set
+             description = excluded.description, checksum = excluded.checksum, state = 'planned',
+             workflow_id = excluded.workflow_id, run_id = excluded.run_id, requested_by = excluded.requested_by,
+             approved_by = null, reason = null, started_at = now(), finished_at = null,
+             fingerprint_before = excluded.fingerprint_before,
+             fingerprint_before_entries = excluded.fingerprint_before_entries, fingerprint_after = null`,
+          [input.migrationId, input.description, input.checksum, input.workflowId, input.runId, input.requestedBy, fingerprint.hash, JSON.stringify(fingerprint.entries)],
+        );
+        return { alreadyApplied: false, token, steps, fingerprintBefore: fingerprint.hash } as const;
+      });
+    });
+  };
+}
+
+async function readExisting(client: pg.ClientBase, migrationId: string): Promise<ExistingRow | undefined> {
+  const { rows } = await client.query<ExistingRow>(
+    'select state, checksum, workflow_id, fingerprint_after from godwit.migrations where migration_id = $1',
+    [migrationId],
+  );
+  return rows[0];
+}

@@ -1,0 +1,127 @@
+import { Context } from '@temporalio/activity';
+import type pg from 'pg';
+import { checkFence } from '../src/db/lease';
+import type { CatalogProbe, PlannedStep, SqlAction } from '../src/operations/types';
+import type { StepInput, StepResult } from '../workflows/definitions';
+import { type ActivityDeps, inTransaction, resetTimeouts, setTimeouts, withTarget } from './context';
+import { InjectedFault, IrreversibleStepError } from './errors';
+import { markCompensated, markForwardDone, readLedger, recordTransitions } from './ledger';
+
+function isTransactional(actions: readonly SqlAction[]): boolean {
+  return actions.every((a) => a.transactional);
+}
+
+async function probeSatisfied(client: pg.ClientBase, probe: CatalogProbe): Promise<{ satisfied: boolean; invalid: boolean }> {
+  const { rows } = await client.query<{ valid: boolean }>(
+    `select i.indisvalid as valid from pg_index i
+       join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = $1 and c.relname = $2`,
+    [probe.schema, probe.name],
+  );
+  const exists = rows.length > 0;
+  const valid = rows[0]?.valid === true;
+  if (probe.kind === 'index_exists') return { satisfied: exists && valid, invalid: exists && !valid };
+  return { satisfied: !exists, invalid: false };
+}
+
+async function runActions(client: pg.ClientBase, actions: readonly SqlAction[]): Promise<void> {
+  for (const action of actions) await client.query(action.sql);
+}
+
+async function maybeInjectFault(client: pg.ClientBase, input: StepInput, phase: 'forward' | 'inverse'): Promise<void> {
+  const f = input.faults;
+  if (!f) return;
+  const index = input.step.index;
+  if (phase === 'forward' && f.sleepAtStep?.step === index) {
+    await client.query('select pg_sleep($1)', [f.sleepAtStep.ms / 1000]);
+  }
+  if (phase === 'forward' && f.failAtStep === index) throw new InjectedFault(`injected failure at step ${index}`);
+  if (phase === 'inverse' && f.failCompensationOfStep === index) throw new InjectedFault(`injected failure compensating step ${index}`);
+}
+
+/**
+ * Runs one side (forward or inverse) of a planned step exactly once per run.
+ * Transactional actions commit together with their ledger row, so a retry after a
+ * crash sees either both or neither. Non-transactional actions (CONCURRENTLY) are
+ * made idempotent by a catalog probe, and an INVALID index left by an interrupted
+ * attempt is dropped before the retry.
+ */
+async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward' | 'inverse'): Promise<StepResult> {
+  const started = Date.now();
+  const { step, policy } = input;
+  const actions = phase === 'forward' ? step.forward : step.inverse;
+  if (actions === null) {
+    throw new IrreversibleStepError(`step ${step.index} (${step.summary}) cannot be rolled back: ${step.inverseNote ?? 'it has no inverse'}`);
+  }
+  const alreadyDone = (row: { forward_done: boolean; compensated: boolean }) => (phase === 'forward' ? row.forward_done : row.compensated || !row.forward_done);
+  const mark = phase === 'forward' ? () => markForwardDone(client, input, step.id, step.summary) : () => markCompensated(client, input, step.id);
+
+  if (isTransactional(actions)) {
+    return inTransaction(client, policy, async () => {
+      await checkFence(client, input.target, input.token);
+      await recordTransitions(client, input, input.audit);
+      if (alreadyDone(await readLedger(client, input.runId, step.id))) return { skipped: true, ms: Date.now() - started };
+      await runActions(client, actions);
+      await maybeInjectFault(client, input, phase);
+      await mark();
+      return { skipped: false, ms: Date.now() - started };
+    });
+  }
+
+  // Non-transactional: fence and ledger first, then the statement on its own, then the ledger.
+  await inTransaction(client, null, async () => {
+    await checkFence(client, input.target, input.token);
+    await recordTransitions(client, input, input.audit);
+  });
+  if (alreadyDone(await readLedger(client, input.runId, step.id))) return { skipped: true, ms: Date.now() - started };
+  const probe = phase === 'forward' ? step.probe : inverseProbe(step);
+  let skipped = false;
+  if (probe) {
+    const state = await probeSatisfied(client, probe);
+    if (state.invalid) await client.query(`drop index concurrently if exists ${quoteProbe(probe)}`);
+    skipped = state.satisfied;
+  }
+  if (!skipped) {
+    await setTimeouts(client, policy, false);
+    try {
+      await runActions(client, actions);
+      await maybeInjectFault(client, input, phase);
+    } catch (err) {
+      // Leave nothing half-done behind: an interrupted CREATE INDEX CONCURRENTLY leaves an INVALID index.
+      if (phase === 'forward' && step.inverse && !isTransactional(step.inverse)) {
+        await runActions(client, step.inverse).catch(() => undefined);
+      }
+      throw err;
+    } finally {
+      await resetTimeouts(client).catch(() => undefined);
+    }
+  }
+  await inTransaction(client, null, async () => {
+    await checkFence(client, input.target, input.token);
+    await mark();
+  });
+  return { skipped, ms: Date.now() - started };
+}
+
+function inverseProbe(step: PlannedStep): CatalogProbe | undefined {
+  const p = step.probe;
+  if (!p) return undefined;
+  return { kind: p.kind === 'index_exists' ? 'index_absent' : 'index_exists', schema: p.schema, name: p.name };
+}
+
+function quoteProbe(p: CatalogProbe): string {
+  const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  return `${q(p.schema)}.${q(p.name)}`;
+}
+
+export function makeSteps(deps: ActivityDeps) {
+  return {
+    async runStep(input: StepInput): Promise<StepResult> {
+      Context.current().log.info('forward step', { step: input.step.id });
+      return withTarget(deps, input.target, `step ${input.step.index} (${input.step.summary})`, (client) => execute(client, input, 'forward'));
+    },
+    async compensateStep(input: StepInput): Promise<StepResult> {
+      return withTarget(deps, input.target, `compensating step ${input.step.index} (${input.step.summary})`, (client) => execute(client, input, 'inverse'));
+    },
+  };
+}

@@ -1,0 +1,133 @@
+import { userInfo } from 'node:os';
+import type { Client } from '@temporalio/client';
+import { loadManifests, type LoadedManifest } from '../../manifest';
+import { connectClient, MigrationFailedError, startMigration, watchMigration } from '../../client';
+import { runUrl, temporalSettings, type TemporalSettings } from '../../config/temporal';
+import { TARGET_ALIAS } from '../../config/targets';
+import type { FaultInjection, MigrationProgress } from '../../../workflows/definitions';
+import { CliError, ExitCode } from '../exit-codes';
+import { bold, formatProgress, stateColor } from '../output';
+
+export interface ApplyOptions {
+  target: string;
+  wait?: boolean;
+  json?: boolean;
+  requestedBy?: string;
+  address?: string;
+  namespace?: string;
+  taskQueue?: string;
+  faults?: FaultInjection;
+}
+
+export interface ApplyReport {
+  migrationId: string;
+  workflowId: string;
+  runId: string;
+  url: string;
+  state: string;
+  alreadyApplied: boolean;
+  fingerprintBefore: string | null;
+  fingerprintAfter: string | null;
+  reason: string | null;
+  rollback: MigrationProgress['rollback'];
+}
+
+export function defaultRequester(env: NodeJS.ProcessEnv = process.env): string {
+  return env.GODWIT_REQUESTED_BY ?? env.GITHUB_ACTOR ?? env.GITLAB_USER_LOGIN ?? env.USER ?? userInfo().username;
+}
+
+const EXIT_BY_STATE: Record<string, ExitCode> = {
+  applied: ExitCode.applied,
+  rolled_back: ExitCode.rolledBack,
+  rollback_failed: ExitCode.rollbackFailed,
+  rejected: ExitCode.rejected,
+  resolved_manually: ExitCode.rollbackFailed,
+};
+
+/**
+ * `godwit apply`: each manifest runs as its own workflow, in id order; with a
+ * directory it stops at the first that does not end applied. Returns the exit code.
+ */
+export async function applyCommand(path: string, opts: ApplyOptions, out: (line: string) => void = console.log): Promise<ExitCode> {
+  if (!TARGET_ALIAS.test(opts.target)) {
+    throw new CliError(`invalid target alias '${opts.target}': use letters, digits, '-', '_' or '.' (e.g. --target app-prod)`);
+  }
+  const manifests = await loadManifests(path);
+  if (manifests.length === 0) throw new CliError(`no manifests found in ${path}: expected .yaml, .yml, .json or .sql files`);
+  const settings = temporalSettings(opts);
+  const client = await connectClient(settings);
+  const reports: ApplyReport[] = [];
+  const wait = opts.wait || manifests.length > 1;
+  try {
+    for (const loaded of manifests) {
+      const { report, code } = await applyOne(client, settings, loaded, opts, wait, opts.json ? () => undefined : out);
+      reports.push(report);
+      if (code !== ExitCode.applied) {
+        if (opts.json) out(JSON.stringify({ migrations: reports }, null, 2));
+        else if (manifests.length > 1) out(`stopped: ${loaded.manifest.id} ended ${report.state}; later manifests were not applied`);
+        return code;
+      }
+    }
+  } finally {
+    await client.connection.close();
+  }
+  if (opts.json) out(JSON.stringify({ migrations: reports }, null, 2));
+  return ExitCode.applied;
+}
+
+async function applyOne(
+  client: Client,
+  settings: TemporalSettings,
+  loaded: LoadedManifest,
+  opts: ApplyOptions,
+  wait: boolean,
+  out: (line: string) => void,
+): Promise<{ report: ApplyReport; code: ExitCode }> {
+  const id = loaded.manifest.id;
+  const handle = await startMigration(client, settings, {
+    target: opts.target,
+    loaded,
+    requestedBy: opts.requestedBy ?? defaultRequester(),
+    ...(opts.faults ? { faults: opts.faults } : {}),
+  });
+  const runId = handle.firstExecutionRunId;
+  const url = runUrl(settings, handle.workflowId, runId);
+  const base = { migrationId: id, workflowId: handle.workflowId, runId, url };
+  out(`${bold(id)} → ${opts.target}: started ${url}`);
+  if (!wait) {
+    return { report: { ...base, state: 'planned', alreadyApplied: false, fingerprintBefore: null, fingerprintAfter: null, reason: null, rollback: null }, code: ExitCode.applied };
+  }
+  let outcome;
+  try {
+    outcome = await watchMigration(handle, (e) => out(formatProgress(e)));
+  } catch (err) {
+    if (err instanceof MigrationFailedError) {
+      const drift = err.type === 'ChecksumMismatchError';
+      throw new CliError(`${id} was not applied: ${err.message}\n  run: ${url}`, drift ? ExitCode.drift : ExitCode.error);
+    }
+    throw err;
+  }
+  const p = outcome.kind === 'finished' ? outcome.result : outcome.progress;
+  const alreadyApplied = outcome.kind === 'finished' && outcome.result.alreadyApplied;
+  const report: ApplyReport = {
+    ...base,
+    state: p.state,
+    alreadyApplied,
+    fingerprintBefore: p.fingerprintBefore,
+    fingerprintAfter: p.fingerprintAfter,
+    reason: p.reason,
+    rollback: p.rollback,
+  };
+  if (alreadyApplied) out(`${bold(id)} already applied with checksum ${loaded.checksum}: nothing to do`);
+  else out(`${bold(id)} ${stateColor(p.state)}${p.reason && p.state !== 'applied' ? `: ${p.reason}` : ''}`);
+  if (p.rollback) {
+    out(`  schema fingerprint before: ${p.rollback.fingerprintBefore}`);
+    out(`  schema fingerprint after:  ${p.rollback.fingerprintAfter} (${p.rollback.equal ? 'equal' : 'DIFFERENT'})`);
+    for (const d of p.rollback.differences) out(`    ${d}`);
+  }
+  if (p.state === 'rollback_failed') {
+    out(`  a human is needed: fix the database, then retry the rollback or resolve it in the Temporal UI: ${url}`);
+  }
+  if (p.state === 'awaiting_approval') out(`  waiting for approval: ${url}`);
+  return { report, code: EXIT_BY_STATE[p.state] ?? ExitCode.error };
+}

@@ -1,0 +1,30 @@
+import { connectClient, migrationStatus } from '../../client';
+import { temporalSettings } from '../../config/temporal';
+import { bold, dim, stateColor } from '../output';
+
+/** `godwit status --target X`: the latest run of each migration on the target. */
+export async function statusCommand(
+  opts: { target: string; json?: boolean; address?: string; namespace?: string },
+  out: (line: string) => void = console.log,
+): Promise<void> {
+  const settings = temporalSettings(opts);
+  const client = await connectClient(settings);
+  try {
+    const rows = await migrationStatus(client, settings, opts.target);
+    if (opts.json) {
+      out(JSON.stringify({ target: opts.target, migrations: rows }, null, 2));
+      return;
+    }
+    if (rows.length === 0) {
+      out(`no migrations have run on target '${opts.target}' yet (apply one with \`godwit apply <manifest> --target ${opts.target} --wait\`)`);
+      return;
+    }
+    out(bold(`target ${opts.target}`));
+    for (const r of rows) {
+      out(`  ${r.migrationId.padEnd(32)} ${stateColor(r.state.padEnd(18))} ${dim(r.startTime)}${r.currentStep ? `  step ${r.currentStep}` : ''}`);
+      out(`    ${dim(r.url)}`);
+    }
+  } finally {
+    await client.connection.close();
+  }
+}

@@ -1,0 +1,96 @@
+import { Command, Option } from 'commander';
+import { CliError, ExitCode } from './exit-codes';
+import { red } from './output';
+
+const program = new Command()
+  .name('godwit')
+  .description('Postgres schema and data migrations as durable Temporal workflows, with proven rollback')
+  .showHelpAfterError('(run `godwit --help` for usage)')
+  .exitOverride();
+
+const temporalOptions = (cmd: Command) =>
+  cmd
+    .addOption(new Option('--address <host:port>', 'Temporal frontend address').env('TEMPORAL_ADDRESS'))
+    .addOption(new Option('--namespace <ns>', 'Temporal namespace').env('TEMPORAL_NAMESPACE'))
+    .addOption(new Option('--task-queue <name>', 'task queue of the Godwit workers').env('GODWIT_TASK_QUEUE'));
+
+program
+  .command('plan')
+  .description('show the forward and inverse SQL of each step (no database or server needed)')
+  .argument('<path>', 'manifest file or directory')
+  .option('--json', 'machine-readable output')
+  .action(async (path: string, opts: { json?: boolean }) => {
+    const { planCommand } = await import('./commands/plan');
+    await planCommand(path, opts);
+  });
+
+temporalOptions(
+  program
+    .command('apply')
+    .description('apply a manifest, or a directory of manifests in id order, each as its own workflow')
+    .argument('<path>', 'manifest file or directory')
+    .requiredOption('-t, --target <alias>', 'target database alias (the worker resolves it)')
+    .option('-w, --wait', 'wait for the outcome, printing progress; the exit code tells it')
+    .option('--json', 'machine-readable output')
+    .option('--requested-by <name>', 'who asks for it (default: $GODWIT_REQUESTED_BY, $GITHUB_ACTOR or $USER)'),
+).action(async (path: string, opts) => {
+  const { applyCommand } = await import('./commands/apply');
+  process.exitCode = await applyCommand(path, opts);
+});
+
+temporalOptions(
+  program
+    .command('status')
+    .description('the latest run of each migration on a target')
+    .requiredOption('-t, --target <alias>', 'target database alias')
+    .option('--json', 'machine-readable output'),
+).action(async (opts) => {
+  const { statusCommand } = await import('./commands/status');
+  await statusCommand(opts);
+});
+
+temporalOptions(program.command('worker').description('run a worker: workflows and activities on the task queue')).action(async (opts) => {
+  const { runWorker } = await import('../../worker');
+  await runWorker(opts);
+});
+
+program
+  .command('dev')
+  .description('run a local Temporal dev server on 127.0.0.1:7233 (Web UI on 8233), history kept under .godwit/')
+  .action(async () => {
+    const { runDevServer } = await import('../devserver');
+    await runDevServer();
+  });
+
+program
+  .command('demo')
+  .description('the end-to-end demo: four migrations through Temporal, the last rolled back automatically')
+  .option('--exit', 'stop everything when done instead of keeping the UI up')
+  .action(async (opts: { exit?: boolean }) => {
+    const { runDemo } = await import('../demo');
+    await runDemo(opts);
+  });
+
+/** Prints an error as the user should see it and sets the exit code. */
+function fail(err: unknown): void {
+  const e = err as Error & { exitCode?: number; code?: string };
+  if (e?.code === 'commander.helpDisplayed' || e?.code === 'commander.version' || e?.code === 'commander.help') {
+    process.exitCode = 0;
+    return;
+  }
+  if (e?.code?.startsWith('commander.')) {
+    process.exitCode = ExitCode.error;
+    return; // commander already printed it
+  }
+  const known = err instanceof CliError || ['ManifestError', 'PlanError', 'ConfigError', 'TemporalUnreachableError', 'MigrationAlreadyRunningError', 'MigrationFailedError', 'TemporalUnavailableError', 'PortInUseError', 'UnknownTargetError', 'SearchAttributesMissingError'].includes(e?.name);
+  console.error(red('error: ') + (known ? e.message : (e?.stack ?? String(err))));
+  process.exitCode = err instanceof CliError ? err.exitCode : ExitCode.error;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    fail(err);
+  }
+}

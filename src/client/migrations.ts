@@ -1,0 +1,166 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { LoadedManifest } from '../manifest';
+import { planManifest } from '../operations';
+import { emptySchemaModel } from '../db/schema-model';
+import { runUrl, type TemporalSettings } from '../config/temporal';
+import {
+  GodwitMigrationIdKey,
+  GodwitStateKey,
+  GodwitTargetKey,
+  migrationWorkflowId,
+  stateQuery,
+  WORKFLOW_TYPE,
+  type FaultInjection,
+  type MigrationInput,
+  type MigrationProgress,
+  type MigrationResult,
+} from '../../workflows/definitions';
+import type { migrationWorkflow } from '../../workflows/migration';
+import { MigrationState } from '../lifecycle/states';
+
+/** Thrown when the same migration is already running on the target. */
+export class MigrationAlreadyRunningError extends Error {
+  override readonly name = 'MigrationAlreadyRunningError';
+}
+
+/** Thrown when a migration run failed before it changed anything (plan error, busy target, unknown target...). */
+export class MigrationFailedError extends Error {
+  override readonly name = 'MigrationFailedError';
+  constructor(
+    message: string,
+    readonly type: string | undefined,
+    readonly workflowId: string,
+    readonly runId: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface StartOptions {
+  target: string;
+  loaded: LoadedManifest;
+  requestedBy: string;
+  faults?: FaultInjection;
+}
+
+export function migrationInput(opts: StartOptions): MigrationInput {
+  const { manifest, checksum } = opts.loaded;
+  return {
+    target: opts.target,
+    migrationId: manifest.id,
+    description: manifest.description,
+    manifest,
+    checksum,
+    requestedBy: opts.requestedBy,
+    checks: manifest.checks.post,
+    policy: manifest.policy,
+    ...(opts.faults ? { faults: opts.faults } : {}),
+  };
+}
+
+/** Starts one migration as its own workflow `godwit/<target>/<id>`. */
+export async function startMigration(client: Client, settings: TemporalSettings, opts: StartOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof migrationWorkflow>> {
+  const { manifest, checksum } = opts.loaded;
+  const workflowId = migrationWorkflowId(opts.target, manifest.id);
+  const offline = planManifest(manifest, emptySchemaModel(), { offline: true });
+  try {
+    return await client.workflow.start<typeof migrationWorkflow>(WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue: settings.taskQueue,
+      args: [migrationInput(opts)],
+      typedSearchAttributes: [
+        { key: GodwitTargetKey, value: opts.target },
+        { key: GodwitMigrationIdKey, value: manifest.id },
+        { key: GodwitStateKey, value: MigrationState.planned },
+      ],
+      staticSummary: `${manifest.id} → ${opts.target}: ${manifest.description || `${offline.length} steps`}`,
+      staticDetails: [
+        `**${manifest.id}** on \`${opts.target}\`, requested by ${opts.requestedBy}`,
+        manifest.description,
+        `checksum \`${checksum}\``,
+        '',
+        ...offline.map((s) => `${s.index}. ${s.summary} (risk ${s.risk})`),
+        ...(manifest.checks.post.length ? ['', 'post checks:', ...manifest.checks.post.map((c) => `- ${c.name}`)] : []),
+      ].join('\n'),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new MigrationAlreadyRunningError(
+        `migration ${manifest.id} is already running on target '${opts.target}' (workflow ${workflowId}); ` +
+          `watch it with \`godwit status --target ${opts.target}\` or in the UI: ${runUrl(settings, workflowId)}`,
+      );
+    }
+    throw err;
+  }
+}
+
+/** What watching reports as it happens: each transition and each step status change. */
+export type ProgressEvent =
+  | { kind: 'transition'; event: string; from: string; to: string; reason?: string }
+  | { kind: 'step'; index: number; total: number; summary: string; status: string; error?: string };
+
+function diffProgress(prev: MigrationProgress | null, next: MigrationProgress): ProgressEvent[] {
+  const events: ProgressEvent[] = [];
+  for (const t of next.transitions.slice(prev?.transitions.length ?? 0)) {
+    events.push({ kind: 'transition', event: t.event, from: t.from, to: t.to, ...(t.reason ? { reason: t.reason } : {}) });
+  }
+  for (const s of next.steps) {
+    const before = prev?.steps.find((p) => p.id === s.id);
+    if (s.status !== 'pending' && before?.status !== s.status) {
+      events.push({ kind: 'step', index: s.index, total: next.steps.length, summary: s.summary, status: s.status, ...(s.error ? { error: s.error } : {}) });
+    }
+  }
+  return events;
+}
+
+export type WatchOutcome =
+  | { kind: 'finished'; result: MigrationResult }
+  /** The run is open and waiting for a human (rollback_failed, awaiting_approval). */
+  | { kind: 'waiting'; progress: MigrationProgress };
+
+/**
+ * Follows a run until it finishes or stops to wait for a human, reporting each
+ * change. Progress comes from stateQuery, polled; the final word from the result.
+ */
+export async function watchMigration(
+  handle: WorkflowHandle<typeof migrationWorkflow>,
+  onEvent: (e: ProgressEvent) => void,
+  opts: { pollMs?: number; stopWhenWaiting?: boolean } = {},
+): Promise<WatchOutcome> {
+  let last: MigrationProgress | null = null;
+  let done = false;
+  const report = (p: MigrationProgress) => {
+    for (const e of diffProgress(last, p)) onEvent(e);
+    last = p;
+  };
+  const resultPromise = handle.result().then(
+    (r) => ({ ok: true as const, r }),
+    (e: unknown) => ({ ok: false as const, e }),
+  );
+  const resultOrNull = resultPromise.finally(() => {
+    done = true;
+  });
+  const poll = opts.pollMs ?? 100;
+  while (!done) {
+    const tick = new Promise((r) => setTimeout(r, poll));
+    try {
+      const p = await handle.query(stateQuery);
+      report(p);
+      if (opts.stopWhenWaiting !== false && (p.state === 'rollback_failed' || p.state === 'awaiting_approval')) return { kind: 'waiting', progress: p };
+    } catch {
+      // not queryable yet (first workflow task pending) or already closed: the result settles it
+    }
+    await Promise.race([tick, resultOrNull]);
+  }
+  const settled = await resultPromise;
+  if (!settled.ok) {
+    const err = settled.e;
+    if (err instanceof WorkflowFailedError) {
+      const cause = err.cause as { message?: string; type?: string } | undefined;
+      throw new MigrationFailedError(cause?.message ?? err.message, cause?.type, handle.workflowId, (await handle.describe()).runId);
+    }
+    throw err;
+  }
+  report(settled.r);
+  return { kind: 'finished', result: settled.r };
+}

@@ -1,0 +1,55 @@
+import type { Client } from '@temporalio/client';
+import { runUrl, type TemporalSettings } from '../config/temporal';
+import { stateQuery, type MigrationProgress } from '../../workflows/definitions';
+
+export interface MigrationStatusRow {
+  migrationId: string;
+  state: string;
+  workflowId: string;
+  runId: string;
+  status: string;
+  startTime: string;
+  closeTime: string | null;
+  url: string;
+  currentStep: string | null;
+}
+
+/** Latest run of each migration on a target, from Temporal's visibility store. */
+export async function migrationStatus(client: Client, settings: TemporalSettings, target: string, limit = 200): Promise<MigrationStatusRow[]> {
+  const escaped = target.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+  const seen = new Map<string, MigrationStatusRow>();
+  let n = 0;
+  for await (const wf of client.workflow.list({ query: `GodwitTarget = '${escaped}'` })) {
+    if (++n > limit) break;
+    const sa = wf.typedSearchAttributes;
+    const migrationId = (sa.getAll().find((p) => p.key.name === 'GodwitMigrationId')?.value as string | undefined) ?? wf.workflowId;
+    if (seen.has(migrationId)) continue; // list is newest first
+    const state = (sa.getAll().find((p) => p.key.name === 'GodwitState')?.value as string | undefined) ?? 'unknown';
+    seen.set(migrationId, {
+      migrationId,
+      state,
+      workflowId: wf.workflowId,
+      runId: wf.runId,
+      status: wf.status.name,
+      startTime: wf.startTime.toISOString(),
+      closeTime: wf.closeTime?.toISOString() ?? null,
+      url: runUrl(settings, wf.workflowId, wf.runId),
+      currentStep: null,
+    });
+  }
+  const rows = [...seen.values()].sort((a, b) => a.migrationId.localeCompare(b.migrationId, 'en', { numeric: true }));
+  await Promise.all(
+    rows
+      .filter((r) => r.status === 'RUNNING')
+      .map(async (r) => {
+        try {
+          const p: MigrationProgress = await client.workflow.getHandle(r.workflowId, r.runId).query(stateQuery);
+          r.state = p.state;
+          r.currentStep = p.currentStep;
+        } catch {
+          // no worker to answer: keep what visibility says
+        }
+      }),
+  );
+  return rows;
+}

@@ -1,0 +1,99 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * godwit.yaml: where the worker finds each target's connection string and where the
+ * CLI finds Temporal. The file never holds a connection string itself, only the name
+ * of the environment variable that does, so it can be committed.
+ */
+const ConfigSchema = z
+  .object({
+    temporal: z
+      .object({
+        address: z.string().optional(),
+        namespace: z.string().optional(),
+        task_queue: z.string().optional(),
+        ui_url: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    targets: z.record(z.string(), z.object({ url_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }).strict()).optional(),
+  })
+  .strict();
+
+export type GodwitConfig = z.infer<typeof ConfigSchema>;
+
+/** Thrown when godwit.yaml exists but is not valid. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Thrown when the worker has no connection string for a target alias. */
+export class UnknownTargetError extends Error {
+  override readonly name = 'UnknownTargetError';
+  constructor(
+    readonly alias: string,
+    readonly envVar: string,
+    detail?: string,
+  ) {
+    super(
+      detail ??
+        `unknown target '${alias}': the worker has no connection string for it. ` +
+          `Set ${envVar}=postgres://... in the worker's environment, or add it to godwit.yaml under ` +
+          `targets: { ${alias}: { url_env: SOME_VAR } }, then restart the worker (\`godwit worker\`).`,
+    );
+  }
+}
+
+export function loadConfig(file = process.env.GODWIT_CONFIG ?? resolve('godwit.yaml')): GodwitConfig {
+  if (!existsSync(file)) return {};
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${file}: YAML syntax error: ${(err as Error).message}`);
+  }
+  const parsed = ConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  Setting '${i.path.join('.')}': ${i.message}`);
+    throw new ConfigError(`${file} is not a valid Godwit config:\n${problems.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** `app-prod` → `GODWIT_TARGET_APP_PROD`. */
+export function targetEnvVar(alias: string): string {
+  return `GODWIT_TARGET_${alias.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+export const TARGET_ALIAS = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** Resolves a target alias to its connection string: godwit.yaml first, then GODWIT_TARGET_<ALIAS>. */
+export function resolveTargetUrl(alias: string, config: GodwitConfig = loadConfig(), env: NodeJS.ProcessEnv = process.env): string {
+  const envVar = targetEnvVar(alias);
+  if (!TARGET_ALIAS.test(alias)) {
+    throw new UnknownTargetError(alias, envVar, `invalid target alias '${alias}': use letters, digits, '-', '_' or '.' (e.g. app-prod)`);
+  }
+  const fromConfig = config.targets?.[alias];
+  if (fromConfig) {
+    const url = env[fromConfig.url_env];
+    if (!url) {
+      throw new UnknownTargetError(
+        alias,
+        envVar,
+        `target '${alias}' is configured in godwit.yaml to read ${fromConfig.url_env}, but ${fromConfig.url_env} is not set in the worker's environment; set it and restart the worker`,
+      );
+    }
+    return url;
+  }
+  const url = env[envVar];
+  if (!url) throw new UnknownTargetError(alias, envVar);
+  return url;
+}
+
+/** Removes credentials from anything that might quote a connection string. */
+export function redact(text: string): string {
+  return text.replace(/(postgres(?:ql)?:\/\/)[^\s'"@/]*@/gi, '$1***@').replace(/password=\S+/gi, 'password=***');
+}

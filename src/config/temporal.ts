@@ -1,0 +1,37 @@
+import { DEFAULT_TASK_QUEUE } from '../../workflows/definitions';
+import { loadConfig, type GodwitConfig } from './targets';
+
+export interface TemporalSettings {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  uiUrl: string;
+}
+
+/** The dev server's Web UI sits 1000 ports above its frontend (7233 → 8233). */
+export function deriveUiUrl(address: string): string {
+  const [host = '127.0.0.1', port = '7233'] = address.split(':');
+  const uiHost = host === '0.0.0.0' ? '127.0.0.1' : host;
+  return `http://${uiHost}:${Number(port) + 1000}`;
+}
+
+/** Flags > environment > godwit.yaml > defaults. */
+export function temporalSettings(
+  flags: { address?: string; namespace?: string; taskQueue?: string } = {},
+  env: NodeJS.ProcessEnv = process.env,
+  config: GodwitConfig = loadConfig(),
+): TemporalSettings {
+  const address = flags.address ?? env.TEMPORAL_ADDRESS ?? config.temporal?.address ?? '127.0.0.1:7233';
+  return {
+    address,
+    namespace: flags.namespace ?? env.TEMPORAL_NAMESPACE ?? config.temporal?.namespace ?? 'default',
+    taskQueue: flags.taskQueue ?? env.GODWIT_TASK_QUEUE ?? config.temporal?.task_queue ?? DEFAULT_TASK_QUEUE,
+    uiUrl: (env.GODWIT_UI_URL ?? config.temporal?.ui_url ?? deriveUiUrl(address)).replace(/\/$/, ''),
+  };
+}
+
+/** Link to a run's page in the Temporal Web UI. */
+export function runUrl(settings: Pick<TemporalSettings, 'uiUrl' | 'namespace'>, workflowId: string, runId?: string): string {
+  const base = `${settings.uiUrl}/namespaces/${encodeURIComponent(settings.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  return runId ? `${base}/${runId}/history` : base;
+}

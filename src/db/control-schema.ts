@@ -1,0 +1,99 @@
+import type pg from 'pg';
+
+/**
+ * The control schema `godwit` that Godwit keeps in every target. Each entry is one
+ * upgrade, applied in order and recorded in godwit.schema_version; never edit an
+ * entry that has shipped, append a new one.
+ */
+const UPGRADES: readonly string[] = [
+  /* 1 */ `
+  create table godwit.migrations (
+    migration_id        text primary key,
+    description         text not null default '',
+    checksum            text not null,
+    state               text not null,
+    workflow_id         text not null,
+    run_id              text not null,
+    requested_by        text not null,
+    approved_by         text,
+    reason              text,
+    started_at          timestamptz not null default now(),
+    finished_at         timestamptz,
+    fingerprint_before  text,
+    fingerprint_after   text,
+    fingerprint_before_entries jsonb
+  );
+  create table godwit.step_ledger (
+    run_id          text not null,
+    step_id         text not null,
+    migration_id    text not null,
+    summary         text not null,
+    forward_done_at timestamptz,
+    compensated_at  timestamptz,
+    primary key (run_id, step_id)
+  );
+  create table godwit.leases (
+    target      text primary key,
+    holder      text not null,
+    token       bigint not null,
+    acquired_at timestamptz not null default now(),
+    expires_at  timestamptz not null
+  );
+  create sequence godwit.fencing_tokens;
+  create table godwit.audit_log (
+    seq          bigint primary key generated always as identity,
+    at           timestamptz not null,
+    migration_id text not null,
+    workflow_id  text not null,
+    run_id       text not null,
+    event        text not null,
+    from_state   text,
+    to_state     text,
+    actor        text,
+    detail       jsonb,
+    prev_hash    text not null,
+    hash         text not null unique
+  );
+  -- append-only: the audit log refuses updates and deletes
+  create function godwit.audit_log_append_only() returns trigger language plpgsql as $$
+  begin
+    raise exception 'godwit.audit_log is append-only';
+  end $$;
+  create trigger audit_log_append_only before update or delete on godwit.audit_log
+    for each statement execute function godwit.audit_log_append_only();
+  `,
+];
+
+export const CONTROL_SCHEMA_VERSION = UPGRADES.length;
+
+// Arbitrary constant key for the advisory lock that serialises control-schema upgrades.
+const UPGRADE_LOCK_KEY = 0x60d_317;
+
+const ensured = new WeakSet<object>();
+
+/** Creates or upgrades the control schema; cheap after the first call per pool. */
+export async function ensureControlSchema(client: pg.ClientBase, cacheKey?: object): Promise<void> {
+  if (cacheKey && ensured.has(cacheKey)) return;
+  const current = await client.query<{ version: number | null }>(
+    `select case when to_regclass('godwit.schema_version') is null then null
+            else (select max(version) from godwit.schema_version) end as version`,
+  );
+  if ((current.rows[0]?.version ?? 0) < CONTROL_SCHEMA_VERSION) {
+    await client.query('begin');
+    try {
+      await client.query('select pg_advisory_xact_lock($1)', [UPGRADE_LOCK_KEY]);
+      await client.query('create schema if not exists godwit');
+      await client.query('create table if not exists godwit.schema_version (version int primary key, applied_at timestamptz not null default now())');
+      const { rows } = await client.query<{ v: number | null }>('select max(version) as v from godwit.schema_version');
+      for (let v = (rows[0]?.v ?? 0) + 1; v <= CONTROL_SCHEMA_VERSION; v++) {
+        await client.query(UPGRADES[v - 1]!);
+        await client.query('insert into godwit.schema_version (version) values ($1)', [v]);
+      }
+      await client.query('commit');
+    } catch (err) {
+      await client.query('rollback');
+      throw err;
+    }
+  }
+  if (cacheKey) ensured.add(cacheKey);
+}

@@ -1,0 +1,84 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { TargetPools } from '../src/db/pool';
+import { ensureSearchAttributes } from '../src/devserver/search-attributes';
+import { temporalSettings, type TemporalSettings } from '../src/config/temporal';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+let runtimeInstalled = false;
+
+/** Quiet by default: Godwit prints its own story; GODWIT_LOG_LEVEL=INFO shows the SDK's. */
+export function installRuntime(level = (process.env.GODWIT_LOG_LEVEL ?? 'WARN') as LogLevel): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger(level) });
+}
+
+export interface GodwitWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  pools?: TargetPools;
+  /** A bundle made by bundleWorkflowCode; saves bundling on every start (tests). */
+  workflowBundlePath?: string;
+}
+
+export async function createGodwitWorker(opts: GodwitWorkerOptions): Promise<{ worker: Worker; pools: TargetPools }> {
+  installRuntime();
+  const pools = opts.pools ?? new TargetPools();
+  const bundlePath = opts.workflowBundlePath ?? process.env.GODWIT_WORKFLOW_BUNDLE;
+  const worker = await Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    ...(bundlePath && existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities({ pools }),
+    shutdownGraceTime: '10 seconds',
+  });
+  return { worker, pools };
+}
+
+/** Thrown when the worker cannot reach Temporal. */
+export class TemporalUnreachableError extends Error {
+  override readonly name = 'TemporalUnreachableError';
+}
+
+export async function connectNative(settings: Pick<TemporalSettings, 'address'>): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect({ address: settings.address });
+  } catch (err) {
+    throw new TemporalUnreachableError(
+      `cannot reach Temporal at ${settings.address}: ${(err as Error).message}. ` +
+        'Start a local server with `godwit dev`, or set TEMPORAL_ADDRESS to your cluster.',
+    );
+  }
+}
+
+/**
+ * `godwit worker`: runs until SIGINT/SIGTERM, when the SDK's runtime shuts the
+ * worker down gracefully (running activities get the grace time to finish).
+ */
+export async function runWorker(flags: { address?: string; namespace?: string; taskQueue?: string } = {}, out: (line: string) => void = console.log): Promise<void> {
+  const settings = temporalSettings(flags);
+  const connection = await connectNative(settings);
+  const client = await Connection.connect({ address: settings.address });
+  try {
+    const { added } = await ensureSearchAttributes(client, settings.namespace);
+    if (added.length > 0) out(`registered search attributes: ${added.join(', ')}`);
+  } finally {
+    await client.close();
+  }
+  const { worker, pools } = await createGodwitWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue });
+  out(`godwit worker: task queue '${settings.taskQueue}' on ${settings.address} (namespace ${settings.namespace}); Ctrl-C stops it`);
+  try {
+    await worker.run();
+  } finally {
+    await pools.close();
+    await connection.close();
+    out('godwit worker: stopped');
+  }
+}

@@ -1,0 +1,178 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { MigrationState } from '../src/lifecycle/states';
+import type { PlannedStep } from '../src/operations/types';
+import type { AuditEntry } from '../src/db/audit';
+
+// Everything here crosses the workflow boundary, so it is plain JSON data.
+
+export const WORKFLOW_TYPE = 'migrationWorkflow';
+export const DEFAULT_TASK_QUEUE = 'godwit';
+
+export const GodwitTargetKey = defineSearchAttributeKey('GodwitTarget', SearchAttributeType.KEYWORD);
+export const GodwitMigrationIdKey = defineSearchAttributeKey('GodwitMigrationId', SearchAttributeType.KEYWORD);
+export const GodwitStateKey = defineSearchAttributeKey('GodwitState', SearchAttributeType.KEYWORD);
+
+/** `godwit/<target>/<migration id>`: one workflow per migration per target. */
+export function migrationWorkflowId(target: string, migrationId: string): string {
+  return `godwit/${target}/${migrationId}`;
+}
+
+export interface Check {
+  name: string;
+  sql: string;
+}
+
+export interface MigrationPolicy {
+  approval: 'auto' | 'required' | 'never';
+  bake_seconds: number;
+  lock_timeout: string;
+  statement_timeout: string;
+}
+
+/** Test and chaos hooks; absent in normal runs. Recorded in history like any input. */
+export interface FaultInjection {
+  /** Fail step N (1-based) after its SQL ran, before it commits. */
+  failAtStep?: number;
+  /** Sleep this long inside step N before committing (durability tests kill the worker meanwhile). */
+  sleepAtStep?: { step: number; ms: number };
+  /** Make the inverse of step N fail, to exercise rollback_failed. */
+  failCompensationOfStep?: number;
+}
+
+export interface MigrationInput {
+  target: string;
+  migrationId: string;
+  description: string;
+  /** The manifest as loaded and validated by the client (canonical form). */
+  manifest: unknown;
+  checksum: string;
+  requestedBy: string;
+  checks: Check[];
+  policy: MigrationPolicy;
+  faults?: FaultInjection;
+}
+
+export type StepStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed' | 'compensating' | 'compensated';
+
+export interface StepProgress {
+  id: string;
+  index: number;
+  summary: string;
+  status: StepStatus;
+  error?: string;
+}
+
+export interface TransitionRecord {
+  event: string;
+  from: MigrationState;
+  to: MigrationState;
+  /** Workflow time, ISO 8601. */
+  at: string;
+  reason?: string;
+}
+
+export interface RollbackProof {
+  equal: boolean;
+  fingerprintBefore: string;
+  fingerprintAfter: string;
+  /** Readable differences, empty when equal. */
+  differences: string[];
+}
+
+export interface MigrationProgress {
+  target: string;
+  migrationId: string;
+  state: MigrationState;
+  currentStep: string | null;
+  steps: StepProgress[];
+  transitions: TransitionRecord[];
+  reason: string | null;
+  fingerprintBefore: string | null;
+  fingerprintAfter: string | null;
+  rollback: RollbackProof | null;
+}
+
+export type MigrationOutcome = 'applied' | 'rolled_back' | 'rejected' | 'resolved_manually';
+
+export interface MigrationResult extends MigrationProgress {
+  outcome: MigrationOutcome;
+  /** True when the migration had already been applied with the same checksum: nothing ran. */
+  alreadyApplied: boolean;
+}
+
+// ---- activity contracts ----
+
+export interface RunScope {
+  target: string;
+  migrationId: string;
+  workflowId: string;
+  runId: string;
+}
+
+export interface PrepareInput extends RunScope {
+  description: string;
+  manifest: unknown;
+  checksum: string;
+  requestedBy: string;
+}
+
+export type PrepareResult =
+  | { alreadyApplied: true; fingerprint: string }
+  | { alreadyApplied: false; token: string; steps: PlannedStep[]; fingerprintBefore: string };
+
+export interface StepInput extends RunScope {
+  token: string;
+  step: PlannedStep;
+  policy: MigrationPolicy;
+  /** Transitions not yet written to the audit log; written in the step's transaction. */
+  audit: AuditEntry[];
+  faults?: FaultInjection;
+}
+
+export interface StepResult {
+  /** The ledger or catalog showed the step had already run: nothing was executed. */
+  skipped: boolean;
+  ms: number;
+}
+
+export interface ChecksInput extends RunScope {
+  token: string;
+  checks: Check[];
+  policy: MigrationPolicy;
+  audit: AuditEntry[];
+}
+
+export interface CheckResult {
+  name: string;
+  passed: boolean;
+  detail: string;
+}
+
+export interface VerifyInput extends RunScope {
+  token: string;
+  audit: AuditEntry[];
+}
+
+export interface FinishInput extends RunScope {
+  token: string;
+  state: MigrationState;
+  audit: AuditEntry[];
+  reason: string | null;
+  /** Record the fingerprint after (applied migrations; drift detection starts from it). */
+  recordFingerprint: boolean;
+  releaseLease: boolean;
+}
+
+export interface FinishResult {
+  fingerprintAfter: string | null;
+}
+
+// ---- messages ----
+
+export const stateQuery = defineQuery<MigrationProgress>('stateQuery');
+export const rollbackSignal = defineSignal<[{ by: string; reason?: string }]>('rollbackSignal');
+export const retryRollbackSignal = defineSignal<[{ by: string }]>('retryRollbackSignal');
+export const approveUpdate = defineUpdate<MigrationState, [{ by: string; note?: string }]>('approveUpdate');
+export const rejectUpdate = defineUpdate<MigrationState, [{ by: string; reason?: string }]>('rejectUpdate');
+export const resolveUpdate = defineUpdate<MigrationState, [{ by: string; note: string }]>('resolveUpdate');

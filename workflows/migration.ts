@@ -1,0 +1,316 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { GodwitActivities } from '../activities';
+import { type LifecycleEvent, type MigrationState } from '../src/lifecycle/states';
+import { startLifecycle, stateOf, step as stepMachine, type LifecycleSnapshot } from '../src/lifecycle/machine';
+import type { AuditEntry } from '../src/db/audit';
+import type { PlannedStep } from '../src/operations/types';
+import {
+  approveUpdate,
+  rejectUpdate,
+  resolveUpdate,
+  retryRollbackSignal,
+  rollbackSignal,
+  stateQuery,
+  type MigrationInput,
+  type MigrationOutcome,
+  type MigrationProgress,
+  type MigrationResult,
+  type RunScope,
+  type StepProgress,
+  GodwitStateKey,
+} from './definitions';
+
+// Activity profiles. Preparation fails fast on bad input (unknown target, plan
+// error); steps retry lock timeouts and lost connections with backoff for long.
+const prepareActivities = proxyActivities<GodwitActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+const stepActivities = proxyActivities<GodwitActivities>({
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '5 seconds',
+  retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 40 },
+});
+const recordActivities = proxyActivities<GodwitActivities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+});
+
+/** Thrown inside the workflow when the migration must roll back. */
+class RollbackRequested extends Error {}
+
+function describeError(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/**
+ * One migration on one target: lease, plan, forward steps with a compensation
+ * registered after each success, post checks, bake, applied. Any failure rolls
+ * back last-in-first-out and proves it by comparing schema fingerprints; a
+ * rollback that cannot be proven stays open in rollback_failed for a human.
+ */
+export async function migrationWorkflow(input: MigrationInput): Promise<MigrationResult> {
+  const info = workflowInfo();
+  const scope: RunScope = { target: input.target, migrationId: input.migrationId, workflowId: info.workflowId, runId: info.runId };
+
+  let machine: LifecycleSnapshot = startLifecycle(input.migrationId);
+  let pendingAudit: AuditEntry[] = [];
+  const progress: MigrationProgress = {
+    target: input.target,
+    migrationId: input.migrationId,
+    state: 'planned',
+    currentStep: null,
+    steps: [],
+    transitions: [],
+    reason: null,
+    fingerprintBefore: null,
+    fingerprintAfter: null,
+    rollback: null,
+  };
+  // Messages from operators, read through functions so TypeScript does not narrow them across awaits.
+  const inbox = {
+    rollback: null as { by: string; reason?: string } | null,
+    retry: false,
+    resolution: null as { by: string; note: string } | null,
+    approval: null as { by: string } | null,
+    rejection: null as { by: string; reason?: string } | null,
+  };
+  const rollbackRequested = () => inbox.rollback;
+  const rollbackReason = () => {
+    const r = inbox.rollback;
+    return r ? `rollback requested by ${r.by}${r.reason ? `: ${r.reason}` : ''}` : null;
+  };
+
+  setHandler(stateQuery, () => progress);
+  setHandler(rollbackSignal, (req) => {
+    inbox.rollback ??= req;
+  });
+  setHandler(retryRollbackSignal, () => {
+    inbox.retry = true;
+  });
+  setHandler(
+    approveUpdate,
+    (req) => {
+      inbox.approval = req;
+      return progress.state;
+    },
+    {
+      validator: (req) => {
+        if (progress.state !== 'awaiting_approval') throw new Error(`cannot approve: migration is ${progress.state}, not awaiting_approval`);
+        if (req.by === input.requestedBy) throw new Error(`cannot approve: ${req.by} requested this migration; another person must approve it`);
+      },
+    },
+  );
+  setHandler(
+    rejectUpdate,
+    (req) => {
+      inbox.rejection = req;
+      return progress.state;
+    },
+    {
+      validator: (_req) => {
+        if (progress.state !== 'awaiting_approval') throw new Error(`cannot reject: migration is ${progress.state}, not awaiting_approval`);
+      },
+    },
+  );
+  setHandler(
+    resolveUpdate,
+    (req) => {
+      inbox.resolution = req;
+      return progress.state;
+    },
+    {
+      validator: (req) => {
+        if (progress.state !== 'rollback_failed') throw new Error(`cannot resolve: migration is ${progress.state}, not rollback_failed`);
+        if (!req.note?.trim()) throw new Error('cannot resolve: say what was done in the note');
+      },
+    },
+  );
+
+  function send(event: LifecycleEvent, actor: string | null = null): void {
+    const from = stateOf(machine);
+    machine = stepMachine(machine, event);
+    const to = stateOf(machine);
+    const reason = 'reason' in event ? event.reason : undefined;
+    progress.state = to;
+    progress.reason = machine.context.reason;
+    progress.transitions.push({ event: event.type, from, to, at: new Date().toISOString(), ...(reason ? { reason } : {}) });
+    pendingAudit.push({ event: event.type, from, to, actor, detail: reason ? { reason } : null });
+    upsertSearchAttributes([{ key: GodwitStateKey, value: to }]);
+    setCurrentDetails(describeProgress());
+    log.info('transition', { migration: input.migrationId, from, to, event: event.type });
+  }
+
+  function takeAudit(): AuditEntry[] {
+    const entries = pendingAudit;
+    pendingAudit = [];
+    return entries;
+  }
+
+  function describeProgress(): string {
+    const lines = [`**${progress.state}** — ${input.migrationId} on \`${input.target}\``];
+    if (progress.reason) lines.push(`reason: ${progress.reason}`);
+    for (const s of progress.steps) lines.push(`- [${s.status}] ${s.index}. ${s.summary}${s.error ? ` — ${s.error}` : ''}`);
+    if (progress.rollback) {
+      lines.push(`fingerprint before: \`${progress.rollback.fingerprintBefore}\``, `fingerprint after:  \`${progress.rollback.fingerprintAfter}\``);
+      for (const d of progress.rollback.differences.slice(0, 20)) lines.push(`  - ${d}`);
+    }
+    return lines.join('\n');
+  }
+
+  function setStep(s: StepProgress, status: StepProgress['status'], error?: string): void {
+    s.status = status;
+    if (error) s.error = error;
+    else delete s.error;
+    progress.currentStep = status === 'running' || status === 'compensating' ? `${s.index}. ${s.summary}` : null;
+    setCurrentDetails(describeProgress());
+  }
+
+  async function finish(state: MigrationState, opts: { recordFingerprint?: boolean; releaseLease: boolean }, token: string): Promise<void> {
+    const result = await recordActivities.finishMigration.executeWithOptions({ summary: `record ${state}` }, [
+      { ...scope, token, state, audit: takeAudit(), reason: progress.reason, recordFingerprint: opts.recordFingerprint ?? false, releaseLease: opts.releaseLease },
+    ]);
+    if (result.fingerprintAfter) progress.fingerprintAfter = result.fingerprintAfter;
+  }
+
+  function result(outcome: MigrationOutcome, alreadyApplied = false): MigrationResult {
+    return { ...progress, outcome, alreadyApplied };
+  }
+
+  // 1. lease, plan, fingerprint.
+  let prepared;
+  try {
+    prepared = await prepareActivities.prepareMigration.executeWithOptions({ summary: `lease ${input.target}, plan and fingerprint` }, [
+      { ...scope, description: input.description, manifest: input.manifest, checksum: input.checksum, requestedBy: input.requestedBy },
+    ]);
+  } catch (err) {
+    // Nothing was applied: fail the run with the activity's own message.
+    const cause = err instanceof ActivityFailure ? err.cause : undefined;
+    throw ApplicationFailure.nonRetryable(describeError(err), cause instanceof ApplicationFailure ? (cause.type ?? 'PrepareFailed') : 'PrepareFailed');
+  }
+  if (prepared.alreadyApplied) {
+    progress.state = 'applied';
+    progress.fingerprintAfter = prepared.fingerprint;
+    upsertSearchAttributes([{ key: GodwitStateKey, value: 'applied' }]);
+    setCurrentDetails(`**applied** — ${input.migrationId} was already applied with this checksum; nothing to do`);
+    return result('applied', true);
+  }
+  const token = prepared.token;
+  progress.fingerprintBefore = prepared.fingerprintBefore;
+  progress.steps = prepared.steps.map((s) => ({ id: s.id, index: s.index, summary: s.summary, status: 'pending' }));
+
+  // 2. approval gate.
+  send({ type: 'START', needsApproval: input.policy.approval === 'required' });
+  if (progress.state === 'awaiting_approval') {
+    await finish('awaiting_approval', { releaseLease: false }, token);
+    await condition(() => inbox.approval !== null || inbox.rejection !== null);
+    const rejected = inbox.rejection as { by: string; reason?: string } | null;
+    if (rejected) {
+      send({ type: 'REJECT', by: rejected.by, reason: rejected.reason }, rejected.by);
+      await finish('rejected', { releaseLease: true }, token);
+      return result('rejected');
+    }
+    const approver = (inbox.approval as { by: string } | null)?.by ?? 'unknown';
+    send({ type: 'APPROVE', by: approver }, approver);
+  }
+
+  // 3-5. forward steps, checks, bake.
+  const compensations: { step: PlannedStep; progress: StepProgress }[] = [];
+  try {
+    for (const [i, planned] of prepared.steps.entries()) {
+      const requested = rollbackReason();
+      if (requested) throw new RollbackRequested(requested);
+      const sp = progress.steps[i]!;
+      setStep(sp, 'running');
+      try {
+        const r = await stepActivities.runStep.executeWithOptions({ summary: planned.summary }, [
+          { ...scope, token, step: planned, policy: input.policy, audit: takeAudit(), faults: input.faults },
+        ]);
+        setStep(sp, r.skipped ? 'skipped' : 'done');
+      } catch (err) {
+        setStep(sp, 'failed', describeError(err));
+        throw new RollbackRequested(`step ${planned.index} (${planned.summary}) failed: ${describeError(err)}`);
+      }
+      compensations.push({ step: planned, progress: sp });
+    }
+    send({ type: 'STEPS_DONE' });
+    if (input.checks.length > 0) {
+      const checks = await recordActivities.runChecks.executeWithOptions({ summary: `post checks (${input.checks.length})` }, [
+        { ...scope, token, checks: input.checks, policy: input.policy, audit: takeAudit() },
+      ]);
+      const failed = checks.filter((c) => !c.passed);
+      if (failed.length > 0) throw new RollbackRequested(`post check failed: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`);
+    }
+    if (input.policy.bake_seconds > 0) {
+      setCurrentDetails(`${describeProgress()}\nbaking for ${input.policy.bake_seconds}s; send rollbackSignal to roll back`);
+      await condition(() => inbox.rollback !== null, input.policy.bake_seconds * 1000);
+    }
+    const requested = rollbackReason();
+    if (requested) throw new RollbackRequested(requested);
+    send({ type: 'BAKE_PASSED' });
+    await finish('applied', { recordFingerprint: true, releaseLease: true }, token);
+    return result('applied');
+  } catch (err) {
+    if (!(err instanceof RollbackRequested)) throw err;
+    send({ type: 'FAIL', reason: err.message }, rollbackRequested()?.by ?? null);
+  }
+
+  // Rollback: compensations last-in-first-out, then the proof.
+  for (;;) {
+    let failure: string | null = null;
+    while (compensations.length > 0) {
+      const { step: planned, progress: sp } = compensations[compensations.length - 1]!;
+      setStep(sp, 'compensating');
+      try {
+        await stepActivities.compensateStep.executeWithOptions({ summary: `undo ${planned.summary}` }, [
+          { ...scope, token, step: planned, policy: input.policy, audit: takeAudit(), faults: input.faults },
+        ]);
+        setStep(sp, 'compensated');
+        compensations.pop();
+      } catch (err) {
+        failure = `compensation of step ${planned.index} (${planned.summary}) failed: ${describeError(err)}`;
+        setStep(sp, 'failed', describeError(err));
+        break;
+      }
+    }
+    if (failure === null) {
+      const proof = await recordActivities.verifyRollback.executeWithOptions({ summary: 'compare schema fingerprint with before' }, [
+        { ...scope, token, audit: takeAudit() },
+      ]);
+      progress.rollback = proof;
+      progress.fingerprintAfter = proof.fingerprintAfter;
+      if (proof.equal) {
+        send({ type: 'ROLLBACK_VERIFIED' });
+        await finish('rolled_back', { releaseLease: true }, token);
+        return result('rolled_back');
+      }
+      failure = `schema after rollback differs from before: ${proof.differences.slice(0, 5).join('; ')}`;
+    }
+    // Loud and open: a human retries the rollback or resolves it by hand.
+    send({ type: 'ROLLBACK_FAILED', reason: failure });
+    await finish('rollback_failed', { releaseLease: false }, token);
+    inbox.retry = false;
+    await condition(() => inbox.retry || inbox.resolution !== null);
+    const r = inbox.resolution as { by: string; note: string } | null;
+    if (r) {
+      send({ type: 'RESOLVE', by: r.by, note: r.note }, r.by);
+      await finish('resolved_manually', { releaseLease: true }, token);
+      return result('resolved_manually');
+    }
+    send({ type: 'RETRY_ROLLBACK' });
+  }
+}
+
