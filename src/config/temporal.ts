@@ -1,4 +1,5 @@
 import { DEFAULT_TASK_QUEUE } from '../../workflows/definitions';
+import { deriveUiUrl } from '../devserver/resolve';
 import { loadConfig, type GodwitConfig } from './targets';
 
 export interface TemporalSettings {
@@ -8,25 +9,19 @@ export interface TemporalSettings {
   uiUrl: string;
 }
 
-/** The dev server's Web UI sits 1000 ports above its frontend (7233 → 8233). */
-export function deriveUiUrl(address: string): string {
-  const [host = '127.0.0.1', port = '7233'] = address.split(':');
-  const uiHost = host === '0.0.0.0' ? '127.0.0.1' : host;
-  return `http://${uiHost}:${Number(port) + 1000}`;
-}
-
 /** Flags > environment > godwit.yaml > defaults. */
 export function temporalSettings(
-  flags: { address?: string; namespace?: string; taskQueue?: string } = {},
+  flags: { address?: string; namespace?: string; taskQueue?: string; uiUrl?: string } = {},
   env: NodeJS.ProcessEnv = process.env,
   config: GodwitConfig = loadConfig(),
 ): TemporalSettings {
   const address = flags.address ?? env.TEMPORAL_ADDRESS ?? config.temporal?.address ?? '127.0.0.1:7233';
+  const namespace = flags.namespace ?? env.TEMPORAL_NAMESPACE ?? config.temporal?.namespace ?? 'default';
   return {
     address,
-    namespace: flags.namespace ?? env.TEMPORAL_NAMESPACE ?? config.temporal?.namespace ?? 'default',
+    namespace,
     taskQueue: flags.taskQueue ?? env.GODWIT_TASK_QUEUE ?? config.temporal?.task_queue ?? DEFAULT_TASK_QUEUE,
-    uiUrl: (env.GODWIT_UI_URL ?? config.temporal?.ui_url ?? deriveUiUrl(address)).replace(/\/$/, ''),
+    uiUrl: (flags.uiUrl ?? env.GODWIT_UI_URL ?? config.temporal?.ui_url ?? deriveUiUrl(address, namespace)).replace(/\/$/, ''),
   };
 }
 

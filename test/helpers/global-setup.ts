@@ -1,2 +1,36 @@
-// Placeholder until src/devserver lands: the Temporal dev server is started here.
-export default async function setup(): Promise<void> {}
+import { mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node';
+import { connectOrStartTemporal } from '../../src/devserver';
+import { defaultProjectRoot } from '../../src/devserver/find';
+import { WORKFLOWS_PATH } from '../../worker';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    temporalUiUrl: string;
+    workflowBundlePath: string;
+  }
+}
+
+/**
+ * One Temporal dev server for the whole run (in memory, free ports, eager
+ * activities, Godwit's search attributes), or TEMPORAL_ADDRESS when set, and
+ * the workflow code bundled once so each test worker starts in milliseconds.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const endpoint = await connectOrStartTemporal({ onNote: (line) => console.log(line) });
+  const dir = join(defaultProjectRoot(), '.godwit', 'cache');
+  mkdirSync(dir, { recursive: true });
+  const bundlePath = join(dir, `workflow-bundle-${process.pid}.js`);
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: undefined });
+  await writeFile(bundlePath, code);
+  project.provide('temporalAddress', endpoint.address);
+  project.provide('temporalUiUrl', endpoint.uiUrl);
+  project.provide('workflowBundlePath', bundlePath);
+  return async () => {
+    await endpoint.stop();
+  };
+}

@@ -16,6 +16,7 @@ export interface ApplyOptions {
   address?: string;
   namespace?: string;
   taskQueue?: string;
+  uiUrl?: string;
   faults?: FaultInjection;
 }
 

@@ -4,7 +4,7 @@ import { bold, dim, stateColor } from '../output';
 
 /** `godwit status --target X`: the latest run of each migration on the target. */
 export async function statusCommand(
-  opts: { target: string; json?: boolean; address?: string; namespace?: string },
+  opts: { target: string; json?: boolean; address?: string; namespace?: string; uiUrl?: string },
   out: (line: string) => void = console.log,
 ): Promise<void> {
   const settings = temporalSettings(opts);
