@@ -94,6 +94,8 @@ export class DevPortTakenError extends Error {
 
 export interface RunDevServerOptions {
   projectRoot?: string;
+  /** The Temporal CLI binary; found or built with `ensureTemporalCli` when omitted. */
+  cliPath?: string;
   /** Where the address, UI URL and progress lines go; defaults to console.log. */
   out?: (line: string) => void;
   /** Stops the server like SIGINT does (tests, embedding). */
@@ -114,10 +116,10 @@ export async function runDevServer(opts: RunDevServerOptions = {}): Promise<void
   const uiPort = opts.uiPort ?? DEV_UI_PORT;
   const dbFile = devDbFile(projectRoot);
 
-  const cli = await ensureTemporalCli({ onNote: out, projectRoot });
+  const cliPath = opts.cliPath ?? (await ensureTemporalCli({ onNote: out, projectRoot })).path;
   let server;
   try {
-    server = await startDevServer({ cliPath: cli.path, port, uiPort, dbFile, onNote: out });
+    server = await startDevServer({ cliPath, port, uiPort, dbFile, onNote: out });
   } catch (err) {
     if (err instanceof PortInUseError) throw new DevPortTakenError(err.port, err.purpose);
     throw err;

@@ -39,6 +39,8 @@ export interface DevServer {
   address: string;
   /** Web UI, `http://127.0.0.1:UIPORT`. */
   uiUrl: string;
+  /** The server's Prometheus endpoint, `http://127.0.0.1:PORT/metrics`. */
+  metricsUrl: string;
   namespace: string;
   /** The `temporal` process id. */
   pid: number;
@@ -141,11 +143,13 @@ process.on('exit', () => {
 export function devServerArgs(opts: {
   port: number;
   uiPort: number;
+  metricsPort?: number;
   dbFile?: string;
   namespace: string;
   searchAttributeFlag: boolean;
 }): string[] {
   const args = ['server', 'start-dev', '--ip', DEV_SERVER_HOST, '--port', String(opts.port), '--ui-port', String(opts.uiPort)];
+  if (opts.metricsPort !== undefined) args.push('--metrics-port', String(opts.metricsPort));
   args.push('--log-level', 'warn');
   for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) args.push('--dynamic-config-value', `${key}=${value}`);
   if (opts.searchAttributeFlag) {
@@ -162,33 +166,37 @@ export function devServerArgs(opts: {
  */
 export async function startDevServer(opts: StartDevServerOptions = {}): Promise<DevServer> {
   const cliPath = opts.cliPath ?? (await ensureTemporalCli({ onNote: opts.onNote, projectRoot: opts.projectRoot })).path;
-  const portsChosenByUs = opts.port === undefined || opts.uiPort === undefined;
   if (opts.dbFile !== undefined) mkdirSync(dirname(opts.dbFile), { recursive: true });
 
   // A free port can be taken between our check and the server's bind: retry with new ones.
   for (let attempt = 1; ; attempt++) {
-    const [freeA = 0, freeB = 0] = portsChosenByUs ? await findFreePorts(2) : [];
-    const port = opts.port ?? freeA;
-    const uiPort = opts.uiPort ?? (opts.port === undefined ? freeB : freeA);
-    if (!portsChosenByUs) {
-      if (!(await isPortFree(port))) throw new PortInUseError(DEV_SERVER_HOST, port, 'Temporal gRPC');
-      if (!(await isPortFree(uiPort))) throw new PortInUseError(DEV_SERVER_HOST, uiPort, 'Temporal Web UI');
+    const [free1 = 0, free2 = 0, free3 = 0] = await findFreePorts(3);
+    const port = opts.port ?? free1;
+    const uiPort = opts.uiPort ?? free2;
+    if (opts.port !== undefined && !(await isPortFree(port))) throw new PortInUseError(DEV_SERVER_HOST, port, 'Temporal gRPC');
+    if (opts.uiPort !== undefined && !(await isPortFree(uiPort))) {
+      throw new PortInUseError(DEV_SERVER_HOST, uiPort, 'Temporal Web UI');
     }
     try {
-      return await launch(cliPath, port, uiPort, opts);
+      return await launch(cliPath, { port, uiPort, metricsPort: free3 }, opts);
     } catch (err) {
       const raced = err instanceof DevServerStartError && /address already in use/i.test(err.output);
-      if (!(raced && portsChosenByUs && attempt < 3)) throw err;
+      if (!(raced && attempt < 3)) throw err;
     }
   }
 }
 
-async function launch(cliPath: string, port: number, uiPort: number, opts: StartDevServerOptions): Promise<DevServer> {
+async function launch(
+  cliPath: string,
+  ports: { port: number; uiPort: number; metricsPort: number },
+  opts: StartDevServerOptions,
+): Promise<DevServer> {
   const namespace = opts.namespace ?? 'default';
-  const address = `${DEV_SERVER_HOST}:${port}`;
-  const uiUrl = `http://${DEV_SERVER_HOST}:${uiPort}`;
+  const address = `${DEV_SERVER_HOST}:${ports.port}`;
+  const uiUrl = `http://${DEV_SERVER_HOST}:${ports.uiPort}`;
+  const metricsUrl = `http://${DEV_SERVER_HOST}:${ports.metricsPort}/metrics`;
   const searchAttributeFlag = supportsSearchAttributeFlag(cliPath);
-  const args = devServerArgs({ port, uiPort, dbFile: opts.dbFile, namespace, searchAttributeFlag });
+  const args = devServerArgs({ ...ports, dbFile: opts.dbFile, namespace, searchAttributeFlag });
   const command = setpriv ? [setpriv, '--pdeathsig', 'TERM', '--', cliPath, ...args] : [cliPath, ...args];
 
   // With setpriv guarding against orphans, the server gets its own process group, so a Ctrl+C in the
@@ -225,12 +233,21 @@ async function launch(cliPath: string, port: number, uiPort: number, opts: Start
     })());
 
   try {
-    await waitUntilReady({ address, uiUrl, namespace, searchAttributeFlag, opts, hasExited: () => exitInfo, output: () => output });
+    await waitUntilReady({
+      address,
+      uiUrl,
+      namespace,
+      searchAttributeFlag,
+      opts,
+      exited,
+      hasExited: () => exitInfo,
+      output: () => output,
+    });
   } catch (err) {
     await stop();
     throw err;
   }
-  return { address, uiUrl, namespace, pid: child.pid!, command, logTail: () => output, exited, stop };
+  return { address, uiUrl, metricsUrl, namespace, pid: child.pid!, command, logTail: () => output, exited, stop };
 }
 
 async function waitUntilReady(ctx: {
@@ -239,6 +256,7 @@ async function waitUntilReady(ctx: {
   namespace: string;
   searchAttributeFlag: boolean;
   opts: StartDevServerOptions;
+  exited: Promise<unknown>;
   hasExited: () => { code: number | null; signal: NodeJS.Signals | null } | undefined;
   output: () => string;
 }): Promise<void> {
@@ -247,8 +265,37 @@ async function waitUntilReady(ctx: {
   let stage = 'answer gRPC';
   let lastError: unknown;
   let connection: Connection | undefined;
-  let noted = false;
+  let gaveUp = false;
+
+  // One readiness probe: gRPC answers, the search attributes are there, the Web UI serves.
+  const probe = async (): Promise<void> => {
+    stage = 'answer gRPC';
+    if (!connection) {
+      const conn = await Connection.connect({ address: ctx.address, connectTimeout: 1000 });
+      if (gaveUp) {
+        await conn.close();
+        return;
+      }
+      connection = conn;
+    }
+    const conn = connection;
+    await conn.withDeadline(Date.now() + 2000, () => conn.workflowService.getSystemInfo({}));
+    stage = `list the search attributes of namespace "${ctx.namespace}"`;
+    if (ctx.searchAttributeFlag) {
+      const { customAttributes } = await conn.operatorService.listSearchAttributes({ namespace: ctx.namespace });
+      const missing = Object.keys(SEARCH_ATTRIBUTES).filter((name) => !(name in (customAttributes ?? {})));
+      // The flag registers them while the server starts; give it a moment before adding them ourselves.
+      if (missing.length > 0 && Date.now() - started < 5000) throw new Error(`missing ${missing.join(', ')}`);
+    }
+    await ensureSearchAttributes(conn, ctx.namespace);
+    stage = `serve the Web UI at ${ctx.uiUrl}`;
+    const res = await fetch(ctx.uiUrl, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`Web UI answered HTTP ${res.status}`);
+  };
+
   try {
+    let noted = false;
     for (;;) {
       const exit = ctx.hasExited();
       if (exit) {
@@ -269,24 +316,12 @@ async function waitUntilReady(ctx: {
         ctx.opts.onNote?.(`Still waiting for the Temporal dev server at ${ctx.address} to ${stage}...`);
         noted = true;
       }
+      const attempt = probe();
+      attempt.catch(() => {}); // when the server exits first, nobody awaits this attempt
       try {
-        stage = 'answer gRPC';
-        connection ??= await Connection.connect({ address: ctx.address, connectTimeout: 1000 });
-        const conn = connection;
-        await conn.withDeadline(Date.now() + 2000, () => conn.workflowService.getSystemInfo({}));
-        stage = `list the search attributes of namespace "${ctx.namespace}"`;
-        if (ctx.searchAttributeFlag) {
-          const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: ctx.namespace });
-          const missing = Object.keys(SEARCH_ATTRIBUTES).filter((name) => !(name in (customAttributes ?? {})));
-          // The flag should have registered them before the frontend answered; give it a moment, then add them ourselves.
-          if (missing.length > 0 && Date.now() - started < 5000) throw new Error(`missing ${missing.join(', ')}`);
-        }
-        await ensureSearchAttributes(connection, ctx.namespace);
-        stage = `serve the Web UI at ${ctx.uiUrl}`;
-        const res = await fetch(ctx.uiUrl, { signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        if (res.status !== 200) throw new Error(`Web UI answered HTTP ${res.status}`);
-        return;
+        // A server that dies mid-probe fails the start at once, not when the probe times out.
+        const outcome = await Promise.race([attempt.then(() => 'ready' as const), ctx.exited.then(() => 'exited' as const)]);
+        if (outcome === 'ready') return;
       } catch (err) {
         // Waiting cannot fix an attribute registered with the wrong type.
         if (err instanceof SearchAttributeTypeMismatchError) throw err;
@@ -295,6 +330,7 @@ async function waitUntilReady(ctx: {
       }
     }
   } finally {
+    gaveUp = true;
     await connection?.close();
   }
 }
