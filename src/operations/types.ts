@@ -44,6 +44,8 @@ export interface PlannedStep {
   risk: Risk;
   lint: LintFinding[];
   probe?: CatalogProbe;
+  /** Like `probe`, for a non-transactional inverse (undoing a CONCURRENTLY step). */
+  inverseProbe?: CatalogProbe;
 }
 
 /** Thrown when a spec cannot be planned against the schema (missing table, duplicate column...). */
@@ -68,6 +70,20 @@ export interface PlanContext {
   schema: SchemaModel;
   /** Path of this operation in the manifest, for errors. */
   path: string;
+  /**
+   * True when `schema` is not the real database (offline `godwit plan` starts from
+   * emptySchemaModel): the model cannot tell that an object is absent, so checks
+   * like "table does not exist" are skipped, except for tables this manifest created.
+   */
+  offline?: boolean;
+  /**
+   * Set once an `sql` step has been planned: its effect on the schema is unknown,
+   * so from then on existence checks are skipped.
+   */
+  afterRawSql?: boolean;
+  /** Qualified keys of tables created earlier in this manifest: still empty, so
+   * row-dependent lint (NOT NULL without default, blocking index builds) does not apply. */
+  newTables?: Set<string>;
 }
 
 /**
