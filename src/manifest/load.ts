@@ -205,7 +205,7 @@ function fromJson(text: string, file: string): LoadedManifest {
   } catch (e) {
     const message = (e as Error).message;
     const at = /at position (\d+)/.exec(message);
-    const problem: ManifestProblem = { path: '', message: `JSON syntax error: ${message.replace(/\s*\(line \d+ column \d+\)/, '')}` };
+    const problem: ManifestProblem = { path: '', message: `JSON syntax error: ${message.replace(/\s*\(line \d+ column \d+\)/, '').replace(/\s+/g, ' ')}` };
     if (at?.[1] !== undefined) {
       const before = text.slice(0, Number(at[1]));
       problem.line = before.split('\n').length;

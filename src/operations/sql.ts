@@ -27,15 +27,17 @@ const WRITES = new RegExp(
   'gi',
 );
 
+const INDEXES = new RegExp(String.raw`\bcreate\s+(?:unique\s+)?index\b[^;]*?\bon\s+(?:only\s+)?${QUALIFIED}`, 'gi');
+
 /**
  * Best-effort list of the tables a SQL text writes, from the statements that name
  * their table up front (INSERT INTO, UPDATE, DELETE FROM, ALTER/CREATE/DROP TABLE,
- * TRUNCATE, COPY). `touches` in the spec is for everything this cannot see.
+ * TRUNCATE, COPY) and CREATE INDEX ... ON. `touches` in the spec is for everything this cannot see.
  */
 export function tablesWrittenBy(sql: string): string[] {
   const withoutComments = sql.replace(/--[^\n]*/g, ' ').replace(/\/\*[\s\S]*?\*\//g, ' ');
   const found: string[] = [];
-  for (const match of withoutComments.matchAll(WRITES)) {
+  for (const match of [...withoutComments.matchAll(WRITES), ...withoutComments.matchAll(INDEXES)]) {
     const raw = match[1];
     if (raw === undefined) continue;
     const normalised = raw.replace(/\s*\.\s*/g, '.');
