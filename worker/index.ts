@@ -15,7 +15,17 @@ let runtimeInstalled = false;
 export function installRuntime(level = (process.env.GODWIT_LOG_LEVEL ?? 'WARN') as LogLevel): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger(level) });
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch {
+    // Something (a connection) already created the runtime with the SDK's defaults; keep it.
+  }
+}
+
+/** Connects a worker connection, with Godwit's runtime settings installed first. */
+export async function connectWorkerConnection(address: string): Promise<NativeConnection> {
+  installRuntime();
+  return NativeConnection.connect({ address });
 }
 
 export interface GodwitWorkerOptions {
@@ -49,7 +59,7 @@ export class TemporalUnreachableError extends Error {
 
 export async function connectNative(settings: Pick<TemporalSettings, 'address'>): Promise<NativeConnection> {
   try {
-    return await NativeConnection.connect({ address: settings.address });
+    return await connectWorkerConnection(settings.address);
   } catch (err) {
     throw new TemporalUnreachableError(
       `cannot reach Temporal at ${settings.address}: ${(err as Error).message}. ` +

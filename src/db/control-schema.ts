@@ -74,11 +74,11 @@ const ensured = new WeakSet<object>();
 /** Creates or upgrades the control schema; cheap after the first call per pool. */
 export async function ensureControlSchema(client: pg.ClientBase, cacheKey?: object): Promise<void> {
   if (cacheKey && ensured.has(cacheKey)) return;
-  const current = await client.query<{ version: number | null }>(
-    `select case when to_regclass('godwit.schema_version') is null then null
-            else (select max(version) from godwit.schema_version) end as version`,
-  );
-  if ((current.rows[0]?.version ?? 0) < CONTROL_SCHEMA_VERSION) {
+  const exists = await client.query<{ present: boolean }>(`select to_regclass('godwit.schema_version') is not null as present`);
+  const version = exists.rows[0]?.present
+    ? ((await client.query<{ v: number | null }>('select max(version) as v from godwit.schema_version')).rows[0]?.v ?? 0)
+    : 0;
+  if (version < CONTROL_SCHEMA_VERSION) {
     await client.query('begin');
     try {
       await client.query('select pg_advisory_xact_lock($1)', [UPGRADE_LOCK_KEY]);

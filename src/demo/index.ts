@@ -1,10 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { NativeConnection } from '@temporalio/worker';
 import { connectOrStartTemporal } from '../devserver';
 import { TargetPools } from '../db/pool';
-import { createGodwitWorker } from '../../worker';
+import { connectWorkerConnection, createGodwitWorker } from '../../worker';
 import { applyCommand } from '../cli/commands/apply';
 import { statusCommand } from '../cli/commands/status';
 import { CliError, ExitCode } from '../cli/exit-codes';
@@ -68,7 +67,7 @@ export async function runDemo(opts: { exit?: boolean } = {}, out: (line: string)
 
   const endpoint = await connectOrStartTemporal({ onNote: (line) => out(dim(line)) });
   const taskQueue = `godwit-demo-${randomBytes(3).toString('hex')}`;
-  const connection = await NativeConnection.connect({ address: endpoint.address });
+  const connection = await connectWorkerConnection(endpoint.address);
   const pools = new TargetPools((alias) => {
     if (alias !== TARGET) throw Object.assign(new Error(`unknown target '${alias}'`), { name: 'UnknownTargetError' });
     return url;

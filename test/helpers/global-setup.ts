@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { connectOrStartTemporal } from '../../src/devserver';
 import { defaultProjectRoot } from '../../src/devserver/find';
@@ -25,7 +25,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const dir = join(defaultProjectRoot(), '.godwit', 'cache');
   mkdirSync(dir, { recursive: true });
   const bundlePath = join(dir, `workflow-bundle-${process.pid}.js`);
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: undefined });
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
   await writeFile(bundlePath, code);
   project.provide('temporalAddress', endpoint.address);
   project.provide('temporalUiUrl', endpoint.uiUrl);

@@ -3,13 +3,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { connectClient } from '../../src/client';
 import type { TemporalSettings } from '../../src/config/temporal';
 import { TargetPools } from '../../src/db/pool';
 import { loadManifest, type LoadedManifest } from '../../src/manifest';
-import { createGodwitWorker } from '../../worker';
+import { connectWorkerConnection, createGodwitWorker } from '../../worker';
 
 export interface TestTemporal {
   settings: TemporalSettings;
@@ -49,7 +49,7 @@ export async function setupTemporal(targets: Record<string, string>): Promise<Te
     client,
     env,
     async startWorker() {
-      const connection = await NativeConnection.connect({ address: settings.address });
+      const connection = await connectWorkerConnection(settings.address);
       const pools = new TargetPools((alias) => {
         const url = targets[alias];
         if (!url) throw Object.assign(new Error(`unknown target '${alias}'`), { name: 'UnknownTargetError' });
