@@ -65,6 +65,9 @@ export function sqlManifestId(file: string): { id: string; name: string } {
 /** Parses manifest text; the format comes from the file's extension. */
 export function parseManifest(text: string, file: string, downText?: string): LoadedManifest {
   const ext = extname(file).toLowerCase();
+  if ((ext === '.yaml' || ext === '.yml' || ext === '.json') && text.trim() === '') {
+    throw new ManifestError(file, [{ path: '', message: 'the file is empty: expected a manifest with at least id and operations' }]);
+  }
   if (ext === '.yaml' || ext === '.yml') return fromYaml(text, file);
   if (ext === '.json') return fromJson(text, file);
   if (ext === '.sql') return fromSql(text, file, downText);

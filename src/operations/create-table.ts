@@ -4,7 +4,7 @@ import type { IndexModel, TableModel } from '../db/schema-model';
 import { columnSpec, planColumn } from './column';
 import { constraintSpec, planConstraint } from './constraint';
 import { list, qualifiedName, strict } from './fields';
-import { addIndex, rel, relFromText, requireRelationAbsent, requireSchema, requireTable, setOwn, uniq, type Rel } from './model';
+import { addIndex, getOwn, rel, relFromText, requireRelationAbsent, requireSchema, requireTable, setOwn, uniq, type Rel } from './model';
 import { PlanError, Risk, type Operation, type PlanContext, type SqlAction } from './types';
 
 export const createTableSpec = strict(
@@ -60,14 +60,19 @@ export const createTable = {
       if (constraint.references !== undefined) referenced.push(constraint.references);
       if (constraint.primaryKey) primaryKeys++;
       for (const name of cs.primary_key?.columns ?? []) {
-        const col = model.columns[name];
+        const col = getOwn(model.columns, name);
         if (col !== undefined) col.nullable = false;
       }
     }
     if (primaryKeys > 1) {
       throw new PlanError(`table ${table.display} declares ${primaryKeys} primary keys`, ctx.path, 'a table has one primary key: for a composite key use constraints: [{ primary_key: { columns: [a, b] } }]');
     }
+    const indexNames = new Set<string>();
     for (const index of indexes) {
+      if (indexNames.has(index.name)) {
+        throw new PlanError(`two constraints of ${table.display} would both be named ${index.name}`, ctx.path, 'drop the duplicate, or give one of them another name with name:');
+      }
+      indexNames.add(index.name);
       requireRelationAbsent(ctx, rel(index.schema, index.name), 'index', 'give the constraint another name with name:');
     }
     for (const target of referenced) {

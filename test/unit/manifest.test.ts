@@ -224,6 +224,16 @@ describe('manifest errors', () => {
     expect(error.problems[0]).toMatchObject({ path: 'policy.statement_timeout', message: expect.stringMatching(/expected a duration like '5s'/) });
   });
 
+  it('says so when a manifest file is empty', async () => {
+    const error = await yamlError('\n');
+    expect(error.message).toBe('m.yaml: the file is empty: expected a manifest with at least id and operations');
+  });
+
+  it('rejects a document that is not a mapping', async () => {
+    const error = await yamlError('- id: a');
+    expect(error.problems[0]?.message).toMatch(/^expected a mapping \(a migration manifest: .*\), got a list$/);
+  });
+
   it('rejects an unsupported file type', async () => {
     const error = await manifestError(() => parseManifest('x', 'notes.txt'));
     expect(error.message).toBe("notes.txt: unsupported file type '.txt': expected .yaml, .yml, .json or .sql");
