@@ -9,5 +9,6 @@ export default defineConfig({
     // Two cores: integration files each start workers and databases of their own.
     maxWorkers: 2,
     reporters: ['default'],
+    env: { GODWIT_LOG_LEVEL: 'ERROR' },
   },
 });

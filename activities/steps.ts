@@ -118,10 +118,10 @@ export function makeSteps(deps: ActivityDeps) {
   return {
     async runStep(input: StepInput): Promise<StepResult> {
       Context.current().log.info('forward step', { step: input.step.id });
-      return withTarget(deps, input.target, `step ${input.step.index} (${input.step.summary})`, (client) => execute(client, input, 'forward'));
+      return withTarget(deps, input.target, `step ${input.step.index} (${input.step.summary}) failed`, (client) => execute(client, input, 'forward'));
     },
     async compensateStep(input: StepInput): Promise<StepResult> {
-      return withTarget(deps, input.target, `compensating step ${input.step.index} (${input.step.summary})`, (client) => execute(client, input, 'inverse'));
+      return withTarget(deps, input.target, `compensation of step ${input.step.index} (${input.step.summary}) failed`, (client) => execute(client, input, 'inverse'));
     },
   };
 }

@@ -80,6 +80,11 @@ export interface RollbackProof {
   differences: string[];
 }
 
+/** One line of a run's story, in the order it happened: what `apply --wait` prints. */
+export type ProgressEvent =
+  | { kind: 'transition'; event: string; from: MigrationState; to: MigrationState; reason?: string }
+  | { kind: 'step'; index: number; total: number; summary: string; status: StepStatus; error?: string };
+
 export interface MigrationProgress {
   target: string;
   migrationId: string;
@@ -91,6 +96,7 @@ export interface MigrationProgress {
   fingerprintBefore: string | null;
   fingerprintAfter: string | null;
   rollback: RollbackProof | null;
+  events: ProgressEvent[];
 }
 
 export type MigrationOutcome = 'applied' | 'rolled_back' | 'rejected' | 'resolved_manually';

@@ -79,6 +79,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     fingerprintBefore: null,
     fingerprintAfter: null,
     rollback: null,
+    events: [],
   };
   // Messages from operators, read through functions so TypeScript does not narrow them across awaits.
   const inbox = {
@@ -148,6 +149,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     progress.state = to;
     progress.reason = machine.context.reason;
     progress.transitions.push({ event: event.type, from, to, at: new Date().toISOString(), ...(reason ? { reason } : {}) });
+    progress.events.push({ kind: 'transition', event: event.type, from, to, ...(reason ? { reason } : {}) });
     pendingAudit.push({ event: event.type, from, to, actor, detail: reason ? { reason } : null });
     upsertSearchAttributes([{ key: GodwitStateKey, value: to }]);
     setCurrentDetails(describeProgress());
@@ -176,6 +178,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     if (error) s.error = error;
     else delete s.error;
     progress.currentStep = status === 'running' || status === 'compensating' ? `${s.index}. ${s.summary}` : null;
+    progress.events.push({ kind: 'step', index: s.index, total: progress.steps.length, summary: s.summary, status, ...(error ? { error } : {}) });
     setCurrentDetails(describeProgress());
   }
 
@@ -242,7 +245,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         setStep(sp, r.skipped ? 'skipped' : 'done');
       } catch (err) {
         setStep(sp, 'failed', describeError(err));
-        throw new RollbackRequested(`step ${planned.index} (${planned.summary}) failed: ${describeError(err)}`);
+        throw new RollbackRequested(describeError(err));
       }
       compensations.push({ step: planned, progress: sp });
     }
@@ -281,8 +284,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         setStep(sp, 'compensated');
         compensations.pop();
       } catch (err) {
-        failure = `compensation of step ${planned.index} (${planned.summary}) failed: ${describeError(err)}`;
-        setStep(sp, 'failed', describeError(err));
+        failure = describeError(err);
+        setStep(sp, 'failed', failure);
         break;
       }
     }

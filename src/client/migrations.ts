@@ -14,6 +14,7 @@ import {
   type MigrationInput,
   type MigrationProgress,
   type MigrationResult,
+  type ProgressEvent,
 } from '../../workflows/definitions';
 import type { migrationWorkflow } from '../../workflows/migration';
 import { MigrationState } from '../lifecycle/states';
@@ -94,24 +95,7 @@ export async function startMigration(client: Client, settings: TemporalSettings,
   }
 }
 
-/** What watching reports as it happens: each transition and each step status change. */
-export type ProgressEvent =
-  | { kind: 'transition'; event: string; from: string; to: string; reason?: string }
-  | { kind: 'step'; index: number; total: number; summary: string; status: string; error?: string };
-
-function diffProgress(prev: MigrationProgress | null, next: MigrationProgress): ProgressEvent[] {
-  const events: ProgressEvent[] = [];
-  for (const t of next.transitions.slice(prev?.transitions.length ?? 0)) {
-    events.push({ kind: 'transition', event: t.event, from: t.from, to: t.to, ...(t.reason ? { reason: t.reason } : {}) });
-  }
-  for (const s of next.steps) {
-    const before = prev?.steps.find((p) => p.id === s.id);
-    if (s.status !== 'pending' && before?.status !== s.status) {
-      events.push({ kind: 'step', index: s.index, total: next.steps.length, summary: s.summary, status: s.status, ...(s.error ? { error: s.error } : {}) });
-    }
-  }
-  return events;
-}
+export type { ProgressEvent };
 
 export type WatchOutcome =
   | { kind: 'finished'; result: MigrationResult }
@@ -130,7 +114,7 @@ export async function watchMigration(
   let last: MigrationProgress | null = null;
   let done = false;
   const report = (p: MigrationProgress) => {
-    for (const e of diffProgress(last, p)) onEvent(e);
+    for (const e of p.events.slice(last?.events.length ?? 0)) onEvent(e);
     last = p;
   };
   const resultPromise = handle.result().then(

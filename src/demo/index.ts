@@ -60,6 +60,8 @@ async function seedDatabase(adminUrl: string): Promise<string> {
  * and is rolled back, with the schema fingerprints before and after printed.
  */
 export async function runDemo(opts: { exit?: boolean } = {}, out: (line: string) => void = console.log): Promise<void> {
+  // The demo tells the story itself; the SDK's per-failure warnings would drown it.
+  process.env.GODWIT_LOG_LEVEL ??= 'ERROR';
   const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   out(bold('Godwit demo'));
   const url = await seedDatabase(adminUrl);
