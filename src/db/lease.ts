@@ -32,6 +32,14 @@ export const LEASE_TTL = '15 minutes';
  * Returns the fencing token as a decimal string (bigint).
  */
 export async function acquireLease(client: pg.ClientBase, target: string, holder: string): Promise<string> {
+  // A running step keeps the lease row locked (its fence check renews it), so read
+  // first without locking: a busy target is refused at once instead of waiting.
+  const current = await client.query<{ holder: string; acquired_at: Date; live: boolean }>(
+    'select holder, acquired_at, expires_at > now() as live from godwit.leases where target = $1',
+    [target],
+  );
+  const held = current.rows[0];
+  if (held && held.live && held.holder !== holder) throw new LeaseHeldError(target, held.holder, held.acquired_at);
   const { rows } = await client.query<{ token: string }>(
     `insert into godwit.leases as l (target, holder, token, expires_at)
      values ($1, $2, nextval('godwit.fencing_tokens'), now() + $3::interval)
@@ -42,8 +50,8 @@ export async function acquireLease(client: pg.ClientBase, target: string, holder
     [target, holder, LEASE_TTL],
   );
   if (rows[0]) return rows[0].token;
-  const held = await client.query<{ holder: string; acquired_at: Date }>('select holder, acquired_at from godwit.leases where target = $1', [target]);
-  const row = held.rows[0];
+  const after = await client.query<{ holder: string; acquired_at: Date }>('select holder, acquired_at from godwit.leases where target = $1', [target]);
+  const row = after.rows[0];
   throw new LeaseHeldError(target, row?.holder ?? 'another migration', row?.acquired_at ?? new Date());
 }
 
