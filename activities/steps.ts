@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { checkFence } from '../src/db/lease';
 import type { CatalogProbe, PlannedStep, SqlAction } from '../src/operations/types';
@@ -117,7 +116,6 @@ function quoteProbe(p: CatalogProbe): string {
 export function makeSteps(deps: ActivityDeps) {
   return {
     async runStep(input: StepInput): Promise<StepResult> {
-      Context.current().log.info('forward step', { step: input.step.id });
       return withTarget(deps, input.target, `step ${input.step.index} (${input.step.summary}) failed`, (client) => execute(client, input, 'forward'));
     },
     async compensateStep(input: StepInput): Promise<StepResult> {
