@@ -85,9 +85,14 @@ export const createIndex = {
     const named = spec.columns.map((c) => (c.column !== undefined ? { column: c.column } : { expression: c.expression ?? '' }));
     const name = spec.name ?? defaultIndexName(table.name, indexColumnNames(named), 'index');
     const index = rel(table.schema, name);
-    requireRelationAbsent(ctx, index, 'index', 'give the index another name with name:, or drop the existing one first with drop_index');
-
     const concurrently = spec.concurrently === true;
+    // An INVALID index of this name on this table is what an interrupted concurrent build
+    // leaves behind; the executor drops it before building, so it is no conflict.
+    const leftover = ctx.schema.indexes[index.key];
+    const debris = concurrently && leftover !== undefined && !leftover.valid && !leftover.constraint && leftover.table === table.key;
+    if (debris) delete ctx.schema.indexes[index.key];
+    else requireRelationAbsent(ctx, index, 'index', 'give the index another name with name:, or drop the existing one first with drop_index');
+
     const statement = {
       name,
       table,
@@ -100,6 +105,9 @@ export const createIndex = {
     };
 
     const lint: LintFinding[] = [];
+    if (debris) {
+      lint.push({ level: 'info', code: 'invalid-index-rebuilt', message: `an INVALID index ${index.display} left by an interrupted build will be dropped and built again` });
+    }
     let risk: Risk = Risk.low;
     if (!concurrently && !isNewTable(ctx, table.key)) {
       risk = Risk.medium;

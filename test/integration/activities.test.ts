@@ -1,0 +1,163 @@
+import pg from 'pg';
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { manifestFrom } from '../helpers/temporal';
+import { createActivities } from '../../activities';
+import { TargetPools } from '../../src/db/pool';
+import { acquireLease } from '../../src/db/lease';
+import { ensureControlSchema } from '../../src/db/control-schema';
+import { introspectSchema } from '../../src/db/introspect';
+import { planManifest } from '../../src/operations';
+import type { PlannedStep } from '../../src/operations/types';
+import type { StepInput } from '../../workflows/definitions';
+
+// The activities called directly, as Temporal would on a retry: at least once.
+let db: TestDatabase;
+let pools: TargetPools;
+let acts: ReturnType<typeof createActivities>;
+let runSeq = 0;
+
+async function withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+async function plan(yaml: string): Promise<PlannedStep[]> {
+  const loaded = await manifestFrom(yaml);
+  return withClient(async (c) => planManifest(loaded.manifest, await introspectSchema(c)));
+}
+
+async function stepInput(step: PlannedStep, policy: Partial<StepInput['policy']> = {}): Promise<StepInput> {
+  const runId = `run-${++runSeq}`;
+  const token = await withClient(async (c) => {
+    await ensureControlSchema(c);
+    await c.query('delete from godwit.leases');
+    return acquireLease(c, 'app', `wf-${runId}`);
+  });
+  return {
+    target: 'app',
+    migrationId: 'm1',
+    workflowId: `wf-${runId}`,
+    runId,
+    token,
+    step,
+    policy: { approval: 'auto', bake_seconds: 0, lock_timeout: '5s', statement_timeout: '0', ...policy },
+    audit: [],
+  };
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase('godwit_acts');
+  pools = new TargetPools(() => db.url);
+  acts = createActivities({ pools });
+});
+
+beforeEach(async () => {
+  await db.query('drop table if exists users; create table users (id int primary key, email text)');
+  await db.query(`insert into users select g, 'u' || g || '@x' from generate_series(1, 1000) g`);
+});
+
+afterAll(async () => {
+  await pools?.close();
+  await db?.drop();
+});
+
+describe('step activities', () => {
+  it('runs a step once when it is delivered twice', async () => {
+    const [step] = await plan(`
+id: m1
+operations:
+  - sql: { up: "update users set email = email || '!'", down: "update users set email = rtrim(email, '!')" }
+`);
+    const input = await stepInput(step!);
+    expect((await acts.runStep(input)).skipped).toBe(false);
+    expect((await acts.runStep(input)).skipped).toBe(true);
+    const bangs = await db.query(`select count(*)::int as n from users where email like '%!!'`);
+    expect(bangs.rows[0]!.n).toBe(0);
+  });
+
+  it('compensates a step once when the compensation is delivered twice', async () => {
+    const [step] = await plan(`
+id: m1
+operations:
+  - add_column: { table: users, column: { name: extra, type: int } }
+`);
+    const input = await stepInput(step!);
+    await acts.runStep(input);
+    expect((await acts.compensateStep(input)).skipped).toBe(false);
+    expect((await acts.compensateStep(input)).skipped).toBe(true);
+  });
+
+  it('refuses to write with a fencing token that is no longer the lease holder', async () => {
+    const [step] = await plan(`
+id: m1
+operations:
+  - add_column: { table: users, column: { name: fenced, type: int } }
+`);
+    const stale = await stepInput(step!);
+    await stepInput(step!); // a newer holder takes the lease
+    const err = await acts.runStep(stale).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).type).toBe('StaleLeaseError');
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+    const cols = await db.query(`select 1 from information_schema.columns where table_name = 'users' and column_name = 'fenced'`);
+    expect(cols.rowCount).toBe(0);
+  });
+
+  it('drops an INVALID index left by an interrupted CREATE INDEX CONCURRENTLY before retrying', async () => {
+    await db.query(`update users set email = 'dup@x' where id <= 2`);
+    await db.query('create unique index concurrently users_email_key on users (email)').catch(() => undefined);
+    const invalid = await db.query(`select indisvalid from pg_index where indexrelid = 'users_email_key'::regclass`);
+    expect(invalid.rows[0]!.indisvalid).toBe(false);
+    await db.query(`update users set email = 'u' || id || '@x' where id <= 2`);
+
+    const [step] = await plan(`
+id: m1
+operations:
+  - create_index: { table: users, columns: [email], name: users_email_key, unique: true, concurrently: true }
+`);
+    await acts.runStep(await stepInput(step!));
+    const idx = await db.query(`select c.relname, i.indisvalid from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname like 'users_email%'`);
+    expect(idx.rows).toEqual([{ relname: 'users_email_key', indisvalid: true }]);
+  });
+
+  it('leaves no INVALID index behind when CREATE INDEX CONCURRENTLY fails', async () => {
+    await db.query(`update users set email = 'dup@x' where id <= 2`);
+    const [step] = await plan(`
+id: m1
+operations:
+  - create_index: { table: users, columns: [email], name: users_email_key, unique: true, concurrently: true }
+`);
+    const err = await acts.runStep(await stepInput(step!)).catch((e: unknown) => e);
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+    const idx = await db.query(`select 1 from pg_class where relname = 'users_email_key'`);
+    expect(idx.rowCount).toBe(0);
+  });
+
+  it('gives up within the lock timeout while another session holds a lock, as a retryable failure', async () => {
+    const [step] = await plan(`
+id: m1
+operations:
+  - add_column: { table: users, column: { name: blocked, type: int } }
+`);
+    const input = await stepInput(step!, { lock_timeout: '200ms' });
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('begin; lock table users in access share mode');
+      const err = await acts.runStep(input).catch((e: unknown) => e);
+      expect((err as ApplicationFailure).type).toBe('LockTimeout');
+      expect((err as ApplicationFailure).nonRetryable).toBe(false);
+      await holder.query('rollback');
+      expect((await acts.runStep(input)).skipped).toBe(false);
+    } finally {
+      await holder.end();
+    }
+  });
+});
