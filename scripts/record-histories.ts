@@ -1,0 +1,119 @@
+/**
+ * Records workflow histories from real runs into test/replay/histories/, for the
+ * replay test to check that today's workflow code still replays them. Run it when
+ * a workflow change is meant to ship (and keep the old files: they stand for
+ * migrations that may still be running in production):
+ *
+ *   node --import tsx scripts/record-histories.ts
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import pg from 'pg';
+import { connectOrStartTemporal, ensureTemporalCli } from '../src/devserver';
+import { TargetPools } from '../src/db/pool';
+import { connectClient, startMigration, watchMigration } from '../src/client';
+import { parseManifest } from '../src/manifest';
+import { connectWorkerConnection, createGodwitWorker } from '../worker';
+import { approveUpdate, resolveUpdate, type FaultInjection } from '../workflows/definitions';
+import type { TemporalSettings } from '../src/config/temporal';
+
+const OUT = fileURLToPath(new URL('../test/replay/histories', import.meta.url));
+const ADMIN = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const DB = 'godwit_record_histories';
+
+const scenarios: { name: string; yaml: string; faults?: FaultInjection; human?: 'approve' | 'resolve' }[] = [
+  {
+    name: 'applied-with-checks',
+    yaml: `id: r1_applied
+description: three steps and a post check
+operations:
+  - create_table: { table: t1, columns: [{ name: id, type: int, primary_key: true }, { name: v, type: text }] }
+  - add_column: { table: users, column: { name: email_norm, type: text } }
+  - create_index: { table: users, columns: [email_norm], concurrently: true }
+checks:
+  post:
+    - { name: users exist, sql: "select count(*) > 0 from users" }
+`,
+  },
+  {
+    name: 'rolled-back-at-step-2',
+    yaml: `id: r2_rolled_back
+operations:
+  - add_column: { table: users, column: { name: c2, type: int } }
+  - sql: { up: "select 1/0", down: "select 1" }
+`,
+  },
+  {
+    name: 'rollback-failed-then-resolved',
+    yaml: `id: r3_resolved
+operations:
+  - add_column: { table: users, column: { name: c3, type: int } }
+  - add_column: { table: users, column: { name: c4, type: int } }
+`,
+    faults: { failAtStep: 2, failCompensationOfStep: 1 },
+    human: 'resolve',
+  },
+  {
+    name: 'approval-required-approved',
+    yaml: `id: r4_approved
+operations:
+  - add_column: { table: users, column: { name: c5, type: int } }
+policy: { approval: required }
+`,
+    human: 'approve',
+  },
+];
+
+async function main(): Promise<void> {
+  const admin = new pg.Client({ connectionString: ADMIN });
+  await admin.connect();
+  await admin.query(`drop database if exists ${DB} with (force)`);
+  await admin.query(`create database ${DB}`);
+  const url = new URL(ADMIN);
+  url.pathname = `/${DB}`;
+  const db = new pg.Client({ connectionString: url.toString() });
+  await db.connect();
+  await db.query('create table users (id int primary key, email text); insert into users select g, g || \'@x\' from generate_series(1, 100) g');
+  await db.end();
+
+  const cli = await ensureTemporalCli({ onNote: console.log });
+  const endpoint = await connectOrStartTemporal({ onNote: console.log });
+  const settings: TemporalSettings = { address: endpoint.address, namespace: endpoint.namespace, taskQueue: 'godwit-record', uiUrl: endpoint.uiUrl };
+  const connection = await connectWorkerConnection(endpoint.address);
+  const pools = new TargetPools(() => url.toString());
+  const { worker } = await createGodwitWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, pools });
+  const running = worker.run();
+  const client = await connectClient(settings);
+  try {
+    for (const s of scenarios) {
+      const handle = await startMigration(client, settings, { target: 'rec', loaded: parseManifest(s.yaml, `${s.name}.yaml`), requestedBy: 'recorder', ...(s.faults ? { faults: s.faults } : {}) });
+      let outcome = await watchMigration(handle, () => undefined);
+      if (outcome.kind === 'waiting' && s.human === 'approve') {
+        await handle.executeUpdate(approveUpdate, { args: [{ by: 'approver' }] });
+        outcome = await watchMigration(handle, () => undefined);
+      }
+      if (outcome.kind === 'waiting' && s.human === 'resolve') {
+        await handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', note: 'cleaned up by hand' }] });
+        outcome = await watchMigration(handle, () => undefined);
+      }
+      const state = outcome.kind === 'finished' ? outcome.result.state : outcome.progress.state;
+      // The CLI writes the standard JSON form that historyFromJSON and the Web UI read.
+      const json = execFileSync(cli.path, ['workflow', 'show', '--address', endpoint.address, '--workflow-id', handle.workflowId, '--output', 'json'], { maxBuffer: 64 << 20 });
+      writeFileSync(join(OUT, `${s.name}.json`), json);
+      console.log(`${s.name}: ${state}, ${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events`);
+    }
+  } finally {
+    worker.shutdown();
+    await running;
+    await pools.close();
+    await client.connection.close();
+    await connection.close();
+    await endpoint.stop();
+    await admin.query(`drop database if exists ${DB} with (force)`);
+    await admin.end();
+  }
+}
+
+await main();

@@ -1,0 +1,30 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { describe, expect, inject, it } from 'vitest';
+
+// Histories recorded from real runs (scripts/record-histories.ts), replayed against
+// today's workflow code: a non-deterministic change to workflows/ or the lifecycle
+// machine fails here before it can break a migration that is already running.
+const DIR = fileURLToPath(new URL('./histories', import.meta.url));
+const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+
+describe('replay of recorded histories', () => {
+  it('has recorded histories to replay', () => {
+    expect(files.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it.each(files)('replays %s without non-determinism', async (file) => {
+    try {
+      Runtime.install({ logger: new DefaultLogger('ERROR') });
+    } catch {
+      // already installed in this test worker
+    }
+    const history = JSON.parse(readFileSync(join(DIR, file), 'utf8')) as unknown;
+    const results = Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, [{ workflowId: file, history }]);
+    for await (const result of results) {
+      expect(result.error).toBeUndefined();
+    }
+  });
+});
