@@ -14,6 +14,7 @@ const NON_RETRYABLE_NAMES = new Set([
   'ChecksumMismatchError',
   'IrreversibleStepError',
   'InjectedFault',
+  'PreCheckFailedError',
 ]);
 
 interface PgErrorLike {
@@ -67,4 +68,9 @@ export class IrreversibleStepError extends Error {
 /** Thrown when a manifest that was applied has changed since. */
 export class ChecksumMismatchError extends Error {
   override readonly name = 'ChecksumMismatchError';
+}
+
+/** Thrown when a manifest's pre check is not true: the migration does not start. */
+export class PreCheckFailedError extends Error {
+  override readonly name = 'PreCheckFailedError';
 }

@@ -6,7 +6,7 @@ import { planManifest } from '../src/operations';
 import type { Manifest } from '../src/manifest';
 import type { PrepareInput, PrepareResult } from '../workflows/definitions';
 import { type ActivityDeps, inTransaction, withTarget } from './context';
-import { ChecksumMismatchError } from './errors';
+import { ChecksumMismatchError, PreCheckFailedError } from './errors';
 
 interface ExistingRow {
   state: string;
@@ -34,7 +34,9 @@ export function makePrepare(deps: ActivityDeps) {
       return inTransaction(client, null, async () => {
         const token = await acquireLease(client, input.target, input.workflowId);
         const schema = await introspectSchema(client);
-        const steps = planManifest(input.manifest as Manifest, schema);
+        const manifest = input.manifest as Manifest;
+        const steps = planManifest(manifest, schema);
+        await runPreChecks(client, manifest);
         const fingerprint = await schemaFingerprint(client);
         await client.query(
           `insert into godwit.migrations as m (migration_id, description, checksum, state, workflow_id, run_id, requested_by,
@@ -52,6 +54,25 @@ export function makePrepare(deps: ActivityDeps) {
       });
     });
   };
+}
+
+/** Pre checks guard the start: one that is not true stops the migration before anything changes. */
+async function runPreChecks(client: pg.ClientBase, manifest: Manifest): Promise<void> {
+  for (const check of manifest.checks.pre) {
+    await client.query('savepoint godwit_pre_check');
+    let value: unknown;
+    try {
+      const { rows, fields } = await client.query(check.sql);
+      value = fields[0] ? rows[0]?.[fields[0].name] : undefined;
+    } catch (err) {
+      await client.query('rollback to savepoint godwit_pre_check');
+      throw new PreCheckFailedError(`pre check '${check.name}' failed with an error: ${(err as Error).message}; fix the check's sql in the manifest`);
+    }
+    await client.query('rollback to savepoint godwit_pre_check');
+    if (value !== true) {
+      throw new PreCheckFailedError(`pre check '${check.name}' returned ${JSON.stringify(value ?? null)}, not true; nothing was applied. Make the database meet it, or fix the check, and apply again`);
+    }
+  }
 }
 
 async function readExisting(client: pg.ClientBase, migrationId: string): Promise<ExistingRow | undefined> {

@@ -113,6 +113,23 @@ checks:
     expect((await fingerprintOf(db.url)).hash).toBe(before.hash);
   });
 
+  it('does not start when a pre check is not true, and changes nothing', async () => {
+    const before = await fingerprintOf(db.url);
+    const loaded = await manifestFrom(`
+id: 0003_pre
+operations:
+  - add_column: { table: users, column: { name: never_added, type: int } }
+checks:
+  pre:
+    - name: no user without an email
+      sql: select count(*) = 0 from users where email is null or email like '%Example.com'
+`);
+    await expect(applyAndWatch(t, TARGET, loaded)).rejects.toThrow(/pre check 'no user without an email' returned false, not true; nothing was applied/);
+    expect((await fingerprintOf(db.url)).hash).toBe(before.hash);
+    expect(await db.query(`select 1 from godwit.migrations where migration_id = '0003_pre'`).then((r) => r.rowCount)).toBe(0);
+    expect(await db.query(`select count(*)::int as n from godwit.leases`).then((r) => r.rows[0]!.n)).toBe(0);
+  });
+
   it('applies a rolled-back migration again once its file is fixed', async () => {
     const fixed = await manifestFrom(`
 id: 0003_check
