@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { runUrl, type TemporalSettings } from '../config/temporal';
 import { stateQuery, type MigrationProgress } from '../../workflows/definitions';
+import { FINAL_STATES, type MigrationState } from '../lifecycle/states';
 
 export interface MigrationStatusRow {
   migrationId: string;
@@ -14,6 +15,18 @@ export interface MigrationStatusRow {
   currentStep: string | null;
 }
 
+/**
+ * A run that closed without finishing its lifecycle (refused in preparation: plan
+ * error, drift, unknown target; or terminated) still carries the last state it
+ * recorded, often `planned`. Say how the run ended instead: `failed`, `terminated`...
+ * rollback_failed is kept: it tells a human the database needs them.
+ */
+function closedState(recorded: string, status: string): string {
+  if (status === 'RUNNING' || status === 'COMPLETED' || recorded === 'rollback_failed') return recorded;
+  if (FINAL_STATES.includes(recorded as MigrationState)) return recorded;
+  return status.toLowerCase();
+}
+
 /** Latest run of each migration on a target, from Temporal's visibility store. */
 export async function migrationStatus(client: Client, settings: TemporalSettings, target: string, limit = 200): Promise<MigrationStatusRow[]> {
   const escaped = target.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
@@ -24,10 +37,10 @@ export async function migrationStatus(client: Client, settings: TemporalSettings
     const sa = wf.typedSearchAttributes;
     const migrationId = (sa.getAll().find((p) => p.key.name === 'GodwitMigrationId')?.value as string | undefined) ?? wf.workflowId;
     if (seen.has(migrationId)) continue; // list is newest first
-    const state = (sa.getAll().find((p) => p.key.name === 'GodwitState')?.value as string | undefined) ?? 'unknown';
+    const recorded = (sa.getAll().find((p) => p.key.name === 'GodwitState')?.value as string | undefined) ?? 'unknown';
     seen.set(migrationId, {
       migrationId,
-      state,
+      state: closedState(recorded, wf.status.name),
       workflowId: wf.workflowId,
       runId: wf.runId,
       status: wf.status.name,
