@@ -49,6 +49,29 @@ temporalOptions(
   await statusCommand(opts);
 });
 
+const operatorVerbs: [string, string][] = [
+  ['approve', 'approve a migration waiting for approval (the approver must not be the requester)'],
+  ['reject', 'reject a migration waiting for approval'],
+  ['rollback', 'ask a running migration to roll back (between steps, or during its bake window)'],
+  ['retry-rollback', 'retry the rollback of a migration waiting in rollback_failed'],
+  ['resolve', 'close a migration waiting in rollback_failed after fixing the database by hand'],
+];
+for (const [verb, description] of operatorVerbs) {
+  temporalOptions(
+    program
+      .command(verb)
+      .description(description)
+      .argument('<migration-id>', 'the manifest id')
+      .requiredOption('-t, --target <alias>', 'target database alias')
+      .option('--by <name>', 'who does it (default: $GODWIT_REQUESTED_BY, $GITHUB_ACTOR or $USER)')
+      .option('--note <text>', 'a note for the audit log (required by resolve)')
+      .option('--reason <text>', 'why (reject, rollback)'),
+  ).action(async (migrationId: string, opts) => {
+    const { operateCommand } = await import('./commands/operate');
+    await operateCommand(verb as import('./commands/operate').OperatorAction, migrationId, opts);
+  });
+}
+
 temporalOptions(program.command('worker').description('run a worker: workflows and activities on the task queue')).action(async (opts) => {
   const { runWorker } = await import('../../worker');
   await runWorker(opts);

@@ -99,7 +99,7 @@ export type { ProgressEvent };
 
 export type WatchOutcome =
   | { kind: 'finished'; result: MigrationResult }
-  /** The run is open and waiting for a human (rollback_failed, awaiting_approval). */
+  /** The run is open in rollback_failed: a human must retry or resolve it. */
   | { kind: 'waiting'; progress: MigrationProgress };
 
 /**
@@ -130,7 +130,7 @@ export async function watchMigration(
     try {
       const p = await handle.query(stateQuery);
       report(p);
-      if (opts.stopWhenWaiting !== false && (p.state === 'rollback_failed' || p.state === 'awaiting_approval')) return { kind: 'waiting', progress: p };
+      if (opts.stopWhenWaiting !== false && p.state === 'rollback_failed') return { kind: 'waiting', progress: p };
     } catch {
       // not queryable yet (first workflow task pending) or already closed: the result settles it
     }

@@ -36,3 +36,61 @@ export function waitForExit(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
+
+export interface CliRun {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves when the output contains `text`; rejects after `timeoutMs`. */
+  waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
+  exit: Promise<number | null>;
+}
+
+/** Spawns `godwit <args>` as a real process, for tests that act while it runs. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv): CliRun {
+  const child = spawn(process.execPath, [GODWIT_BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const l of listeners) l();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exit = waitForExit(child);
+  return {
+    child,
+    output: () => out,
+    exit,
+    waitFor(text, timeoutMs = 60_000) {
+      const seen = () => (typeof text === 'string' ? out.includes(text) : text.test(out));
+      if (seen()) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`timed out waiting for ${String(text)} in:\n${out}`));
+        }, timeoutMs);
+        const check = () => {
+          if (!seen()) return;
+          clearTimeout(timer);
+          listeners.delete(check);
+          resolve();
+        };
+        listeners.add(check);
+        void exit.then(() => setTimeout(() => {
+          if (listeners.has(check)) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            reject(new Error(`process exited before ${String(text)} appeared:\n${out}`));
+          }
+        }, 50));
+      });
+    },
+  };
+}
+
+/** Runs `godwit <args>` to completion. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  const run = spawnCli(args, env);
+  const code = await run.exit;
+  return { code, output: run.output() };
+}

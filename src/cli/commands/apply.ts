@@ -100,7 +100,12 @@ async function applyOne(
   }
   let outcome;
   try {
-    outcome = await watchMigration(handle, (e) => out(formatProgress(e)));
+    outcome = await watchMigration(handle, (e) => {
+      out(formatProgress(e));
+      if (e.kind === 'transition' && e.to === 'awaiting_approval') {
+        out(`  waiting for approval: \`godwit approve ${id} --target ${opts.target}\` (or reject), or in the UI: ${url}`);
+      }
+    });
   } catch (err) {
     if (err instanceof MigrationFailedError) {
       const drift = err.type === 'ChecksumMismatchError';
@@ -127,8 +132,7 @@ async function applyOne(
     for (const d of p.rollback.differences) out(`    ${d}`);
   }
   if (p.state === 'rollback_failed') {
-    out(`  a human is needed: fix the database, then retry the rollback or resolve it in the Temporal UI: ${url}`);
+    out(`  a human is needed: fix the database, then \`godwit retry-rollback ${id} --target ${opts.target}\` or \`godwit resolve ${id} --target ${opts.target} --note "..."\` (${url})`);
   }
-  if (p.state === 'awaiting_approval') out(`  waiting for approval: ${url}`);
   return { report, code: EXIT_BY_STATE[p.state] ?? ExitCode.error };
 }
