@@ -25,6 +25,25 @@ export type CatalogProbe =
   | { kind: 'index_absent'; schema: string; name: string };
 
 /**
+ * Data a destructive step copies into schema `godwit_snapshots` before it runs, in
+ * the step's own transaction after locking the table against writes:
+ * - `table`: the whole table (drop_table, an sql step without down);
+ * - `columns`: the key columns plus `columns` (drop_column, alter_column_type
+ *   without down_using, a backfill that overwrites values), restricted by `where`.
+ * The inverse SQL names the copy with the placeholder `{{snapshot:N}}` (N indexes
+ * `PlannedStep.snapshots`), which the executor replaces with the snapshot table's
+ * quoted, qualified name.
+ */
+export type SnapshotSpec =
+  | { kind: 'table'; schema: string; table: string }
+  | { kind: 'columns'; schema: string; table: string; key: string[]; columns: string[]; where?: string };
+
+/** The placeholder inverse SQL uses for snapshot N. */
+export function snapshotPlaceholder(n: number): string {
+  return `{{snapshot:${n}}}`;
+}
+
+/**
  * A planned step: pure data, JSON-serialisable (it travels through workflow history).
  * Inverse actions undo the forward actions; `inverse: null` means the step cannot be
  * rolled back by SQL alone (`inverseNote` says why and what would be needed).
@@ -44,6 +63,8 @@ export interface PlannedStep {
   risk: Risk;
   lint: LintFinding[];
   probe?: CatalogProbe;
+  /** What to copy before the forward SQL runs, so the inverse can restore it. */
+  snapshots?: SnapshotSpec[];
   /** Like `probe`, for a non-transactional inverse (undoing a CONCURRENTLY step). */
   inverseProbe?: CatalogProbe;
 }
