@@ -7,6 +7,7 @@ import type { Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { connectClient } from '../../src/client';
 import type { TemporalSettings } from '../../src/config/temporal';
+import { targetEnvVar, UnknownTargetError } from '../../src/config/targets';
 import { TargetPools } from '../../src/db/pool';
 import { loadManifest, type LoadedManifest } from '../../src/manifest';
 import { connectWorkerConnection, createGodwitWorker } from '../../worker';
@@ -52,7 +53,8 @@ export async function setupTemporal(targets: Record<string, string>): Promise<Te
       const connection = await connectWorkerConnection(settings.address);
       const pools = new TargetPools((alias) => {
         const url = targets[alias];
-        if (!url) throw Object.assign(new Error(`unknown target '${alias}'`), { name: 'UnknownTargetError' });
+        // the worker's own error, so tests see the message a user gets
+        if (!url) throw new UnknownTargetError(alias, targetEnvVar(alias));
         return url;
       });
       const { worker } = await createGodwitWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, pools, workflowBundlePath: inject('workflowBundlePath') });
