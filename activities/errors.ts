@@ -36,8 +36,10 @@ export function toFailure(err: unknown, context?: string): ApplicationFailure {
   const prefix = context ? `${context}: ` : '';
   const base = redact(e?.message ?? String(err));
   if (e?.name && NON_RETRYABLE_NAMES.has(e.name)) {
-    const hint = (err as { hint?: string }).hint;
-    return ApplicationFailure.nonRetryable(prefix + base + (hint ? ` (${hint})` : ''), e.name);
+    const { hint, path } = err as { hint?: string; path?: string };
+    // A plan error's path says which operation of the manifest to fix.
+    const where = e.name === 'PlanError' && path ? `${path}: ` : '';
+    return ApplicationFailure.nonRetryable(prefix + where + base + (hint ? ` (${hint})` : ''), e.name);
   }
   if (e?.name === 'DatabaseUnreachableError') return ApplicationFailure.retryable(prefix + base, e.name);
   const code = e?.code;

@@ -165,12 +165,13 @@ describe('input checked against the live schema', () => {
     expect(tables.rows.map((r) => r.relname)).toEqual(['customers', table, 'y']);
   });
 
-  it('a step on a missing table names the table, exits 1 and leaves no lease and no migration row', async () => {
+  it('a step on a missing table names the operation and the table, exits 1 and leaves no lease and no migration row', async () => {
     const before = await catalog();
     const run = await apply('missing-table.yaml');
     expectExit(run, 1);
     expect(run.stderr).toContain('0207_missing_table was not applied');
-    expect(run.stderr).toContain('no_such_table');
+    expect(run.stderr).toMatch(/operations\[0\]\.add_column: table no_such_table does not exist/);
+    expect(run.stderr).toContain('create the table with a create_table operation');
     expect(await catalog()).toEqual(before);
     expect(await migrationRow('0207_missing_table')).toBeUndefined();
     expect(await leaseCount()).toBe(0);
