@@ -56,7 +56,11 @@ export async function migrationStatus(client: Client, settings: TemporalSettings
       .filter((r) => r.status === 'RUNNING')
       .map(async (r) => {
         try {
-          const p: MigrationProgress = await client.workflow.getHandle(r.workflowId, r.runId).query(stateQuery);
+          // A run with no worker to answer must not hang `status`: give up on the live view after 2 s.
+          const p: MigrationProgress = await Promise.race([
+            client.workflow.getHandle(r.workflowId, r.runId).query(stateQuery),
+            new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer')), 2_000).unref()),
+          ]);
           r.state = p.state;
           r.currentStep = p.currentStep;
         } catch {
