@@ -104,7 +104,14 @@ export type WatchOutcome =
 
 /**
  * Follows a run until it finishes or stops to wait for a human, reporting each
- * change. Progress comes from stateQuery, polled; the final word from the result.
+ * change. Progress comes from stateQuery, polled; the final word from the result,
+ * a long poll that settles the moment the run closes.
+ *
+ * The loop ends as soon as the result is in: a query still in flight is abandoned
+ * and the pending poll timer cleared, so a CLI process exits right away instead of
+ * waiting out a query or the rest of a poll interval. The first query goes out
+ * after one interval, not at once: a query sent before the run's first workflow
+ * task has completed only waits for it, and a short run ends without any.
  */
 export async function watchMigration(
   handle: WorkflowHandle<typeof migrationWorkflow>,
@@ -112,7 +119,6 @@ export async function watchMigration(
   opts: { pollMs?: number; stopWhenWaiting?: boolean } = {},
 ): Promise<WatchOutcome> {
   let last: MigrationProgress | null = null;
-  let done = false;
   const report = (p: MigrationProgress) => {
     for (const e of p.events.slice(last?.events.length ?? 0)) onEvent(e);
     last = p;
@@ -121,20 +127,26 @@ export async function watchMigration(
     (r) => ({ ok: true as const, r }),
     (e: unknown) => ({ ok: false as const, e }),
   );
-  const resultOrNull = resultPromise.finally(() => {
-    done = true;
-  });
+  const finished = resultPromise.then(() => 'finished' as const);
   const poll = opts.pollMs ?? 100;
-  while (!done) {
-    const tick = new Promise((r) => setTimeout(r, poll));
-    try {
-      const p = await handle.query(stateQuery);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tick = () => new Promise<'tick'>((r) => (timer = setTimeout(() => r('tick'), poll)));
+  try {
+    let next = tick();
+    while ((await Promise.race([next, finished])) === 'tick') {
+      next = tick(); // the interval runs from the start of one query to the start of the next
+      const p = await Promise.race([
+        // not queryable yet (first workflow task pending) or already closed: the result settles it
+        handle.query(stateQuery).catch(() => null),
+        finished,
+      ]);
+      if (p === 'finished') break;
+      if (p === null) continue;
       report(p);
       if (opts.stopWhenWaiting !== false && p.state === 'rollback_failed') return { kind: 'waiting', progress: p };
-    } catch {
-      // not queryable yet (first workflow task pending) or already closed: the result settles it
     }
-    await Promise.race([tick, resultOrNull]);
+  } finally {
+    clearTimeout(timer);
   }
   const settled = await resultPromise;
   if (!settled.ok) {
