@@ -15,6 +15,7 @@ const NON_RETRYABLE_NAMES = new Set([
   'IrreversibleStepError',
   'InjectedFault',
   'PreCheckFailedError',
+  'SnapshotMismatchError',
 ]);
 
 interface PgErrorLike {

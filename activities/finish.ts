@@ -1,10 +1,29 @@
 import { schemaFingerprint, diffFingerprints, type SchemaFingerprint } from '../src/db/fingerprint';
 import { checkFence, releaseLease } from '../src/db/lease';
 import { appendAudit } from '../src/db/audit';
-import type { CheckResult, ChecksInput, FinishInput, FinishResult, RollbackProof, VerifyInput } from '../workflows/definitions';
+import type pg from 'pg';
+import { tableChecksum, type TableChecksum } from '../src/db/checksum';
+import type { CheckResult, ChecksInput, DataChecksumComparison, FinishInput, FinishResult, RollbackProof, VerifyInput } from '../workflows/definitions';
 import { type ActivityDeps, inTransaction, withTarget } from './context';
 import { recordTransitions } from './ledger';
 import { FINAL_STATES } from '../src/lifecycle/states';
+
+async function compareData(client: pg.ClientBase, before: readonly TableChecksum[]): Promise<DataChecksumComparison[]> {
+  const out: DataChecksumComparison[] = [];
+  for (const b of before) {
+    const [schema, ...rest] = b.table.split('.');
+    const table = rest.join('.');
+    const exists = await client.query('select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relname = $2', [schema, table]);
+    const after = exists.rowCount ? await tableChecksum(client, schema!, table) : null;
+    out.push({
+      table: b.table,
+      before: { rows: b.rows, checksum: b.checksum },
+      after: after ? { rows: after.rows, checksum: after.checksum } : null,
+      equal: after !== null && after.rows === b.rows && after.checksum === b.checksum,
+    });
+  }
+  return out;
+}
 
 export function makeFinish(deps: ActivityDeps) {
   return {
@@ -35,19 +54,29 @@ export function makeFinish(deps: ActivityDeps) {
     /** The proof of a rollback: today's fingerprint against the one taken before the first step. */
     async verifyRollback(input: VerifyInput): Promise<RollbackProof> {
       return withTarget(deps, input.target, `verifying rollback of ${input.migrationId}`, async (client) => {
-        const { rows } = await client.query<{ fingerprint_before: string; fingerprint_before_entries: string[] }>(
-          'select fingerprint_before, fingerprint_before_entries from godwit.migrations where migration_id = $1 and run_id = $2',
+        const { rows } = await client.query<{ fingerprint_before: string; fingerprint_before_entries: string[]; checksums_before: TableChecksum[] | null }>(
+          'select fingerprint_before, fingerprint_before_entries, checksums_before from godwit.migrations where migration_id = $1 and run_id = $2',
           [input.migrationId, input.runId],
         );
         const row = rows[0];
         if (!row) throw new Error(`no record of run ${input.runId} of ${input.migrationId} in godwit.migrations`);
         const before: SchemaFingerprint = { hash: row.fingerprint_before, entries: row.fingerprint_before_entries };
         const after = await schemaFingerprint(client);
+        const data = await compareData(client, row.checksums_before ?? []);
+        const schemaDiff = after.hash === before.hash ? [] : diffFingerprints(before, after);
+        const dataDiff = data
+          .filter((d) => !d.equal)
+          .map((d) =>
+            d.after
+              ? `data of ${d.table}: ${d.after.rows} rows with checksum ${d.after.checksum}, was ${d.before.rows} rows with ${d.before.checksum}`
+              : `data of ${d.table}: the table is gone, it had ${d.before.rows} rows`,
+          );
         const proof: RollbackProof = {
-          equal: after.hash === before.hash,
+          equal: schemaDiff.length === 0 && dataDiff.length === 0,
           fingerprintBefore: before.hash,
           fingerprintAfter: after.hash,
-          differences: after.hash === before.hash ? [] : diffFingerprints(before, after),
+          data,
+          differences: [...schemaDiff, ...dataDiff],
         };
         await inTransaction(client, null, async () => {
           await checkFence(client, input.target, input.token);
@@ -68,9 +97,10 @@ export function makeFinish(deps: ActivityDeps) {
           await client.query(
             `update godwit.migrations set state = $3, reason = $4,
                     finished_at = case when $5 then now() else null end,
-                    fingerprint_after = coalesce($6, fingerprint_after)
+                    fingerprint_after = coalesce($6, fingerprint_after),
+                    fingerprint_after_entries = coalesce($7, fingerprint_after_entries)
               where migration_id = $1 and run_id = $2`,
-            [input.migrationId, input.runId, input.state, input.reason, FINAL_STATES.includes(input.state), fingerprint?.hash ?? null],
+            [input.migrationId, input.runId, input.state, input.reason, FINAL_STATES.includes(input.state), fingerprint?.hash ?? null, fingerprint ? JSON.stringify(fingerprint.entries) : null],
           );
           if (input.releaseLease) await releaseLease(client, input.target, input.token);
         });

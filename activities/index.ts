@@ -1,6 +1,7 @@
 import { TargetPools } from '../src/db/pool';
 import type { ActivityDeps } from './context';
 import { makeFinish } from './finish';
+import { makeInspect } from './inspect';
 import { makePrepare } from './prepare';
 import { makeSteps } from './steps';
 
@@ -10,6 +11,7 @@ export function createActivities(deps: ActivityDeps = { pools: new TargetPools()
     prepareMigration: makePrepare(deps),
     ...makeSteps(deps),
     ...makeFinish(deps),
+    ...makeInspect(deps),
   };
 }
 

@@ -2,6 +2,9 @@ import type pg from 'pg';
 import { introspectSchema } from '../src/db/introspect';
 import { schemaFingerprint } from '../src/db/fingerprint';
 import { acquireLease } from '../src/db/lease';
+import { tableChecksums } from '../src/db/checksum';
+import type { SchemaModel } from '../src/db/schema-model';
+import type { PlannedStep } from '../src/operations/types';
 import { planManifest } from '../src/operations';
 import type { Manifest } from '../src/manifest';
 import type { PrepareInput, PrepareResult } from '../workflows/definitions';
@@ -50,10 +53,25 @@ export function makePrepare(deps: ActivityDeps) {
              fingerprint_before_entries = excluded.fingerprint_before_entries, fingerprint_after = null`,
           [input.migrationId, input.description, input.checksum, input.workflowId, input.runId, input.requestedBy, fingerprint.hash, JSON.stringify(fingerprint.entries)],
         );
-        return { alreadyApplied: false, token, steps, fingerprintBefore: fingerprint.hash } as const;
+        return { alreadyApplied: false, token, steps, fingerprintBefore: fingerprint.hash, tables: touchedTables(steps, schema) } as const;
+      }).then(async ({ tables, ...prepared }) => {
+        // Outside the lease transaction, so a concurrent apply is refused at once rather than waiting on it.
+        const sums = await tableChecksums(client, tables);
+        await client.query('update godwit.migrations set checksums_before = $2 where migration_id = $1 and run_id = $3', [
+          input.migrationId,
+          JSON.stringify(sums),
+          input.runId,
+        ]);
+        return prepared;
       });
     });
   };
+}
+
+/** The existing tables a plan touches: their data is checksummed before the first step. */
+function touchedTables(steps: readonly PlannedStep[], schema: SchemaModel): { schema: string; table: string }[] {
+  const keys = new Set(steps.flatMap((s) => s.touches).filter((key) => schema.tables[key] !== undefined));
+  return [...keys].sort().map((key) => ({ schema: schema.tables[key]!.schema, table: schema.tables[key]!.name }));
 }
 
 /** Pre checks guard the start: one that is not true stops the migration before anything changes. */

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { checkFence } from '../src/db/lease';
+import { bindSnapshots, checkRestored, takeSnapshots, type SnapshotScope } from '../src/db/snapshots';
 import type { CatalogProbe, PlannedStep, SqlAction } from '../src/operations/types';
 import type { StepInput, StepResult } from '../workflows/definitions';
 import { type ActivityDeps, inTransaction, resetTimeouts, setTimeouts, withTarget } from './context';
@@ -23,8 +24,8 @@ async function probeSatisfied(client: pg.ClientBase, probe: CatalogProbe): Promi
   return { satisfied: !exists, invalid: false };
 }
 
-async function runActions(client: pg.ClientBase, actions: readonly SqlAction[]): Promise<void> {
-  for (const action of actions) await client.query(action.sql);
+async function runActions(client: pg.ClientBase, actions: readonly SqlAction[], scope?: SnapshotScope): Promise<void> {
+  for (const action of actions) await client.query(scope ? bindSnapshots(action.sql, scope) : action.sql);
 }
 
 async function maybeInjectFault(client: pg.ClientBase, input: StepInput, phase: 'forward' | 'inverse'): Promise<void> {
@@ -55,12 +56,16 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
   const alreadyDone = (row: { forward_done: boolean; compensated: boolean }) => (phase === 'forward' ? row.forward_done : row.compensated || !row.forward_done);
   const mark = phase === 'forward' ? () => markForwardDone(client, input, step.id, step.summary) : () => markCompensated(client, input, step.id);
 
+  const snapshotScope: SnapshotScope = { migrationId: input.migrationId, runId: input.runId, stepId: step.id };
+  const snapshots = step.snapshots ?? [];
   if (isTransactional(actions)) {
     return inTransaction(client, policy, async () => {
       await checkFence(client, input.target, input.token);
       await recordTransitions(client, input, input.audit);
       if (alreadyDone(await readLedger(client, input.runId, step.id))) return { skipped: true, ms: Date.now() - started };
-      await runActions(client, actions);
+      if (phase === 'forward' && snapshots.length > 0) await takeSnapshots(client, snapshotScope, snapshots);
+      await runActions(client, actions, snapshotScope);
+      if (phase === 'inverse' && snapshots.length > 0) await checkRestored(client, snapshotScope, snapshots);
       await maybeInjectFault(client, input, phase);
       await mark();
       return { skipped: false, ms: Date.now() - started };

@@ -72,11 +72,21 @@ export interface TransitionRecord {
   reason?: string;
 }
 
+export interface DataChecksumComparison {
+  table: string;
+  before: { rows: number; checksum: string };
+  after: { rows: number; checksum: string } | null;
+  equal: boolean;
+}
+
 export interface RollbackProof {
+  /** Schema fingerprint and every touched table's data checksum equal to before. */
   equal: boolean;
   fingerprintBefore: string;
   fingerprintAfter: string;
-  /** Readable differences, empty when equal. */
+  /** The data checksums of the tables the plan touched, before and after. */
+  data: DataChecksumComparison[];
+  /** Readable differences (schema objects, then tables whose data changed), empty when equal. */
   differences: string[];
 }
 
@@ -182,3 +192,48 @@ export const retryRollbackSignal = defineSignal<[{ by: string }]>('retryRollback
 export const approveUpdate = defineUpdate<MigrationState, [{ by: string; note?: string }]>('approveUpdate');
 export const rejectUpdate = defineUpdate<MigrationState, [{ by: string; reason?: string }]>('rejectUpdate');
 export const resolveUpdate = defineUpdate<MigrationState, [{ by: string; note: string }]>('resolveUpdate');
+
+// ---- inspection workflows (verify, snapshots) ----
+
+export const VERIFY_WORKFLOW_TYPE = 'verifyWorkflow';
+export const SNAPSHOTS_WORKFLOW_TYPE = 'snapshotsWorkflow';
+
+export interface DriftInput {
+  target: string;
+  manifests: { id: string; file: string; checksum: string }[];
+}
+
+export interface DriftReport {
+  target: string;
+  /** Applied manifests whose file has changed since they were applied. */
+  changedFiles: { id: string; file: string; recorded: string; current: string }[];
+  /** The schema differs from the fingerprint recorded by the last applied migration. */
+  schemaDrift: { since: string; recorded: string; current: string; differences: string[] } | null;
+  /** Manifests not applied yet. */
+  pending: string[];
+  /** Migrations recorded as applied that have no file among those given. */
+  appliedWithoutFile: string[];
+}
+
+export interface SnapshotsInput {
+  target: string;
+  action: 'list' | 'prune';
+}
+
+export interface SnapshotsReport {
+  target: string;
+  snapshots: {
+    snapshotTable: string;
+    migrationId: string;
+    runId: string;
+    stepId: string;
+    kind: string;
+    source: string;
+    rowCount: number;
+    checksum: string;
+    createdAt: string;
+    retainUntil: string;
+    restoredAt: string | null;
+  }[];
+  dropped: string[];
+}

@@ -168,6 +168,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     for (const s of progress.steps) lines.push(`- [${s.status}] ${s.index}. ${s.summary}${s.error ? ` — ${s.error}` : ''}`);
     if (progress.rollback) {
       lines.push(`fingerprint before: \`${progress.rollback.fingerprintBefore}\``, `fingerprint after:  \`${progress.rollback.fingerprintAfter}\``);
+      for (const d of progress.rollback.data ?? []) lines.push(`data of ${d.table}: ${d.equal ? 'equal' : 'DIFFERENT'} (${d.before.rows} rows before)`);
       for (const d of progress.rollback.differences.slice(0, 20)) lines.push(`  - ${d}`);
     }
     return lines.join('\n');

@@ -49,6 +49,35 @@ temporalOptions(
   await statusCommand(opts);
 });
 
+temporalOptions(
+  program
+    .command('verify')
+    .description('report applied manifests whose file changed and schema drift since the last applied migration (exit 5 on either)')
+    .argument('<path>', 'manifest file or directory')
+    .requiredOption('-t, --target <alias>', 'target database alias')
+    .option('--json', 'machine-readable output'),
+).action(async (path: string, opts) => {
+  const { verifyCommand } = await import('./commands/verify');
+  process.exitCode = await verifyCommand(path, opts);
+});
+
+const snapshots = program.command('snapshots').description('snapshots of data that destructive steps destroyed, kept for rollback');
+for (const [action, description] of [
+  ['list', 'list the snapshots kept in godwit_snapshots'],
+  ['prune', 'drop expired snapshots (never one a migration that can still roll back needs)'],
+] as const) {
+  temporalOptions(
+    snapshots
+      .command(action)
+      .description(description)
+      .requiredOption('-t, --target <alias>', 'target database alias')
+      .option('--json', 'machine-readable output'),
+  ).action(async (opts) => {
+    const { snapshotsCommand } = await import('./commands/snapshots');
+    await snapshotsCommand(action, opts);
+  });
+}
+
 const operatorVerbs: [string, string][] = [
   ['approve', 'approve a migration waiting for approval (the approver must not be the requester)'],
   ['reject', 'reject a migration waiting for approval'],
@@ -105,7 +134,7 @@ function fail(err: unknown): void {
     process.exitCode = ExitCode.error;
     return; // commander already printed it
   }
-  const known = err instanceof CliError || ['ManifestError', 'PlanError', 'ConfigError', 'TemporalUnreachableError', 'MigrationAlreadyRunningError', 'MigrationFailedError', 'TemporalUnavailableError', 'PortInUseError', 'UnknownTargetError', 'SearchAttributesMissingError'].includes(e?.name);
+  const known = err instanceof CliError || ['ManifestError', 'PlanError', 'ConfigError', 'TemporalUnreachableError', 'MigrationAlreadyRunningError', 'MigrationFailedError', 'TemporalUnavailableError', 'PortInUseError', 'UnknownTargetError', 'SearchAttributesMissingError', 'InspectionFailedError'].includes(e?.name);
   console.error(red('error: ') + (known ? e.message : (e?.stack ?? String(err))));
   process.exitCode = err instanceof CliError ? err.exitCode : ExitCode.error;
 }

@@ -62,6 +62,30 @@ const UPGRADES: readonly string[] = [
   create trigger audit_log_append_only before update or delete on godwit.audit_log
     for each statement execute function godwit.audit_log_append_only();
   `,
+  /* 2: snapshots of data that destructive steps destroy, and checksums for the rollback proof */ `
+  create schema if not exists godwit_snapshots;
+  create table godwit.snapshots (
+    snapshot_table text primary key,
+    migration_id   text not null,
+    run_id         text not null,
+    step_id        text not null,
+    ordinal        int not null,
+    kind           text not null check (kind in ('table', 'columns')),
+    source_schema  text not null,
+    source_table   text not null,
+    key_columns    text[] not null default '{}',
+    columns        text[] not null default '{}',
+    where_clause   text,
+    row_count      bigint not null,
+    checksum       text not null,
+    created_at     timestamptz not null default now(),
+    retain_until   timestamptz not null,
+    restored_at    timestamptz,
+    unique (run_id, step_id, ordinal)
+  );
+  alter table godwit.migrations add column checksums_before jsonb;
+  alter table godwit.migrations add column fingerprint_after_entries jsonb;
+  `,
 ];
 
 export const CONTROL_SCHEMA_VERSION = UPGRADES.length;

@@ -128,7 +128,10 @@ async function applyOne(
   else out(`${bold(id)} ${stateColor(p.state)}${p.reason && p.state !== 'applied' ? `: ${p.reason}` : ''}`);
   if (p.rollback) {
     out(`  schema fingerprint before: ${p.rollback.fingerprintBefore}`);
-    out(`  schema fingerprint after:  ${p.rollback.fingerprintAfter} (${p.rollback.equal ? 'equal' : 'DIFFERENT'})`);
+    out(`  schema fingerprint after:  ${p.rollback.fingerprintAfter} (${p.rollback.fingerprintAfter === p.rollback.fingerprintBefore ? 'equal' : 'DIFFERENT'})`);
+    for (const d of p.rollback.data ?? []) {
+      out(`  data of ${d.table}: ${d.before.rows} rows, checksum ${d.before.checksum} before; ${d.after ? `${d.after.rows} rows, ${d.after.checksum}` : 'table missing'} after (${d.equal ? 'equal' : 'DIFFERENT'})`);
+    }
     for (const d of p.rollback.differences) out(`    ${d}`);
   }
   if (p.state === 'rollback_failed') {

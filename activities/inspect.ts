@@ -1,0 +1,55 @@
+import { diffFingerprints, schemaFingerprint } from '../src/db/fingerprint';
+import { listSnapshots, pruneSnapshots } from '../src/db/snapshots';
+import type { DriftInput, DriftReport, SnapshotsInput, SnapshotsReport } from '../workflows/definitions';
+import { type ActivityDeps, withTarget } from './context';
+
+interface AppliedRow {
+  migration_id: string;
+  checksum: string;
+  finished_at: Date;
+  fingerprint_after: string | null;
+  fingerprint_after_entries: string[] | null;
+}
+
+export function makeInspect(deps: ActivityDeps) {
+  return {
+    /** Applied manifests whose file changed since, and schema changes made outside Godwit since the last applied migration. */
+    async inspectDrift(input: DriftInput): Promise<DriftReport> {
+      return withTarget(deps, input.target, `checking drift on '${input.target}'`, async (client) => {
+        const { rows } = await client.query<AppliedRow>(
+          `select migration_id, checksum, finished_at, fingerprint_after, fingerprint_after_entries
+             from godwit.migrations where state = 'applied' order by finished_at`,
+        );
+        const applied = new Map(rows.map((r) => [r.migration_id, r]));
+        const changedFiles = input.manifests
+          .filter((m) => applied.has(m.id) && applied.get(m.id)!.checksum !== m.checksum)
+          .map((m) => ({ id: m.id, file: m.file, recorded: applied.get(m.id)!.checksum, current: m.checksum }));
+        const pending = input.manifests.filter((m) => !applied.has(m.id)).map((m) => m.id);
+        const known = new Set(input.manifests.map((m) => m.id));
+        const appliedWithoutFile = rows.filter((r) => !known.has(r.migration_id)).map((r) => r.migration_id);
+
+        const last = rows.filter((r) => r.fingerprint_after).at(-1);
+        let schemaDrift: DriftReport['schemaDrift'] = null;
+        if (last) {
+          const now = await schemaFingerprint(client);
+          if (now.hash !== last.fingerprint_after) {
+            schemaDrift = {
+              since: last.migration_id,
+              recorded: last.fingerprint_after!,
+              current: now.hash,
+              differences: last.fingerprint_after_entries ? diffFingerprints({ hash: last.fingerprint_after!, entries: last.fingerprint_after_entries }, now) : [],
+            };
+          }
+        }
+        return { target: input.target, changedFiles, schemaDrift, pending, appliedWithoutFile };
+      });
+    },
+
+    async manageSnapshots(input: SnapshotsInput): Promise<SnapshotsReport> {
+      return withTarget(deps, input.target, `${input.action} snapshots on '${input.target}'`, async (client) => {
+        const pruned = input.action === 'prune' ? await pruneSnapshots(client) : null;
+        return { target: input.target, snapshots: await listSnapshots(client), dropped: pruned?.dropped ?? [] };
+      });
+    },
+  };
+}

@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type { TemporalSettings } from '../config/temporal';
+import type { LoadedManifest } from '../manifest';
+import {
+  GodwitTargetKey,
+  SNAPSHOTS_WORKFLOW_TYPE,
+  VERIFY_WORKFLOW_TYPE,
+  type DriftReport,
+  type SnapshotsInput,
+  type SnapshotsReport,
+} from '../../workflows/definitions';
+
+/** Thrown when an inspection could not run (unknown target, database unreachable...). */
+export class InspectionFailedError extends Error {
+  override readonly name = 'InspectionFailedError';
+}
+
+async function runShort<T>(client: Client, settings: TemporalSettings, type: string, target: string, idPart: string, input: unknown): Promise<T> {
+  try {
+    return await client.workflow.execute<(arg: unknown) => Promise<T>>(type, {
+      workflowId: `godwit/${target}/${idPart}-${randomUUID()}`,
+      taskQueue: settings.taskQueue,
+      args: [input],
+      typedSearchAttributes: [{ key: GodwitTargetKey, value: target }],
+      staticSummary: `${idPart} on ${target}`,
+      workflowExecutionTimeout: '15 minutes',
+    });
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      const cause = err.cause as { cause?: { message?: string }; message?: string } | undefined;
+      throw new InspectionFailedError(cause?.cause?.message ?? cause?.message ?? err.message);
+    }
+    throw err;
+  }
+}
+
+/** Drift on a target: changed applied manifests and schema changes since the last applied migration. */
+export function verifyDrift(client: Client, settings: TemporalSettings, target: string, manifests: readonly LoadedManifest[]): Promise<DriftReport> {
+  return runShort(client, settings, VERIFY_WORKFLOW_TYPE, target, 'verify', {
+    target,
+    manifests: manifests.map((m) => ({ id: m.manifest.id, file: m.file, checksum: m.checksum })),
+  });
+}
+
+export function manageSnapshots(client: Client, settings: TemporalSettings, input: SnapshotsInput): Promise<SnapshotsReport> {
+  return runShort(client, settings, SNAPSHOTS_WORKFLOW_TYPE, input.target, `snapshots-${input.action}`, input);
+}

@@ -1,0 +1,187 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { quoteIdent } from './ident';
+import { tableChecksum } from './checksum';
+import type { SnapshotSpec } from '../operations/types';
+
+export const SNAPSHOT_SCHEMA = 'godwit_snapshots';
+
+/** How long a snapshot is kept by default before `godwit snapshots prune` may drop it. */
+export const DEFAULT_RETENTION = '14 days';
+
+export interface SnapshotScope {
+  migrationId: string;
+  runId: string;
+  stepId: string;
+}
+
+export interface SnapshotRecord {
+  snapshotTable: string;
+  migrationId: string;
+  runId: string;
+  stepId: string;
+  ordinal: number;
+  kind: SnapshotSpec['kind'];
+  source: string;
+  rowCount: number;
+  checksum: string;
+  createdAt: string;
+  retainUntil: string;
+  restoredAt: string | null;
+}
+
+/** Thrown when data restored from a snapshot does not match the snapshot. */
+export class SnapshotMismatchError extends Error {
+  override readonly name = 'SnapshotMismatchError';
+}
+
+/** Deterministic per run, step and ordinal, so a retried step reuses the same name. */
+export function snapshotTableName(scope: SnapshotScope, ordinal: number): string {
+  const digest = createHash('sha256').update(`${scope.runId}\u0000${scope.stepId}\u0000${ordinal}`).digest('hex').slice(0, 16);
+  return `s_${digest}`;
+}
+
+export function qualifiedSnapshot(name: string): string {
+  return `${quoteIdent(SNAPSHOT_SCHEMA)}.${quoteIdent(name)}`;
+}
+
+function selectList(spec: SnapshotSpec): string {
+  if (spec.kind === 'table') return '*';
+  return [...spec.key, ...spec.columns.filter((c) => !spec.key.includes(c))].map(quoteIdent).join(', ');
+}
+
+function checksumColumns(spec: SnapshotSpec): string[] | undefined {
+  return spec.kind === 'columns' ? [...new Set([...spec.key, ...spec.columns])] : undefined;
+}
+
+/**
+ * Copies what a destructive step will destroy, inside the caller's transaction and
+ * after locking the table against writes (reads go on), so nothing written between
+ * the copy and the step can be lost. Returns the snapshot table names by ordinal.
+ */
+export async function takeSnapshots(client: pg.ClientBase, scope: SnapshotScope, specs: readonly SnapshotSpec[], retention = DEFAULT_RETENTION): Promise<string[]> {
+  const names: string[] = [];
+  for (const [ordinal, spec] of specs.entries()) {
+    const source = `${quoteIdent(spec.schema)}.${quoteIdent(spec.table)}`;
+    const name = snapshotTableName(scope, ordinal);
+    await client.query(`lock table ${source} in share mode`);
+    await client.query(`drop table if exists ${qualifiedSnapshot(name)}`);
+    const where = spec.kind === 'columns' && spec.where ? ` where ${spec.where}` : '';
+    await client.query(`create table ${qualifiedSnapshot(name)} as select ${selectList(spec)} from ${source}${where}`);
+    const sum = await tableChecksum(client, SNAPSHOT_SCHEMA, name);
+    await client.query(
+      `insert into godwit.snapshots (snapshot_table, migration_id, run_id, step_id, ordinal, kind, source_schema, source_table,
+                                     key_columns, columns, where_clause, row_count, checksum, retain_until)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now() + $14::interval)
+       on conflict (snapshot_table) do update set row_count = excluded.row_count, checksum = excluded.checksum, created_at = now()`,
+      [
+        name,
+        scope.migrationId,
+        scope.runId,
+        scope.stepId,
+        ordinal,
+        spec.kind,
+        spec.schema,
+        spec.table,
+        spec.kind === 'columns' ? spec.key : [],
+        spec.kind === 'columns' ? spec.columns : [],
+        spec.kind === 'columns' ? (spec.where ?? null) : null,
+        sum.rows,
+        sum.checksum,
+        retention,
+      ],
+    );
+    names.push(name);
+  }
+  return names;
+}
+
+/** Replaces `{{snapshot:N}}` in inverse SQL with the snapshot tables of this run and step. */
+export function bindSnapshots(sql: string, scope: SnapshotScope): string {
+  return sql.replace(/\{\{snapshot:(\d+)\}\}/g, (_m, n: string) => qualifiedSnapshot(snapshotTableName(scope, Number(n))));
+}
+
+/**
+ * After an inverse restored data from the step's snapshots: the restored rows must
+ * have the snapshot's checksum, or the rollback is not proven.
+ */
+export async function checkRestored(client: pg.ClientBase, scope: SnapshotScope, specs: readonly SnapshotSpec[]): Promise<void> {
+  for (const [ordinal, spec] of specs.entries()) {
+    const name = snapshotTableName(scope, ordinal);
+    const { rows } = await client.query<{ checksum: string; row_count: string }>(
+      'select checksum, row_count::text from godwit.snapshots where snapshot_table = $1',
+      [name],
+    );
+    const recorded = rows[0];
+    if (!recorded) throw new SnapshotMismatchError(`snapshot ${name} of ${spec.schema}.${spec.table} is not in godwit.snapshots`);
+    const columns = checksumColumns(spec);
+    const restored = await tableChecksum(client, spec.schema, spec.table, {
+      ...(columns ? { columns } : {}),
+      ...(spec.kind === 'columns' && spec.where ? { where: spec.where } : {}),
+    });
+    if (restored.checksum !== recorded.checksum || String(restored.rows) !== recorded.row_count) {
+      throw new SnapshotMismatchError(
+        `data restored into ${spec.schema}.${spec.table} does not match snapshot ${name}: ` +
+          `${restored.rows} rows with checksum ${restored.checksum}, snapshot has ${recorded.row_count} rows with ${recorded.checksum}`,
+      );
+    }
+    await client.query('update godwit.snapshots set restored_at = now() where snapshot_table = $1', [name]);
+  }
+}
+
+export async function listSnapshots(client: pg.ClientBase): Promise<SnapshotRecord[]> {
+  const { rows } = await client.query(
+    `select snapshot_table, migration_id, run_id, step_id, ordinal, kind, source_schema || '.' || source_table as source,
+            row_count::int, checksum, created_at, retain_until, restored_at
+       from godwit.snapshots order by created_at, snapshot_table`,
+  );
+  return rows.map((r) => ({
+    snapshotTable: r.snapshot_table,
+    migrationId: r.migration_id,
+    runId: r.run_id,
+    stepId: r.step_id,
+    ordinal: r.ordinal,
+    kind: r.kind,
+    source: r.source,
+    rowCount: r.row_count,
+    checksum: r.checksum,
+    createdAt: (r.created_at as Date).toISOString(),
+    retainUntil: (r.retain_until as Date).toISOString(),
+    restoredAt: r.restored_at ? (r.restored_at as Date).toISOString() : null,
+  }));
+}
+
+/**
+ * Drops expired snapshots, never one that a migration which can still be rolled back
+ * needs: its run is still open (not applied, rolled back, rejected or resolved), or it
+ * is the latest run of a migration that is waiting in rollback_failed.
+ */
+export async function pruneSnapshots(client: pg.ClientBase): Promise<{ dropped: string[]; kept: string[] }> {
+  const { rows } = await client.query<{ snapshot_table: string; prunable: boolean }>(
+    `select s.snapshot_table,
+            s.retain_until < now()
+            and not exists (select 1 from godwit.migrations m
+                             where m.run_id = s.run_id
+                               and m.state not in ('applied', 'rolled_back', 'rejected', 'resolved_manually')) as prunable
+       from godwit.snapshots s`,
+  );
+  const dropped: string[] = [];
+  const kept: string[] = [];
+  for (const r of rows) {
+    if (!r.prunable) {
+      kept.push(r.snapshot_table);
+      continue;
+    }
+    await client.query('begin');
+    try {
+      await client.query(`drop table if exists ${qualifiedSnapshot(r.snapshot_table)}`);
+      await client.query('delete from godwit.snapshots where snapshot_table = $1', [r.snapshot_table]);
+      await client.query('commit');
+      dropped.push(r.snapshot_table);
+    } catch (err) {
+      await client.query('rollback');
+      throw err;
+    }
+  }
+  return { dropped, kept };
+}

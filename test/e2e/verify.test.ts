@@ -1,0 +1,66 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { manifestDir, setupTemporal, type TestTemporal } from '../helpers/temporal';
+import { runCli } from '../helpers/process';
+
+let db: TestDatabase;
+let t: TestTemporal;
+let dir: string;
+
+const first = `
+id: 1_users_score
+operations:
+  - add_column: { table: users, column: { name: score, type: int, default: "0" } }
+`;
+
+beforeAll(async () => {
+  db = await createTestDatabase('godwit_verify');
+  await db.query('create table users (id int primary key, email text)');
+  t = await setupTemporal({ app: db.url });
+  await t.startWorker();
+  dir = manifestDir({ '1_users_score.yaml': first });
+  const applied = await runCli(['apply', dir, '--target', 'app', '--wait'], t.env);
+  expect(applied.code).toBe(0);
+});
+
+afterAll(async () => {
+  await t?.close();
+  await db?.drop();
+});
+
+describe('godwit verify', () => {
+  it('exits 0 when nothing has drifted', async () => {
+    const r = await runCli(['verify', dir, '--target', 'app'], t.env);
+    expect(r.output).toMatch(/no drift/);
+    expect(r.code).toBe(0);
+  });
+
+  it('exits 5 and names the file when an applied manifest was edited', async () => {
+    const edited = manifestDir({ '1_users_score.yaml': first.replace('"0"', '"1"') });
+    const r = await runCli(['verify', edited, '--target', 'app', '--json'], t.env);
+    expect(r.code).toBe(5);
+    const report = JSON.parse(r.output) as { changedFiles: { id: string; file: string }[] };
+    expect(report.changedFiles).toEqual([expect.objectContaining({ id: '1_users_score', file: join(edited, '1_users_score.yaml') })]);
+  });
+
+  it('exits 5 and names the object when the schema was changed by hand', async () => {
+    await db.query('alter table users add column sneaky text');
+    try {
+      const r = await runCli(['verify', dir, '--target', 'app'], t.env);
+      expect(r.code).toBe(5);
+      expect(r.output).toMatch(/schema drift since 1_users_score/);
+      expect(r.output).toMatch(/column public\.users\.sneaky: added/);
+    } finally {
+      await db.query('alter table users drop column sneaky');
+    }
+  });
+
+  it('lists pending manifests without calling them drift', async () => {
+    writeFileSync(join(dir, '2_more.yaml'), `id: 2_more\noperations:\n  - add_column: { table: users, column: { name: more, type: int } }\n`);
+    const r = await runCli(['verify', dir, '--target', 'app'], t.env);
+    expect(r.code).toBe(0);
+    expect(r.output).toMatch(/pending: 2_more/);
+  });
+});
