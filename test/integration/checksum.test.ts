@@ -287,6 +287,40 @@ describe('chunks, progress and resume', () => {
     });
   }
 
+  const uneven: [string, string][] = [
+    [
+      'a sparse integer key reaching both ends of bigint',
+      `select -9223372036854775808 + g from generate_series(0, 99) g
+       union all select g from generate_series(1, 1000) g
+       union all select 1000000000000 + g * 7 from generate_series(1, 1000) g
+       union all select 9223372036854775807 - g from generate_series(0, 99) g`,
+    ],
+    ['a dense integer key with a gap', `select g from generate_series(1, 1200) g union all select g from generate_series(5001, 6000) g`],
+  ];
+  for (const [label, ids] of uneven) {
+    it(`with ${label}: every row exactly once, no chunk over 4 × the chunk size, resumable`, async () => {
+      await run('drop table if exists s.t_uneven', 'create table s.t_uneven (id bigint primary key, v text)', `insert into s.t_uneven select id, 'v' || id from (${ids}) x(id)`, 'analyze s.t_uneven');
+      const whole = await sum('t_uneven');
+      expect(whole.rows).toBe(2200);
+      const sizes: number[] = [];
+      let done = 0;
+      const chunked = await sum('t_uneven', {
+        chunkRows: 200,
+        onProgress: (p) => {
+          sizes.push(p.rowsDone - done);
+          done = p.rowsDone;
+        },
+      });
+      expect(chunked).toEqual(whole);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(800);
+      expect(sizes.length).toBeGreaterThanOrEqual(6);
+      for (const stopAfter of [2, 4, 8]) {
+        const point = await interrupted('t_uneven', { chunkRows: 200 }, stopAfter);
+        expect(await sum('t_uneven', { chunkRows: 200, resume: point })).toEqual(whole);
+      }
+    });
+  }
+
   it('a finished resume point returns the result without reading the table', async () => {
     await people('t_done', 50);
     let point: unknown;
