@@ -240,8 +240,15 @@ async function describeTable(client: pg.ClientBase, schema: string, table: strin
     pages: string;
     relfilenode: string;
     pk: string | null;
+    leaf_rows: number | null;
   }>(
     `select c.oid, c.relkind::text, c.reltuples::float8 as reltuples, c.relpages,
+            -- A partitioned table's own statistics are not kept up to date: add up its partitions'.
+            case when c.relkind = 'p' then
+              (select pg_catalog.sum(case when p.reltuples >= 0 then p.reltuples
+                                          else pg_catalog.pg_relation_size(p.oid) / pg_catalog.current_setting('block_size')::int8 * ${ROWS_PER_PAGE_GUESS} end)::float8
+                 from pg_catalog.pg_partition_tree(c.oid) t join pg_catalog.pg_class p on p.oid = t.relid
+                where t.isleaf) end as leaf_rows,
             (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int8)::text as pages,
             c.relfilenode::text,
             (select a.attname from pg_catalog.pg_index i
@@ -275,7 +282,8 @@ async function describeTable(client: pg.ClientBase, schema: string, table: strin
 
   const pages = Number(rel.pages);
   let estimatedRows: number | null = null;
-  if (rel.reltuples >= 0) estimatedRows = rel.relpages > 0 ? (rel.reltuples / rel.relpages) * pages : rel.reltuples;
+  if (rel.leaf_rows !== null) estimatedRows = rel.leaf_rows;
+  else if (rel.reltuples >= 0) estimatedRows = rel.relpages > 0 ? (rel.reltuples / rel.relpages) * pages : rel.reltuples;
   return {
     schema,
     table,

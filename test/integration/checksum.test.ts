@@ -321,6 +321,27 @@ describe('chunks, progress and resume', () => {
     });
   }
 
+  it('reads a partitioned table with a primary key in key chunks, and one without in one pass', async () => {
+    await run(
+      'create table s.t_parts (id int primary key, v text) partition by range (id)',
+      'create table s.t_parts_1 partition of s.t_parts for values from (0) to (1000)',
+      'create table s.t_parts_2 partition of s.t_parts for values from (1000) to (3000)',
+      `insert into s.t_parts select g, 'v' || g from generate_series(1, 2500) g`,
+      'create table s.t_parts_nokey (id int, v text) partition by list ((id % 2))',
+      'create table s.t_parts_nokey_0 partition of s.t_parts_nokey for values in (0)',
+      'create table s.t_parts_nokey_1 partition of s.t_parts_nokey for values in (1)',
+      `insert into s.t_parts_nokey select g, 'v' || g from generate_series(1, 2500) g`,
+      'create table s.t_parts_plain as select * from s.t_parts',
+    );
+    const plain = await sum('t_parts_plain');
+    const chunks: number[] = [];
+    expect(await sum('t_parts', { chunkRows: 300, onProgress: (p) => chunks.push(p.rowsDone) })).toEqual({ ...plain, table: 's.t_parts' });
+    expect(chunks.length).toBeGreaterThanOrEqual(8);
+    const once: number[] = [];
+    expect(await sum('t_parts_nokey', { chunkRows: 300, onProgress: (p) => once.push(p.rowsDone) })).toEqual({ ...plain, table: 's.t_parts_nokey' });
+    expect(once).toEqual([2500]);
+  });
+
   it('a finished resume point returns the result without reading the table', async () => {
     await people('t_done', 50);
     let point: unknown;
