@@ -42,6 +42,25 @@ beforeAll(async () => {
     create index events_kind_idx on app.events (kind);
 
     create table app.empty ();
+
+    create unlogged table app.rich (
+      id int generated always as identity (start with 100 increment by 5) primary key,
+      code text collate "C" not null default 'x',
+      n int check (n > 0),
+      parent int,
+      constraint rich_code_n_key unique (code, n) with (fillfactor = 70),
+      constraint rich_parent_fk foreign key (parent) references app.rich (id) deferrable initially deferred
+    ) with (fillfactor = 80);
+    alter table app.rich add constraint rich_n_small check (n < 1000) not valid;
+    alter table app.rich replica identity using index rich_pkey;
+    comment on table app.rich is 'rich''s table';
+    comment on column app.rich.code is 'a code';
+    create function app.touch() returns trigger language plpgsql as $$ begin return new; end $$;
+    create trigger rich_touch before update on app.rich for each row execute function app.touch();
+    alter table app.rich disable trigger rich_touch;
+    grant select on app.rich to public;
+    create view app.rich_codes with (security_barrier = true) as select code from app.rich where n > 0;
+    comment on view app.rich_codes is 'codes';
   `);
   model = await introspectSchema(client);
 });
@@ -93,6 +112,7 @@ describe('introspectSchema', () => {
     expect(model.tables['app.events_2024']).toEqual({
       schema: 'app',
       name: 'events_2024',
+      partitionOf: 'app.events',
       columns: {
         at: { name: 'at', type: 'date', nullable: false, default: null },
         kind: { name: 'kind', type: 'text', nullable: true, default: null },
@@ -148,6 +168,71 @@ describe('introspectSchema', () => {
     expect((await client.query('show search_path')).rows[0]).toEqual({ search_path: 'godwit' });
     await client.query('commit');
     expect((await client.query('show search_path')).rows[0]).toEqual({ search_path: 'app, public' });
+  });
+});
+
+describe('introspectSchema: what inverses recreate', () => {
+  const rich = () => model.tables['app.rich'];
+
+  it('reads constraints with their definitions, columns, validity, index and reference', () => {
+    expect(rich()?.constraints).toEqual({
+      rich_pkey: { name: 'rich_pkey', type: 'primary_key', definition: 'PRIMARY KEY (id)', columns: ['id'], valid: true, index: 'rich_pkey' },
+      rich_code_n_key: { name: 'rich_code_n_key', type: 'unique', definition: 'UNIQUE (code, n)', columns: ['code', 'n'], valid: true, index: 'rich_code_n_key' },
+      rich_n_check: { name: 'rich_n_check', type: 'check', definition: 'CHECK ((n > 0))', columns: ['n'], valid: true },
+      rich_n_small: { name: 'rich_n_small', type: 'check', definition: 'CHECK ((n < 1000)) NOT VALID', columns: ['n'], valid: false },
+      rich_parent_fk: {
+        name: 'rich_parent_fk',
+        type: 'foreign_key',
+        definition: 'FOREIGN KEY (parent) REFERENCES app.rich(id) DEFERRABLE INITIALLY DEFERRED',
+        columns: ['parent'],
+        valid: true,
+        references: { table: 'app.rich', columns: ['id'] },
+      },
+    });
+  });
+
+  it('reads composite foreign keys in key order', () => {
+    expect(Object.values(model.tables['app.refs']?.constraints ?? {})).toEqual([
+      expect.objectContaining({ type: 'foreign_key', columns: ['order_user', 'order_total'], references: { table: 'app.orders', columns: ['user_id', 'total'] } }),
+    ]);
+  });
+
+  it('keeps the storage parameters of a constraint index in its index definition', () => {
+    expect(model.indexes['app.rich_code_n_key']?.definition).toBe("CREATE UNIQUE INDEX rich_code_n_key ON app.rich USING btree (code, n) WITH (fillfactor='70')");
+  });
+
+  it('reads the sequences owned by serial and identity columns, by column', () => {
+    expect(model.tables['public.users']?.sequences).toEqual({
+      id: { schema: 'public', name: 'users_id_seq', type: 'integer', start: '1', increment: '1', min: '1', max: '2147483647', cache: '1', cycle: false },
+      ticket: { schema: 'public', name: 'users_ticket_seq', type: 'bigint', start: '1', increment: '1', min: '1', max: '9223372036854775807', cache: '1', cycle: false },
+    });
+    expect(rich()?.sequences?.id).toMatchObject({ name: 'rich_id_seq', start: '100', increment: '5' });
+  });
+
+  it('reads collations, comments, replica identity, persistence and options of a table', () => {
+    expect(rich()?.columns.code).toEqual({ name: 'code', type: 'text', nullable: false, default: "'x'::text", collation: 'pg_catalog."C"', comment: 'a code' });
+    expect(rich()).toMatchObject({ comment: "rich's table", replicaIdentity: 'index', replicaIdentityIndex: 'rich_pkey', unlogged: true, options: ['fillfactor=80'] });
+  });
+
+  it('reads user triggers with their state, and grants to others than the owner', () => {
+    expect(rich()?.triggers).toEqual({
+      rich_touch: { name: 'rich_touch', definition: 'CREATE TRIGGER rich_touch BEFORE UPDATE ON app.rich FOR EACH ROW EXECUTE FUNCTION app.touch()', enabled: 'disabled' },
+    });
+    expect(rich()?.grants).toEqual([{ grantee: null, privilege: 'SELECT', grantable: false }]);
+  });
+
+  it('leaves out what a plain table does not have', () => {
+    expect(Object.keys(model.tables['app.orders'] ?? {}).sort()).toEqual(['columns', 'constraints', 'name', 'schema']);
+  });
+
+  it('reads enums with their labels in order', () => {
+    expect(model.enums).toEqual({ 'public.mood': { schema: 'public', name: 'mood', values: ['happy', 'sad'] } });
+  });
+
+  it('reads views with their definition (no trailing semicolon), options and comment', () => {
+    expect(model.views).toEqual({
+      'app.rich_codes': { schema: 'app', name: 'rich_codes', definition: 'SELECT rich.code\n   FROM app.rich\n  WHERE (rich.n > 0)', options: ['security_barrier=true'], comment: 'codes' },
+    });
   });
 });
 
