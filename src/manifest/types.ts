@@ -1,10 +1,26 @@
 import type { AddColumnSpec } from '../operations/add-column';
+import type { AddConstraintSpec } from '../operations/add-constraint';
+import type { AlterColumnTypeSpec } from '../operations/alter-column-type';
+import type { BackfillSpec } from '../operations/backfill';
+import type { CreateEnumSpec } from '../operations/create-enum';
 import type { CreateIndexSpec } from '../operations/create-index';
 import type { CreateTableSpec } from '../operations/create-table';
+import type { CreateViewSpec } from '../operations/create-view';
 import type { DropColumnSpec } from '../operations/drop-column';
+import type { DropConstraintSpec } from '../operations/drop-constraint';
+import type { DropDefaultSpec } from '../operations/drop-default';
+import type { DropEnumSpec } from '../operations/drop-enum';
 import type { DropIndexSpec } from '../operations/drop-index';
+import type { DropNotNullSpec } from '../operations/drop-not-null';
 import type { DropTableSpec } from '../operations/drop-table';
+import type { DropViewSpec } from '../operations/drop-view';
 import type { RenameColumnSpec } from '../operations/rename-column';
+import type { RenameConstraintSpec } from '../operations/rename-constraint';
+import type { RenameTableSpec } from '../operations/rename-table';
+import type { SetCommentSpec } from '../operations/set-comment';
+import type { SetDefaultSpec } from '../operations/set-default';
+import type { SetNotNullSpec } from '../operations/set-not-null';
+import type { SetReplicaIdentitySpec } from '../operations/set-replica-identity';
 import type { SqlSpec } from '../operations/sql';
 
 /** A named SQL query that must return true (pre: before any step; post: after the last). */
@@ -35,11 +51,27 @@ export const DEFAULT_POLICY: Policy = { approval: 'auto', bake_seconds: 0, lock_
 export interface OperationSpecs {
   create_table: CreateTableSpec;
   drop_table: DropTableSpec;
+  rename_table: RenameTableSpec;
   add_column: AddColumnSpec;
   drop_column: DropColumnSpec;
   rename_column: RenameColumnSpec;
+  alter_column_type: AlterColumnTypeSpec;
+  set_not_null: SetNotNullSpec;
+  drop_not_null: DropNotNullSpec;
+  set_default: SetDefaultSpec;
+  drop_default: DropDefaultSpec;
+  set_comment: SetCommentSpec;
+  set_replica_identity: SetReplicaIdentitySpec;
   create_index: CreateIndexSpec;
   drop_index: DropIndexSpec;
+  add_constraint: AddConstraintSpec;
+  drop_constraint: DropConstraintSpec;
+  rename_constraint: RenameConstraintSpec;
+  create_enum: CreateEnumSpec;
+  drop_enum: DropEnumSpec;
+  create_view: CreateViewSpec;
+  drop_view: DropViewSpec;
+  backfill: BackfillSpec;
   sql: SqlSpec;
 }
 

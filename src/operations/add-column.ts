@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { quoteIdent } from '../db/ident';
 import { columnSpec, planColumn } from './column';
 import { qualifiedName, strict } from './fields';
-import { addIndex, column, isNewTable, rel, relFromText, requireColumnAbsent, requireRelationAbsent, requireTable, setOwn, uniq } from './model';
+import { addIndex, column, isNewTable, markNewColumn, rel, relFromText, requireColumnAbsent, requireRelationAbsent, requireTable, setOwn, uniq } from './model';
+import { constraintsOf, primaryKeyOf, requireConstraintAbsent, setConstraint } from './model-constraints';
 import { Risk, type LintFinding, type Operation, type PlanContext, type SqlAction } from './types';
 
 export const addColumnSpec = strict(
@@ -21,7 +22,12 @@ export const addColumn = {
     const model = requireTable(ctx, table);
     const c = spec.column;
     requireColumnAbsent(ctx, table, model, c.name, 'pick another column name, or drop the existing column first with drop_column');
-    const col = planColumn(table, c);
+    const col = planColumn(table, c, {
+      ...(model !== undefined ? { columns: Object.keys(model.columns) } : {}),
+      taken: (name) => constraintsOf(model).some((k) => k.name === name),
+      primaryKeyOf: (target) => (target.key === table.key && c.primary_key !== undefined ? [c.name] : primaryKeyOf(ctx.schema, target)),
+    });
+    for (const k of col.constraints) requireConstraintAbsent(ctx, table, model, k.name, 'give the constraint another name with name:');
     for (const index of col.indexes) requireRelationAbsent(ctx, rel(index.schema, index.name), 'index', 'give the constraint another name with name:');
     for (const target of col.references) if (target.key !== table.key) requireTable(ctx, target);
 
@@ -55,8 +61,12 @@ export const addColumn = {
     const forward: SqlAction[] = [{ sql: `ALTER TABLE ${table.sql} ADD COLUMN ${col.definition}`, transactional: true }];
     if (col.comment !== undefined) forward.push({ sql: col.comment, transactional: true });
 
-    if (model !== undefined) setOwn(model.columns, c.name, col.model);
+    if (model !== undefined) {
+      setOwn(model.columns, c.name, col.model);
+      for (const k of col.constraints) setConstraint(model, k);
+    }
     for (const index of col.indexes) addIndex(ctx.schema, index);
+    markNewColumn(ctx, table.key, c.name);
 
     return [
       {

@@ -3,13 +3,13 @@
  * definition with its inline constraints, plus a COMMENT statement when asked.
  */
 import { z } from 'zod';
-import type { ColumnModel, IndexModel } from '../db/schema-model';
+import type { ColumnModel, ConstraintModel, IndexModel } from '../db/schema-model';
 import { quoteIdent, quoteLiteral } from '../db/ident';
-import { constraintPrefix, referencesClause } from './constraint';
+import { constraintPrefix, referencesClause, type ConstraintContext } from './constraint';
 import { choice, expression, flag, identifier, qualifiedName, referentialAction, sqlType, strict } from './fields';
 import { constraintIndex } from './index-def';
 import { relFromText, type Rel } from './model';
-import { defaultIndexName } from './naming';
+import { defaultCheckName, defaultForeignKeyName, defaultIndexName, expressionColumns } from './naming';
 
 /** `true`, `{}` or `{ name }`; `false` means absent. */
 const namedConstraint = (what: string) =>
@@ -76,15 +76,25 @@ export interface ColumnPlan {
   indexes: IndexModel[];
   /** Tables referenced by an inline foreign key. */
   references: Rel[];
+  /** The inline constraints, as the schema model keeps them. */
+  constraints: ConstraintModel[];
   /** `COMMENT ON COLUMN ...` when the spec has a comment. */
   comment?: string;
   primaryKey: boolean;
 }
 
-export function planColumn(table: Rel, c: ColumnSpec): ColumnPlan {
+/**
+ * One column definition with its inline constraints. Checks and foreign keys get their
+ * name written out (the one Postgres would choose), like index-backed constraints, so
+ * the model knows every constraint by name. `options.columns` are the table's columns
+ * (an unnamed CHECK is named after the one column it reads).
+ */
+export function planColumn(table: Rel, c: ColumnSpec, options: ConstraintContext = {}): ColumnPlan {
   const parts = [quoteIdent(c.name), c.type];
   const indexes: IndexModel[] = [];
   const refs: Rel[] = [];
+  const constraints: ConstraintModel[] = [];
+  const column = quoteIdent(c.name);
   if (c.identity !== undefined) parts.push(`GENERATED ${c.identity === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY`);
   if (c.generated !== undefined) parts.push(`GENERATED ALWAYS AS (${c.generated}) STORED`);
   if (c.default !== undefined) parts.push(`DEFAULT ${c.default}`);
@@ -92,33 +102,42 @@ export function planColumn(table: Rel, c: ColumnSpec): ColumnPlan {
   if (c.primary_key !== undefined) {
     const name = c.primary_key.name ?? defaultIndexName(table.name, [], 'primary_key');
     parts.push(`${constraintPrefix(name)}PRIMARY KEY`);
-    indexes.push(constraintIndex(table, name, [quoteIdent(c.name)], true));
+    indexes.push(constraintIndex(table, name, [column], true));
+    constraints.push({ name, type: 'primary_key', definition: `PRIMARY KEY (${column})`, columns: [c.name], valid: true, index: name });
   }
   if (c.unique !== undefined) {
     const name = c.unique.name ?? defaultIndexName(table.name, [c.name], 'unique');
     parts.push(`${constraintPrefix(name)}UNIQUE`);
-    indexes.push(constraintIndex(table, name, [quoteIdent(c.name)], true));
+    indexes.push(constraintIndex(table, name, [column], true));
+    constraints.push({ name, type: 'unique', definition: `UNIQUE (${column})`, columns: [c.name], valid: true, index: name });
   }
-  if (c.check !== undefined) parts.push(`${constraintPrefix(c.check.name)}CHECK (${c.check.expression})`);
+  if (c.check !== undefined) {
+    const columns = [...(options.columns ?? []), c.name];
+    const name = c.check.name ?? defaultCheckName(table.name, c.check.expression, columns, options.taken);
+    parts.push(`${constraintPrefix(name)}CHECK (${c.check.expression})`);
+    constraints.push({ name, type: 'check', definition: `CHECK (${c.check.expression})`, columns: expressionColumns(c.check.expression, columns), valid: true });
+  }
   if (c.references !== undefined) {
     const r = c.references;
     const target = relFromText(r.table);
+    const name = r.name ?? defaultForeignKeyName(table.name, [c.name], options.taken);
+    const clause = referencesClause(target, r.column === undefined ? undefined : [r.column], r);
     refs.push(target);
-    parts.push(`${constraintPrefix(r.name)}${referencesClause(target, r.column === undefined ? undefined : [r.column], r)}`);
+    parts.push(`${constraintPrefix(name)}${clause}`);
+    const referenced = r.column !== undefined ? [r.column] : (options.primaryKeyOf?.(target) ?? []);
+    constraints.push({ name, type: 'foreign_key', definition: `FOREIGN KEY (${column}) ${clause}`, columns: [c.name], valid: true, references: { table: target.key, columns: referenced } });
   }
   const primaryKey = c.primary_key !== undefined;
-  const plan: ColumnPlan = {
-    definition: parts.join(' '),
-    model: {
-      name: c.name,
-      type: c.type,
-      nullable: c.nullable && !primaryKey && c.identity === undefined,
-      default: c.default ?? null,
-    },
-    indexes,
-    references: refs,
-    primaryKey,
+  const model: ColumnModel = {
+    name: c.name,
+    type: c.type,
+    nullable: c.nullable && !primaryKey && c.identity === undefined,
+    default: c.default ?? null,
   };
+  if (c.identity !== undefined) model.identity = c.identity;
+  if (c.generated !== undefined) model.generated = c.generated;
+  if (c.comment !== undefined) model.comment = c.comment;
+  const plan: ColumnPlan = { definition: parts.join(' '), model, indexes, references: refs, constraints, primaryKey };
   if (c.comment !== undefined) plan.comment = `COMMENT ON COLUMN ${table.sql}.${quoteIdent(c.name)} IS ${quoteLiteral(c.comment)}`;
   return plan;
 }

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { quoteLiteral } from '../db/ident';
-import type { IndexModel, TableModel } from '../db/schema-model';
+import type { ConstraintModel, IndexModel, TableModel } from '../db/schema-model';
 import { columnSpec, planColumn } from './column';
-import { constraintSpec, planConstraint } from './constraint';
+import { constraintSpec, planConstraint, type ConstraintContext } from './constraint';
 import { list, qualifiedName, strict } from './fields';
 import { addIndex, getOwn, rel, relFromText, requireRelationAbsent, requireSchema, requireTable, setOwn, uniq, type Rel } from './model';
+import { primaryKeyOf, setConstraint } from './model-constraints';
 import { PlanError, Risk, type Operation, type PlanContext, type SqlAction } from './types';
 
 export const createTableSpec = strict(
@@ -18,6 +19,13 @@ export const createTableSpec = strict(
 );
 export type CreateTableSpec = z.output<typeof createTableSpec>;
 
+/** The primary key a create_table spec declares, inline or as a table constraint. */
+function primaryKeyColumns(spec: CreateTableSpec): string[] | undefined {
+  const inline = spec.columns.filter((c) => c.primary_key !== undefined).map((c) => c.name);
+  if (inline.length > 0) return inline;
+  return spec.constraints?.find((c) => c.primary_key !== undefined)?.primary_key?.columns;
+}
+
 export const createTable = {
   kind: 'create_table',
   plan(spec: CreateTableSpec, ctx: PlanContext) {
@@ -26,6 +34,13 @@ export const createTable = {
     requireRelationAbsent(ctx, table, 'table', 'pick another name, or drop the existing table first with drop_table');
 
     const model: TableModel = { schema: table.schema, name: table.name, columns: {} };
+    const columnNames = spec.columns.map((c) => c.name);
+    const constraints: ConstraintModel[] = [];
+    const options: ConstraintContext = {
+      columns: columnNames,
+      taken: (name) => constraints.some((c) => c.name === name),
+      primaryKeyOf: (target) => (target.key === table.key ? primaryKeyColumns(spec) : primaryKeyOf(ctx.schema, target)),
+    };
     const definitions: string[] = [];
     const comments: SqlAction[] = [];
     const indexes: IndexModel[] = [];
@@ -36,8 +51,9 @@ export const createTable = {
       if (Object.hasOwn(model.columns, c.name)) {
         throw new PlanError(`column ${c.name} appears twice in columns`, `${ctx.path}.columns[${i}]`, 'give each column its own name');
       }
-      const col = planColumn(table, c);
+      const col = planColumn(table, c, options);
       setOwn(model.columns, c.name, col.model);
+      constraints.push(...col.constraints);
       definitions.push(col.definition);
       indexes.push(...col.indexes);
       referenced.push(...col.references);
@@ -46,7 +62,7 @@ export const createTable = {
     }
 
     for (const [i, cs] of (spec.constraints ?? []).entries()) {
-      const constraint = planConstraint(table, cs);
+      const constraint = planConstraint(table, cs, options);
       const missing = constraint.columns.filter((name) => !Object.hasOwn(model.columns, name));
       if (missing.length > 0) {
         throw new PlanError(
@@ -56,6 +72,7 @@ export const createTable = {
         );
       }
       definitions.push(constraint.sql);
+      constraints.push(constraint.model);
       if (constraint.index !== undefined) indexes.push(constraint.index);
       if (constraint.references !== undefined) referenced.push(constraint.references);
       if (constraint.primaryKey) primaryKeys++;
@@ -83,6 +100,15 @@ export const createTable = {
     if (spec.comment !== undefined) forward.push({ sql: `COMMENT ON TABLE ${table.sql} IS ${quoteLiteral(spec.comment)}`, transactional: true });
     forward.push(...comments);
 
+    const constraintNames = new Set<string>();
+    for (const c of constraints) {
+      if (constraintNames.has(c.name)) {
+        throw new PlanError(`two constraints of ${table.display} would both be named ${c.name}`, ctx.path, 'drop the duplicate, or give one of them another name with name:');
+      }
+      constraintNames.add(c.name);
+      setConstraint(model, c);
+    }
+    if (spec.comment !== undefined) model.comment = spec.comment;
     setOwn(ctx.schema.tables, table.key, model);
     for (const index of indexes) addIndex(ctx.schema, index);
     if (!ctx.schema.schemas.includes(table.schema)) ctx.schema.schemas.push(table.schema);

@@ -67,6 +67,9 @@ export function fallbackError(iss: RawIssue): string {
       return 'does not match any of the accepted forms';
     case 'invalid_value':
       return `expected one of ${iss.values.map(String).join(', ')}, got ${describeValue(iss.input)}`;
+    case 'invalid_key':
+      // A mapping key (a column name in backfill's set) that is not valid: say why.
+      return iss.issues.map((inner) => inner.message).join('; ') || 'invalid key';
     default:
       return iss.message ?? 'invalid value';
   }

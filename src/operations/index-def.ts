@@ -15,7 +15,9 @@ export interface IndexStatement {
   method?: string;
   /** Rendered index elements: `"email"`, `(lower(email)) DESC NULLS LAST`. */
   elements: string[];
-  include?: string[];
+  include?: string[] | undefined;
+  /** Unique indexes: NULLS NOT DISTINCT (Postgres 15+). */
+  nullsNotDistinct?: boolean | undefined;
   storage?: Record<string, number | boolean | string>;
   where?: string;
 }
@@ -36,18 +38,26 @@ export function createIndexSql(s: IndexStatement): string {
   if (s.method !== undefined) sql += ` USING ${quoteIdent(s.method)}`;
   sql += ` (${s.elements.join(', ')})`;
   if (s.include !== undefined && s.include.length > 0) sql += ` INCLUDE (${s.include.map(quoteIdent).join(', ')})`;
+  if (s.nullsNotDistinct === true) sql += ' NULLS NOT DISTINCT';
   if (s.storage !== undefined && Object.keys(s.storage).length > 0) sql += ` ${renderStorage(s.storage)}`;
   if (s.where !== undefined) sql += ` WHERE ${s.where}`;
   return sql;
 }
 
+export interface ConstraintIndexOptions {
+  method?: string | undefined;
+  include?: string[] | undefined;
+  nullsNotDistinct?: boolean | undefined;
+  where?: string | undefined;
+}
+
 /** The model entry for an index that a constraint (primary key, unique, exclude) creates. */
-export function constraintIndex(table: Rel, name: string, elements: string[], unique: boolean, method?: string): IndexModel {
+export function constraintIndex(table: Rel, name: string, elements: string[], unique: boolean, options: ConstraintIndexOptions = {}): IndexModel {
   return {
     schema: table.schema,
     name,
     table: table.key,
-    definition: createIndexSql({ name, table, unique, method, elements }),
+    definition: createIndexSql({ name, table, unique, elements, ...options }),
     unique,
     valid: true,
     constraint: true,

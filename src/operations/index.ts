@@ -7,12 +7,28 @@ import type { z } from 'zod';
 import { cloneSchemaModel, emptySchemaModel, type SchemaModel } from '../db/schema-model';
 import type { Manifest, OperationKind, OperationSpec, OperationSpecs } from '../manifest/types';
 import { addColumn, addColumnSpec } from './add-column';
+import { addConstraint, addConstraintSpec } from './add-constraint';
+import { alterColumnType, alterColumnTypeSpec } from './alter-column-type';
+import { backfill, backfillSpec } from './backfill';
+import { createEnum, createEnumSpec } from './create-enum';
 import { createIndex, createIndexSpec } from './create-index';
 import { createTable, createTableSpec } from './create-table';
+import { createView, createViewSpec } from './create-view';
 import { dropColumn, dropColumnSpec } from './drop-column';
+import { dropConstraint, dropConstraintSpec } from './drop-constraint';
+import { dropDefault, dropDefaultSpec } from './drop-default';
+import { dropEnum, dropEnumSpec } from './drop-enum';
 import { dropIndex, dropIndexSpec } from './drop-index';
+import { dropNotNull, dropNotNullSpec } from './drop-not-null';
 import { dropTable, dropTableSpec } from './drop-table';
+import { dropView, dropViewSpec } from './drop-view';
 import { renameColumn, renameColumnSpec } from './rename-column';
+import { renameConstraint, renameConstraintSpec } from './rename-constraint';
+import { renameTable, renameTableSpec } from './rename-table';
+import { setComment, setCommentSpec } from './set-comment';
+import { setDefault, setDefaultSpec } from './set-default';
+import { setNotNull, setNotNullSpec } from './set-not-null';
+import { setReplicaIdentity, setReplicaIdentitySpec } from './set-replica-identity';
 import { sql, sqlSpec } from './sql';
 import type { Operation, PlanContext, PlannedStep } from './types';
 
@@ -22,14 +38,31 @@ export interface OperationEntry<Spec> {
   spec: z.ZodType<Spec>;
 }
 
+/** In the order of DESIGN.md's operation reference (error messages list them so). */
 export const operationKinds: { [K in OperationKind]: OperationEntry<OperationSpecs[K]> } = {
   create_table: { operation: createTable, spec: createTableSpec },
   drop_table: { operation: dropTable, spec: dropTableSpec },
+  rename_table: { operation: renameTable, spec: renameTableSpec },
   add_column: { operation: addColumn, spec: addColumnSpec },
   drop_column: { operation: dropColumn, spec: dropColumnSpec },
   rename_column: { operation: renameColumn, spec: renameColumnSpec },
+  alter_column_type: { operation: alterColumnType, spec: alterColumnTypeSpec },
+  set_not_null: { operation: setNotNull, spec: setNotNullSpec },
+  drop_not_null: { operation: dropNotNull, spec: dropNotNullSpec },
+  set_default: { operation: setDefault, spec: setDefaultSpec },
+  drop_default: { operation: dropDefault, spec: dropDefaultSpec },
+  set_comment: { operation: setComment, spec: setCommentSpec },
+  set_replica_identity: { operation: setReplicaIdentity, spec: setReplicaIdentitySpec },
   create_index: { operation: createIndex, spec: createIndexSpec },
   drop_index: { operation: dropIndex, spec: dropIndexSpec },
+  add_constraint: { operation: addConstraint, spec: addConstraintSpec },
+  drop_constraint: { operation: dropConstraint, spec: dropConstraintSpec },
+  rename_constraint: { operation: renameConstraint, spec: renameConstraintSpec },
+  create_enum: { operation: createEnum, spec: createEnumSpec },
+  drop_enum: { operation: dropEnum, spec: dropEnumSpec },
+  create_view: { operation: createView, spec: createViewSpec },
+  drop_view: { operation: dropView, spec: dropViewSpec },
+  backfill: { operation: backfill, spec: backfillSpec },
   sql: { operation: sql, spec: sqlSpec },
 };
 
@@ -68,6 +101,7 @@ export function planManifest(manifest: Manifest, schema?: SchemaModel, options: 
     path: '',
     offline: options.offline ?? schema === undefined,
     newTables: new Set(),
+    newColumns: new Map(),
   };
   const steps: PlannedStep[] = [];
   manifest.operations.forEach((op, i) => {

@@ -5,6 +5,7 @@
  */
 import { displayName, parseQualifiedName, qualifiedKey, quoteIdent, quoteQualified } from '../db/ident';
 import type { ColumnModel, IndexModel, SchemaModel, TableModel } from '../db/schema-model';
+import { expressionColumns } from './naming';
 import { didYouMean } from './suggest';
 import { PlanError, type PlanContext } from './types';
 
@@ -82,15 +83,25 @@ export function requireTable(ctx: PlanContext, table: Rel): TableModel | undefin
   );
 }
 
-/** Throws when a table or index called `target` already exists (they share one namespace). */
-export function requireRelationAbsent(ctx: PlanContext, target: Rel, creating: 'table' | 'index', hint: string): void {
+/**
+ * Throws when a table, view or index called `target` already exists (they share one
+ * namespace). A table or view also makes a type of its name, so it and an enum of
+ * that name cannot both exist; creating a `type` checks tables, views and enums.
+ */
+export function requireRelationAbsent(ctx: PlanContext, target: Rel, creating: 'table' | 'index' | 'view' | 'type', hint: string): void {
   if (!knowsPresence(ctx)) return;
-  if (getOwn(ctx.schema.tables, target.key) !== undefined) {
-    const what = creating === 'table' ? `table ${target.display} already exists` : `a table named ${target.display} already exists`;
-    throw new PlanError(what, ctx.path, hint);
-  }
-  if (getOwn(ctx.schema.indexes, target.key) !== undefined) {
-    const what = creating === 'index' ? `index ${target.display} already exists` : `an index named ${target.display} already exists`;
+  const existing: [string, boolean][] = [
+    ['table', getOwn(ctx.schema.tables, target.key) !== undefined],
+    ['view', getOwn(ctx.schema.views ?? {}, target.key) !== undefined],
+    ['index', creating !== 'type' && getOwn(ctx.schema.indexes, target.key) !== undefined],
+    ['type', creating !== 'index' && getOwn(ctx.schema.enums ?? {}, target.key) !== undefined],
+  ];
+  for (const [kind, exists] of existing) {
+    if (!exists) continue;
+    const what = kind === creating ? `${kind} ${target.display} already exists` : `${kind === 'index' ? 'an' : 'a'} ${kind} named ${target.display} already exists`;
+    if (creating === 'type' && kind !== 'type') {
+      throw new PlanError(`${what}, and its row type takes the name ${target.display}`, ctx.path, hint);
+    }
     throw new PlanError(what, ctx.path, hint);
   }
 }
@@ -137,4 +148,34 @@ export function requireSchema(ctx: PlanContext, table: Rel): void {
 /** Distinct items, first occurrence order. */
 export function uniq(items: string[]): string[] {
   return [...new Set(items)];
+}
+
+/** True when the column's values were all written by this migration (see PlanContext.newColumns). */
+export function isNewColumn(ctx: PlanContext, tableKey: string, column: string): boolean {
+  return isNewTable(ctx, tableKey) || (ctx.newColumns?.get(tableKey)?.has(column) ?? false);
+}
+
+export function markNewColumn(ctx: PlanContext, tableKey: string, column: string): void {
+  ctx.newColumns ??= new Map();
+  const columns = ctx.newColumns.get(tableKey) ?? new Set<string>();
+  columns.add(column);
+  ctx.newColumns.set(tableKey, columns);
+}
+
+export function forgetNewColumn(ctx: PlanContext, tableKey: string, column: string): void {
+  ctx.newColumns?.get(tableKey)?.delete(column);
+}
+
+/** Throws when a generated column of the table computes its value from `name` (Postgres refuses the change). */
+export function requireNotUsedByGenerated(ctx: PlanContext, table: Rel, model: TableModel | undefined, name: string, change: string): void {
+  if (model === undefined || !knowsPresence(ctx)) return;
+  const names = Object.keys(model.columns);
+  const user = Object.values(model.columns).find((c) => c.name !== name && c.generated !== undefined && expressionColumns(c.generated, names).includes(name));
+  if (user !== undefined) {
+    throw new PlanError(
+      `column ${column(table, name)} is used by the generated column ${column(table, user.name)}, so Postgres refuses to ${change} it`,
+      ctx.path,
+      `drop ${column(table, user.name)} first with drop_column (rolling back adds it again)`,
+    );
+  }
 }

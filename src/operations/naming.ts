@@ -70,3 +70,56 @@ export function defaultIndexName(table: string, columnNames: string[], role: Ind
       return makeObjectName(table, nameAddition(columnNames), 'idx');
   }
 }
+
+/** Words that are not column references when they appear bare in an expression. */
+const SQL_WORDS = new Set(
+  (
+    'all and any array as asc between both case cast collate current_date current_time current_timestamp current_user ' +
+    'desc distinct else end escape exists false from ilike in is isnull like localtime localtimestamp not notnull null ' +
+    'nulls or overlaps similar some symmetric then to true unknown when with without zone interval time timestamp'
+  ).split(' '),
+);
+
+/**
+ * The distinct column names an expression mentions, in order of first appearance: bare
+ * words (folded to lower case) and quoted names, leaving out string literals, function
+ * names, the type after `::`, and, when `columns` is known, anything that is not one of them.
+ */
+export function expressionColumns(expression: string, columns?: readonly string[]): string[] {
+  const found: string[] = [];
+  const token = /'(?:[^']|'')*'|"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)|::\s*(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)|[\s\S]/g;
+  for (const m of expression.matchAll(token)) {
+    const [whole, quoted, bare] = m;
+    if (quoted === undefined && bare === undefined) continue;
+    const rest = expression.slice((m.index ?? 0) + whole.length);
+    if (/^\s*\(/.test(rest)) continue; // a function call
+    if (/^\s*\./.test(rest)) continue; // a qualifier: the column is the next part
+    const name = quoted !== undefined ? quoted.replaceAll('""', '"') : (bare ?? '').toLowerCase();
+    if (quoted === undefined && columns === undefined && SQL_WORDS.has(name)) continue;
+    if (columns !== undefined && !columns.includes(name)) continue;
+    if (!found.includes(name)) found.push(name);
+  }
+  return found;
+}
+
+/** makeObjectName with `label`, `label1`, `label2`...: the first name `taken` says is free (ChooseConstraintName). */
+export function chooseName(name1: string, name2: string | undefined, label: string, taken: (name: string) => boolean = () => false): string {
+  for (let n = 0; ; n++) {
+    const name = makeObjectName(name1, name2, n === 0 ? label : `${label}${n}`);
+    if (!taken(name)) return name;
+  }
+}
+
+/**
+ * The name Postgres gives an unnamed CHECK constraint (AddRelationNewConstraints):
+ * `<table>_<column>_check` when the expression reads exactly one column, else `<table>_check`.
+ */
+export function defaultCheckName(table: string, expression: string, columns?: readonly string[], taken?: (name: string) => boolean): string {
+  const used = expressionColumns(expression, columns);
+  return chooseName(table, used.length === 1 ? used[0] : undefined, 'check', taken);
+}
+
+/** The name Postgres gives an unnamed foreign key: `<table>_<columns>_fkey`. */
+export function defaultForeignKeyName(table: string, columns: string[], taken?: (name: string) => boolean): string {
+  return chooseName(table, nameAddition(columns), 'fkey', taken);
+}

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { quoteIdent } from '../db/ident';
+import { renameColumnInConstraint, renameInDefinition } from './definitions';
 import { identifier, qualifiedName, strict } from './fields';
-import { column, relFromText, requireColumn, requireColumnAbsent, requireTable, setOwn, tableIndexes } from './model';
+import { column, forgetNewColumn, getOwn, isNewColumn, markNewColumn, relFromText, requireColumn, requireColumnAbsent, requireTable, setOwn, tableIndexes } from './model';
+import { constraintsOf } from './model-constraints';
 import { PlanError, Risk, type Operation, type PlanContext } from './types';
 
 export const renameColumnSpec = strict(
@@ -14,21 +16,6 @@ export const renameColumnSpec = strict(
 );
 export type RenameColumnSpec = z.output<typeof renameColumnSpec>;
 
-/**
- * Rewrites references to a renamed column in a model index definition, so a later
- * drop_index in the same manifest recreates the index with the column's new name.
- */
-export function renameInDefinition(definition: string, from: string, to: string): string {
-  const start = definition.search(/ USING | \(/);
-  if (start === -1) return definition;
-  const head = definition.slice(0, start);
-  let body = definition.slice(start).replaceAll(`"${from.replaceAll('"', '""')}"`, quoteIdent(to));
-  if (/^[a-z_][a-z0-9_$]*$/.test(from)) {
-    body = body.replace(new RegExp(`(^|[^\\w$."])${from.replaceAll('$', '\\$')}(?=$|[^\\w$"(])`, 'g'), (_m, before: string) => `${before}${quoteIdent(to)}`);
-  }
-  return head + body;
-}
-
 export const renameColumn = {
   kind: 'rename_column',
   plan(spec: RenameColumnSpec, ctx: PlanContext) {
@@ -40,12 +27,29 @@ export const renameColumn = {
     const existing = requireColumn(ctx, table, model, spec.from);
     requireColumnAbsent(ctx, table, model, spec.to, 'pick another name, or drop the existing column first with drop_column');
 
+    // Everything the model stores by column name follows the rename, so later steps
+    // (and the inverses they replay) use the new name.
     if (model !== undefined && existing !== undefined) {
       delete model.columns[spec.from];
       setOwn(model.columns, spec.to, { ...existing, name: spec.to });
+      const seq = getOwn(model.sequences ?? {}, spec.from);
+      if (seq !== undefined && model.sequences !== undefined) {
+        delete model.sequences[spec.from];
+        setOwn(model.sequences, spec.to, seq);
+      }
+      for (const c of constraintsOf(model)) renameColumnInConstraint(c, spec.from, spec.to, 'local');
+    }
+    for (const other of Object.values(ctx.schema.tables)) {
+      for (const c of constraintsOf(other)) {
+        if (c.type === 'foreign_key' && c.references?.table === table.key) renameColumnInConstraint(c, spec.from, spec.to, 'referenced');
+      }
     }
     for (const [, index] of tableIndexes(ctx.schema, table.key)) {
       index.definition = renameInDefinition(index.definition, spec.from, spec.to);
+    }
+    if (isNewColumn(ctx, table.key, spec.from)) {
+      forgetNewColumn(ctx, table.key, spec.from);
+      markNewColumn(ctx, table.key, spec.to);
     }
 
     const renameSql = (from: string, to: string) => `ALTER TABLE ${table.sql} RENAME COLUMN ${quoteIdent(from)} TO ${quoteIdent(to)}`;

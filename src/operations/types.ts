@@ -45,8 +45,11 @@ export function snapshotPlaceholder(n: number): string {
 
 /**
  * A planned step: pure data, JSON-serialisable (it travels through workflow history).
- * Inverse actions undo the forward actions; `inverse: null` means the step cannot be
- * rolled back by SQL alone (`inverseNote` says why and what would be needed).
+ * Inverse actions undo the forward actions; `inverse: []` means there is nothing to undo
+ * on its own (an earlier step's inverse covers it: VALIDATE of a constraint its add step
+ * drops, a backfill of a column its add_column drops); `inverse: null` means the step
+ * cannot be rolled back (`inverseNote` says why and what would be needed). Inverse SQL
+ * that restores data names the step's snapshots with `{{snapshot:N}}`.
  */
 export interface PlannedStep {
   /** Stable within a migration: `<1-based index>-<kind>`, e.g. `2-add_column`. */
@@ -67,6 +70,12 @@ export interface PlannedStep {
   snapshots?: SnapshotSpec[];
   /** Like `probe`, for a non-transactional inverse (undoing a CONCURRENTLY step). */
   inverseProbe?: CatalogProbe;
+  /**
+   * A backfill the executor may run in committed batches: `size` rows at a time, in
+   * order of the row key `key` (keyset pagination). Until it does, the forward SQL is
+   * one statement over every row.
+   */
+  batch?: { size: number; key: string[] };
 }
 
 /** Thrown when a spec cannot be planned against the schema (missing table, duplicate column...). */
@@ -105,6 +114,12 @@ export interface PlanContext {
   /** Qualified keys of tables created earlier in this manifest: still empty, so
    * row-dependent lint (NOT NULL without default, blocking index builds) does not apply. */
   newTables?: Set<string>;
+  /**
+   * Columns added by add_column earlier in this manifest, by qualified table key. Their
+   * values exist only since this migration, so a step that overwrites them (backfill,
+   * alter_column_type) has nothing to snapshot: rolling back drops the column anyway.
+   */
+  newColumns?: Map<string, Set<string>>;
 }
 
 /**

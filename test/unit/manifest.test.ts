@@ -106,7 +106,7 @@ describe('manifest errors', () => {
     expect(error.problems).toHaveLength(1);
     expect(error.problems[0]?.path).toBe('operations[1]');
     expect(error.problems[0]?.message).toMatch(
-      /^unknown operation 'add_colum' \(did you mean add_column\?\); known operations: create_table, drop_table, add_column, .*sql$/,
+      /^unknown operation 'add_colum' \(did you mean add_column\?\); known operations: create_table, drop_table, rename_table, add_column, .*backfill, sql$/,
     );
   });
 
@@ -242,6 +242,83 @@ describe('manifest errors', () => {
   it('reports a missing file', async () => {
     const error = await manifestError(() => loadManifests(fixture('no-such-dir')));
     expect(error.message).toMatch(/no such file or directory/);
+  });
+});
+
+describe('operation specs of every kind', () => {
+  const problemsOf = async (operation: string) => (await yamlError(`id: a\noperations:\n  - ${operation}`)).problems.map((p) => [p.path, p.message]);
+
+  it.each<[string, string, [string, string | RegExp][]]>([
+    ['an unknown field, with a suggestion', 'set_comment: { table: t, coment: x, comment: y }', [['operations[0].set_comment.coment', /^unknown field 'coment' \(did you mean comment\?\); allowed fields: table, column, comment$/]]],
+    ['a missing comment (null is how to remove one)', 'set_comment: { table: t }', [['operations[0].set_comment.comment', 'missing required field: expected a string, or null to remove the comment']]],
+    ['a mistyped replica identity', 'set_replica_identity: { table: t, identity: ful }', [['operations[0].set_replica_identity.identity', /got the text "ful" \(did you mean full\?\)$/]]],
+    ['identity index without its index', 'set_replica_identity: { table: t, identity: index }', [['operations[0].set_replica_identity.index', 'identity: index needs index: the unique index to use']]],
+    ['an index with another identity', 'set_replica_identity: { table: t, identity: full, index: i }', [['operations[0].set_replica_identity.index', 'index: is only used with identity: index (this one is full)']]],
+    ['not_valid on a unique constraint', 'add_constraint: { table: t, unique: { columns: [a] }, not_valid: true }', [['operations[0].add_constraint.not_valid', /^not_valid applies to check and foreign_key constraints only/]]],
+    ['a constraint of two kinds', 'add_constraint: { table: t, check: "a > 0", unique: { columns: [a] } }', [['operations[0].add_constraint', /exactly one of .*found check, unique$/]]],
+    ['a constraint of no kind', 'add_constraint: { table: t, name: c }', [['operations[0].add_constraint', /exactly one of check, unique, primary_key, foreign_key, exclude; found none$/]]],
+    ['a foreign key without its table', 'add_constraint: { table: t, foreign_key: { columns: [a], references: {} } }', [['operations[0].add_constraint.foreign_key.references.table', /^missing required field/]]],
+    ['an empty backfill', 'backfill: { table: t, set: {} }', [['operations[0].backfill.set', 'set needs at least one column: expression']]],
+    ['a backfill set that is not a mapping', 'backfill: { table: t, set: [a] }', [['operations[0].backfill.set', /^expected a mapping of column: expression/]]],
+    ['a fractional batch size', 'backfill: { table: t, set: { a: "1" }, batch_size: 1.5 }', [['operations[0].backfill.batch_size', 'expected a whole number of rows']]],
+    ['a zero batch size', 'backfill: { table: t, set: { a: "1" }, batch_size: 0 }', [['operations[0].backfill.batch_size', 'expected at least 1 row per batch']]],
+    ['a backfill column name too long', `backfill: { table: t, set: { ${'c'.repeat(64)}: "1" } }`, [[`operations[0].backfill.set.${'c'.repeat(64)}`, /64 bytes long/]]],
+    ['an enum label twice', 'create_enum: { name: e, values: [a, b, a] }', [['operations[0].create_enum.values', "the label 'a' appears twice; each label of an enum is unique"]]],
+    ['an enum without labels', 'create_enum: { name: e, values: [] }', [['operations[0].create_enum.values', /^needs at least 1 item/]]],
+    ['an enum label too long', `create_enum: { name: e, values: [${'é'.repeat(32)}] }`, [['operations[0].create_enum.values[0]', 'label is 64 bytes long; Postgres allows at most 63']]],
+    ['an alter_column_type that smuggles SQL', 'alter_column_type: { table: t, column: c, type: "int; drop table t" }', [['operations[0].alter_column_type.type', /^invalid column type: a type cannot contain ";"/]]],
+    ['a rename_table without from', 'rename_table: { to: x }', [['operations[0].rename_table.from', /^missing required field/]]],
+    ['a view without sql', 'create_view: { name: v }', [['operations[0].create_view.sql', /^missing required field: expected a string \(the view's query/]]],
+    ['a drop_default given a default', 'drop_default: { table: t, column: c, default: "1" }', [['operations[0].drop_default.default', /^unknown field 'default'; allowed fields: table, column$/]]],
+  ])('rejects %s, with its path', async (_name, operation, expected) => {
+    const problems = await problemsOf(operation);
+    expect(problems).toHaveLength(expected.length);
+    expected.forEach(([path, message], i) => {
+      expect(problems[i]?.[0]).toBe(path);
+      if (typeof message === 'string') expect(problems[i]?.[1]).toBe(message);
+      else expect(problems[i]?.[1]).toMatch(message);
+    });
+  });
+
+  it.each([
+    'rename_table: { from: billing.invoices, to: bills }',
+    'alter_column_type: { table: t, column: c, type: "numeric(10, 2)", using: "c::numeric", down_using: "c::int" }',
+    'set_not_null: { table: t, column: c }',
+    'drop_not_null: { table: t, column: c }',
+    'set_default: { table: t, column: c, default: 0 }',
+    'drop_default: { table: t, column: c }',
+    'set_comment: { table: t, column: c, comment: null }',
+    'set_replica_identity: { table: t, identity: INDEX, index: t_pkey }',
+    'add_constraint: { table: t, name: t_fk, foreign_key: { columns: [a], references: { table: u }, on_delete: SET NULL }, not_valid: true }',
+    'add_constraint: { table: t, exclude: { method: gist, elements: [{ column: r, operator: "&&" }] } }',
+    'drop_constraint: { table: t, name: c }',
+    'rename_constraint: { table: t, name: c, to: d }',
+    'create_enum: { name: billing.status, values: [open, paid] }',
+    'drop_enum: { name: mood }',
+    'create_view: { name: v, sql: select 1 }',
+    'drop_view: { name: v }',
+    'backfill: { table: users, set: { email_norm: "lower(email)", n: 0 }, where: email is not null, batch_size: 5000 }',
+  ])('accepts %s', (operation) => {
+    expect(() => parseManifest(`id: a\noperations:\n  - ${operation}`, 'm.yaml')).not.toThrow();
+  });
+
+  it('reads a number in backfill set as its SQL text, like other expressions', () => {
+    const { manifest } = parseManifest('id: a\noperations:\n  - backfill: { table: t, set: { n: 0 } }', 'm.yaml');
+    expect(manifest.operations[0]).toEqual({ backfill: { table: 't', set: { n: '0' } } });
+  });
+
+  it('parses the example manifest of DESIGN.md, backfill included', () => {
+    const { manifest } = parseManifest(
+      [
+        'id: 0007_users_email',
+        'operations:',
+        '  - add_column: { table: users, column: { name: email_norm, type: text } }',
+        '  - backfill:   { table: users, set: { email_norm: "lower(email)" }, batch_size: 5000 }',
+        '  - create_index: { table: users, columns: [email_norm], unique: true, concurrently: true }',
+      ].join('\n'),
+      'm.yaml',
+    );
+    expect(manifest.operations[1]).toEqual({ backfill: { table: 'users', set: { email_norm: 'lower(email)' }, batch_size: 5000 } });
   });
 });
 

@@ -1,70 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { emptySchemaModel, type IndexModel, type SchemaModel } from '../../src/db/schema-model';
-import { manifestSchema, type Manifest } from '../../src/manifest';
+import { emptySchemaModel } from '../../src/db/schema-model';
 import { createTable, createTableSpec } from '../../src/operations/create-table';
-import { planManifest, PlanError, type PlannedStep } from '../../src/operations';
+import { planManifest } from '../../src/operations';
 import { defaultIndexName, indexColumnNames, makeObjectName } from '../../src/operations/naming';
 import { tablesWrittenBy } from '../../src/operations/sql';
-
-/** A manifest with these operations, parsed (and defaulted) the way a file would be. */
-function manifestOf(operations: unknown[]): Manifest {
-  const parsed = manifestSchema.safeParse({ id: 'test', operations });
-  if (!parsed.success) throw new Error(JSON.stringify(parsed.error.issues, null, 2));
-  return parsed.data;
-}
-
-/** A database with `users(id bigint not null, email text, name text)` and `users_email_idx`. */
-function usersSchema(): SchemaModel {
-  const schema = emptySchemaModel();
-  schema.schemas.push('billing');
-  schema.tables['public.users'] = {
-    schema: 'public',
-    name: 'users',
-    columns: {
-      id: { name: 'id', type: 'bigint', nullable: false, default: null },
-      email: { name: 'email', type: 'text', nullable: true, default: null },
-      name: { name: 'name', type: 'text', nullable: true, default: null },
-    },
-  };
-  schema.tables['billing.invoices'] = {
-    schema: 'billing',
-    name: 'invoices',
-    columns: { id: { name: 'id', type: 'bigint', nullable: false, default: null } },
-  };
-  const index = (name: string, definition: string, constraint = false): IndexModel => ({
-    schema: 'public',
-    name,
-    table: 'public.users',
-    definition,
-    unique: constraint,
-    valid: true,
-    constraint,
-  });
-  schema.indexes['public.users_email_idx'] = index('users_email_idx', 'CREATE INDEX users_email_idx ON public.users USING btree (email)');
-  schema.indexes['public.users_pkey'] = index('users_pkey', 'CREATE UNIQUE INDEX users_pkey ON public.users USING btree (id)', true);
-  return schema;
-}
-
-/** `'offline'` plans without a schema, as `godwit plan` does; the default is usersSchema(). */
-type Against = SchemaModel | 'offline';
-const plan = (operations: unknown[], schema: Against = usersSchema()) => planManifest(manifestOf(operations), schema === 'offline' ? undefined : schema);
-const only = (operation: unknown, schema?: Against): PlannedStep => {
-  const [step] = plan([operation], schema);
-  if (step === undefined) throw new Error('no step planned');
-  return step;
-};
-const sqlOf = (actions: { sql: string }[] | null) => actions?.map((a) => a.sql) ?? null;
-
-/** The PlanError thrown by planning `operations`. */
-function planError(operations: unknown[], schema: Against = usersSchema()): PlanError {
-  try {
-    plan(operations, schema);
-  } catch (e) {
-    expect(e).toBeInstanceOf(PlanError);
-    return e as PlanError;
-  }
-  throw new Error('expected a PlanError');
-}
+import { lintCodes, manifestOf, only, plan, planError, sqlOf, usersSchema } from './operations-fixtures';
 
 describe('forward and inverse SQL', () => {
   it.each<[string, unknown, string[], string[] | null]>([
@@ -87,8 +27,8 @@ describe('forward and inverse SQL', () => {
         'CREATE TABLE "public"."accounts" (\n' +
           '  "id" bigint GENERATED ALWAYS AS IDENTITY CONSTRAINT "accounts_pkey" PRIMARY KEY,\n' +
           '  "email" text NOT NULL CONSTRAINT "accounts_email_key" UNIQUE,\n' +
-          '  "owner_id" bigint REFERENCES "public"."users" ("id") ON DELETE CASCADE,\n' +
-          '  "balance" numeric(12, 2) DEFAULT 0 CHECK (balance >= 0),\n' +
+          '  "owner_id" bigint CONSTRAINT "accounts_owner_id_fkey" REFERENCES "public"."users" ("id") ON DELETE CASCADE,\n' +
+          '  "balance" numeric(12, 2) DEFAULT 0 CONSTRAINT "accounts_balance_check" CHECK (balance >= 0),\n' +
           '  "slug" text GENERATED ALWAYS AS (lower(email)) STORED\n' +
           ')',
         `COMMENT ON TABLE "public"."accounts" IS 'who''s paying'`,
@@ -135,7 +75,15 @@ describe('forward and inverse SQL', () => {
       ],
       ['DROP TABLE "billing"."bookings"'],
     ],
-    ['drop_table', { drop_table: { table: 'billing.invoices' } }, ['DROP TABLE "billing"."invoices"'], null],
+    [
+      'drop_table recreates the table and puts its rows back',
+      { drop_table: { table: 'billing.invoices' } },
+      ['DROP TABLE "billing"."invoices"'],
+      [
+        'CREATE TABLE "billing"."invoices" (\n  "id" bigint NOT NULL\n)',
+        'INSERT INTO "billing"."invoices" ("id") OVERRIDING SYSTEM VALUE SELECT "id" FROM {{snapshot:0}}',
+      ],
+    ],
     [
       'add_column',
       { add_column: { table: 'users', column: { name: 'email_norm', type: 'text' } } },
@@ -164,7 +112,12 @@ describe('forward and inverse SQL', () => {
       ],
       ['ALTER TABLE "billing"."invoices" DROP COLUMN "user_id"'],
     ],
-    ['drop_column', { drop_column: { table: 'users', column: 'name' } }, ['ALTER TABLE "public"."users" DROP COLUMN "name"'], null],
+    [
+      'drop_column adds the column back and its values by key',
+      { drop_column: { table: 'users', column: 'name' } },
+      ['ALTER TABLE "public"."users" DROP COLUMN "name"'],
+      ['ALTER TABLE "public"."users" ADD COLUMN "name" text', 'UPDATE "public"."users" AS t SET "name" = s."name" FROM {{snapshot:0}} AS s WHERE t."id" = s."id"'],
+    ],
     [
       'rename_column',
       { rename_column: { table: 'users', from: 'name', to: 'display_name' } },
@@ -213,7 +166,7 @@ describe('forward and inverse SQL', () => {
       ['CREATE INDEX CONCURRENTLY users_email_idx ON public.users USING btree (email)'],
     ],
     ['sql with down', { sql: { up: 'update users set name = upper(name)', down: 'update users set name = lower(name)' } }, ['update users set name = upper(name)'], ['update users set name = lower(name)']],
-    ['sql without down', { sql: { up: 'delete from users', irreversible: true } }, ['delete from users'], null],
+    ['sql marked irreversible', { sql: { up: 'delete from users', irreversible: true } }, ['delete from users'], null],
   ])('%s', (_name, operation, forward, inverse) => {
     const step = only(operation);
     expect(sqlOf(step.forward)).toEqual(forward);
@@ -385,8 +338,6 @@ describe('plan errors', () => {
 });
 
 describe('risk, lint and rollback notes', () => {
-  const lintCodes = (step: PlannedStep) => step.lint.map((l) => `${l.level}:${l.code}`);
-
   it.each<[string, unknown, string, string[]]>([
     ['create_table', { create_table: { table: 't', columns: [{ name: 'a', type: 'int' }] } }, 'low', []],
     ['drop_table', { drop_table: { table: 'users' } }, 'high', ['warning:destructive']],
@@ -403,7 +354,7 @@ describe('risk, lint and rollback notes', () => {
     ['unique add_column', { add_column: { table: 'users', column: { name: 'x', type: 'int', unique: true } } }, 'medium', ['warning:index_under_lock']],
     ['rename_column', { rename_column: { table: 'users', from: 'name', to: 'n' } }, 'medium', ['warning:breaks_clients']],
     ['sql with down', { sql: { up: 'update users set name = name', down: 'select 1' } }, 'medium', []],
-    ['sql without down', { sql: { up: 'update users set name = name' } }, 'high', ['warning:no_down']],
+    ['sql without down, restored from snapshots', { sql: { up: 'update users set name = name', touches: ['users'] } }, 'high', ['info:restored_from_snapshot']],
     ['sql marked irreversible', { sql: { up: 'update users set name = name', irreversible: true } }, 'high', []],
     ['sql with CONCURRENTLY in a transaction', { sql: { up: 'create index concurrently i on users (name)', down: 'drop index i' } }, 'medium', ['error:needs_no_transaction']],
   ])('%s', (_name, operation, risk, codes) => {
@@ -421,17 +372,8 @@ describe('risk, lint and rollback notes', () => {
     expect(steps.map((s) => [s.risk, s.lint.length])).toEqual([['low', 0], ['low', 0], ['low', 0]]);
   });
 
-  it.each([
-    ['drop_table', { drop_table: { table: 'users' } }],
-    ['drop_column', { drop_column: { table: 'users', column: 'name' } }],
-  ])('%s cannot be rolled back until snapshots exist, and says so', (_kind, operation) => {
-    const step = only(operation);
-    expect(step.inverse).toBeNull();
-    expect(step.inverseNote).toBe('restoring the dropped data needs a snapshot, which Godwit does not take yet; this step cannot be rolled back');
-  });
-
-  it('explains why an sql step without down has no inverse', () => {
-    expect(only({ sql: { up: 'delete from users' } }).inverseNote).toMatch(/^no down SQL was given/);
+  it('explains why an sql step marked irreversible has no inverse', () => {
+    expect(only({ sql: { up: 'delete from users', irreversible: true } }).inverseNote).toBe('marked irreversible: this step cannot be rolled back');
   });
 
   it('runs sql marked transactional: false outside a transaction, both ways', () => {
@@ -473,7 +415,7 @@ describe('touches', () => {
     ['create_table with a foreign key', { create_table: { table: 't', columns: [{ name: 'id', type: 'int', primary_key: true }, { name: 'u', type: 'bigint', references: { table: 'users' } }] } }, ['public.t', 'public.t_pkey', 'public.users']],
     ['drop_table with its indexes', { drop_table: { table: 'users' } }, ['public.users', 'public.users_email_idx', 'public.users_pkey']],
     ['drop_index', { drop_index: { name: 'users_email_idx' } }, ['public.users', 'public.users_email_idx']],
-    ['sql, read from its statements', { sql: { up: 'update users set name = 1; insert into billing.invoices values (1); delete from "Odd"' } }, ['public.users', 'billing.invoices', 'public.Odd']],
+    ['sql, read from its statements', { sql: { up: 'update users set name = 1; insert into billing.invoices values (1); delete from "Odd"', down: 'select 1' } }, ['public.users', 'billing.invoices', 'public.Odd']],
     ['sql, as listed', { sql: { up: 'select fix()', touches: ['billing.invoices'], irreversible: true } }, ['billing.invoices']],
   ])('%s', (_name, operation, touches) => {
     expect(only(operation).touches).toEqual(touches);

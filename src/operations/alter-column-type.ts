@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { quoteIdent } from '../db/ident';
+import type { ColumnModel, SchemaModel, TableModel } from '../db/schema-model';
+import { mentionsColumn } from './definitions';
+import { expression, identifier, qualifiedName, sqlType, strict } from './fields';
+import { column, isNewColumn, relFromText, requireColumn, requireNotUsedByGenerated, requireTable, tableIndexes, type Rel } from './model';
+import { constraintsOf, requireRowKey } from './model-constraints';
+import { fromCatalogNote } from './notes';
+import { columnType, tx } from './recreate';
+import { columnsSnapshot, updateFromSnapshot } from './restore';
+import { PlanError, Risk, type Operation, type PlanContext, type SqlAction, type StepDraft } from './types';
+
+export const alterColumnTypeSpec = strict(
+  {
+    table: qualifiedName('the table, e.g. users or billing.invoices'),
+    column: identifier('the column whose type changes'),
+    type: sqlType(),
+    using: expression('how to compute the new value from the old, e.g. age::bigint').optional(),
+    down_using: expression('how to compute the old value from the new on rollback, e.g. age::integer').optional(),
+  },
+  'alter_column_type: { table, column, type, using, down_using }',
+);
+export type AlterColumnTypeSpec = z.output<typeof alterColumnTypeSpec>;
+
+/**
+ * Back to the old type by rewriting every value to NULL (no cast that could fail or
+ * lose anything), then the old values from the snapshot. NOT NULL and the default are
+ * taken off first and put back last: a NULL would break the one, and a default of the
+ * new type may not cast back.
+ */
+function restoreFromSnapshot(table: Rel, col: ColumnModel, key: string[]): SqlAction[] {
+  const alter = `ALTER TABLE ${table.sql} ALTER COLUMN ${quoteIdent(col.name)}`;
+  const out: SqlAction[] = [];
+  if (col.default !== null) out.push(tx(`${alter} DROP DEFAULT`));
+  if (!col.nullable) out.push(tx(`${alter} DROP NOT NULL`));
+  out.push(tx(`${alter} TYPE ${columnType(col)} USING NULL`), updateFromSnapshot(table, key, [col.name]));
+  if (!col.nullable) out.push(tx(`${alter} SET NOT NULL`));
+  if (col.default !== null) out.push(tx(`${alter} SET DEFAULT ${col.default}`));
+  return out;
+}
+
+/** Back to the old type with the manifest's down_using, the old default set again as it was. */
+function restoreWithDownUsing(table: Rel, col: ColumnModel, downUsing: string): SqlAction[] {
+  const alter = `ALTER TABLE ${table.sql} ALTER COLUMN ${quoteIdent(col.name)}`;
+  if (col.default === null) return [tx(`${alter} TYPE ${columnType(col)} USING ${downUsing}`)];
+  return [tx(`${alter} DROP DEFAULT`), tx(`${alter} TYPE ${columnType(col)} USING ${downUsing}`), tx(`${alter} SET DEFAULT ${col.default}`)];
+}
+
+/** Why the column cannot be emptied (set to NULL) to restore it from a snapshot, or null. */
+function snapshotRestoreProblem(schema: SchemaModel, table: Rel, model: TableModel, col: ColumnModel): string | null {
+  if (col.identity !== undefined) return 'it is an identity column, which cannot hold NULL';
+  const key = constraintsOf(model).find((c) => c.type === 'primary_key' && c.columns.includes(col.name));
+  if (key !== undefined) return `it is in the primary key ${key.name}, which cannot hold NULL`;
+  const indexes = tableIndexes(schema, table.key).filter(([, i]) => mentionsColumn(i.definition, col.name));
+  const identity = indexes.find(([, i]) => model.replicaIdentity === 'index' && i.name === model.replicaIdentityIndex);
+  if (identity !== undefined) return `it is in the replica identity index ${identity[1].name}, which cannot hold NULL`;
+  const distinct = indexes.find(([, i]) => i.definition.includes('NULLS NOT DISTINCT'));
+  if (distinct !== undefined) return `it is in ${distinct[1].name}, which is NULLS NOT DISTINCT, so two NULLs would collide`;
+  return null;
+}
+
+export const alterColumnType = {
+  kind: 'alter_column_type',
+  plan(spec: AlterColumnTypeSpec, ctx: PlanContext) {
+    const table = relFromText(spec.table);
+    const model = requireTable(ctx, table);
+    const col = requireColumn(ctx, table, model, spec.column);
+    requireNotUsedByGenerated(ctx, table, model, spec.column, 'change the type of');
+    const name = column(table, spec.column);
+    const alter = `ALTER TABLE ${table.sql} ALTER COLUMN ${quoteIdent(spec.column)}`;
+
+    const draft: StepDraft = {
+      kind: 'alter_column_type',
+      summary: `alter_column_type ${name} to ${spec.type}`,
+      forward: [tx(`${alter} TYPE ${spec.type}${spec.using === undefined ? '' : ` USING ${spec.using}`}`)],
+      inverse: null,
+      touches: [table.key],
+      risk: spec.down_using === undefined ? Risk.high : Risk.medium,
+      lint: [
+        {
+          level: 'warning',
+          code: 'table_rewrite',
+          message: `changing the type may rewrite ${table.display} and rebuild its indexes while it is locked against reads and writes`,
+        },
+      ],
+    };
+
+    if (model === undefined || col === undefined) {
+      draft.inverseNote = fromCatalogNote(`the current type of ${name}`);
+    } else if (col.generated !== undefined) {
+      // Postgres computes a generated column's values again in the old type.
+      draft.inverse = [tx(`${alter} TYPE ${columnType(col)}`)];
+    } else if (spec.down_using !== undefined) {
+      draft.inverse = restoreWithDownUsing(table, col, spec.down_using);
+    } else {
+      const problem = snapshotRestoreProblem(ctx.schema, table, model, col);
+      if (problem !== null) {
+        throw new PlanError(`${name} cannot be restored from a snapshot on rollback: ${problem}`, ctx.path, `give down_using: how to compute the old ${col.type} value from the new one`);
+      }
+      if (isNewColumn(ctx, table.key, spec.column) && col.nullable) {
+        // Its values exist only since this migration, which drops the column on rollback.
+        draft.inverse = [tx(`${alter} TYPE ${columnType(col)} USING NULL`)];
+      } else {
+        const key = requireRowKey(ctx, table, model, [spec.column], `the old values of ${name}`, `give down_using: how to compute the old ${col.type} value from the new one`);
+        draft.snapshots = [columnsSnapshot(table, key, [spec.column])];
+        draft.inverse = restoreFromSnapshot(table, col, key);
+      }
+    }
+
+    if (col !== undefined) {
+      col.type = spec.type;
+      delete col.collation;
+    }
+    return [draft];
+  },
+} satisfies Operation<AlterColumnTypeSpec>;

@@ -1,0 +1,444 @@
+/**
+ * Destructive kinds (drop_table, drop_column, sql without down) declare the snapshots
+ * their inverse restores from; drop_enum and drop_view recreate from the model.
+ */
+import { describe, expect, it } from 'vitest';
+import type { SchemaModel, TableModel } from '../../src/db/schema-model';
+import { knownKinds } from '../../src/operations';
+import { last, only, plan, planError, sqlOf, usersSchema } from './operations-fixtures';
+
+/**
+ * usersSchema() plus `accounts`, a table with everything a recreate must bring back: a
+ * serial key, an identity, a generated column, a collation, defaults, constraints
+ * (one NOT VALID, one deferrable self-reference), an index with storage parameters,
+ * replica identity, comments, a disabled trigger, grants and table options.
+ */
+function withAccounts(): SchemaModel {
+  const schema = usersSchema();
+  const accounts: TableModel = {
+    schema: 'public',
+    name: 'accounts',
+    columns: {
+      id: { name: 'id', type: 'integer', nullable: false, default: "nextval('public.accounts_id_seq'::regclass)" },
+      ticket: { name: 'ticket', type: 'bigint', nullable: false, default: null, identity: 'always' },
+      email: { name: 'email', type: 'character varying(200)', nullable: false, default: "'x'::character varying", collation: 'pg_catalog."C"', comment: 'login' },
+      doubled: { name: 'doubled', type: 'integer', nullable: true, default: null, generated: '(id * 2)' },
+      parent_id: { name: 'parent_id', type: 'integer', nullable: true, default: null },
+      note: { name: 'note', type: 'text', nullable: true, default: null },
+    },
+    constraints: {
+      accounts_pkey: { name: 'accounts_pkey', type: 'primary_key', definition: 'PRIMARY KEY (id)', columns: ['id'], valid: true, index: 'accounts_pkey' },
+      accounts_parent_fk: {
+        name: 'accounts_parent_fk',
+        type: 'foreign_key',
+        definition: 'FOREIGN KEY (parent_id) REFERENCES public.accounts(id) DEFERRABLE INITIALLY DEFERRED',
+        columns: ['parent_id'],
+        valid: true,
+        references: { table: 'public.accounts', columns: ['id'] },
+      },
+      accounts_note_check: { name: 'accounts_note_check', type: 'check', definition: 'CHECK ((length(note) < 1000)) NOT VALID', columns: ['note'], valid: false },
+    },
+    sequences: {
+      id: { schema: 'public', name: 'accounts_id_seq', type: 'integer', start: '1', increment: '1', min: '1', max: '2147483647', cache: '1', cycle: false },
+      ticket: { schema: 'public', name: 'accounts_ticket_seq', type: 'bigint', start: '100', increment: '5', min: '1', max: '9223372036854775807', cache: '1', cycle: false },
+    },
+    comment: 'who pays',
+    replicaIdentity: 'index',
+    replicaIdentityIndex: 'accounts_email_idx',
+    options: ['fillfactor=80'],
+    triggers: { accounts_t: { name: 'accounts_t', definition: 'CREATE TRIGGER accounts_t BEFORE UPDATE ON public.accounts FOR EACH ROW EXECUTE FUNCTION public.trg()', enabled: 'disabled' } },
+    grants: [
+      { grantee: null, privilege: 'SELECT', grantable: false },
+      { grantee: 'Reader', privilege: 'UPDATE', grantable: true },
+    ],
+  };
+  schema.tables['public.accounts'] = accounts;
+  const index = (name: string, definition: string, constraint: boolean) => ({ schema: 'public', name, table: 'public.accounts', definition, unique: true, valid: true, constraint });
+  schema.indexes['public.accounts_pkey'] = index('accounts_pkey', 'CREATE UNIQUE INDEX accounts_pkey ON public.accounts USING btree (id)', true);
+  schema.indexes['public.accounts_email_idx'] = index('accounts_email_idx', "CREATE UNIQUE INDEX accounts_email_idx ON public.accounts USING btree (email) WITH (fillfactor='70')", false);
+  return schema;
+}
+
+const ACCOUNTS = 'ALTER TABLE "public"."accounts"';
+
+describe('drop_table', () => {
+  it('snapshots the whole table and recreates it with everything the model knows, data before indexes and constraints', () => {
+    const step = only({ drop_table: { table: 'accounts' } }, withAccounts());
+    expect(step.snapshots).toEqual([{ kind: 'table', schema: 'public', table: 'accounts' }]);
+    expect(sqlOf(step.inverse)).toEqual([
+      'CREATE SEQUENCE "public"."accounts_id_seq" AS integer INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 START WITH 1 CACHE 1 NO CYCLE',
+      'CREATE TABLE "public"."accounts" (\n' +
+        `  "id" integer DEFAULT nextval('public.accounts_id_seq'::regclass) NOT NULL,\n` +
+        '  "ticket" bigint GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME "public"."accounts_ticket_seq" INCREMENT BY 5 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 100 CACHE 1 NO CYCLE) NOT NULL,\n' +
+        `  "email" character varying(200) COLLATE pg_catalog."C" DEFAULT 'x'::character varying NOT NULL,\n` +
+        '  "doubled" integer GENERATED ALWAYS AS ((id * 2)) STORED,\n' +
+        '  "parent_id" integer,\n' +
+        '  "note" text\n' +
+        ') WITH (fillfactor=80)',
+      'ALTER SEQUENCE "public"."accounts_id_seq" OWNED BY "public"."accounts"."id"',
+      'INSERT INTO "public"."accounts" ("id", "ticket", "email", "parent_id", "note") OVERRIDING SYSTEM VALUE SELECT "id", "ticket", "email", "parent_id", "note" FROM {{snapshot:0}}',
+      `SELECT setval('"public"."accounts_id_seq"'::regclass, max("id")) FROM "public"."accounts"`,
+      `SELECT setval('"public"."accounts_ticket_seq"'::regclass, max("ticket")) FROM "public"."accounts"`,
+      "CREATE UNIQUE INDEX accounts_email_idx ON public.accounts USING btree (email) WITH (fillfactor='70')",
+      'CREATE UNIQUE INDEX accounts_pkey ON public.accounts USING btree (id)',
+      `${ACCOUNTS} ADD CONSTRAINT "accounts_pkey" PRIMARY KEY USING INDEX "accounts_pkey"`,
+      `${ACCOUNTS} ADD CONSTRAINT "accounts_note_check" CHECK ((length(note) < 1000)) NOT VALID`,
+      `${ACCOUNTS} ADD CONSTRAINT "accounts_parent_fk" FOREIGN KEY (parent_id) REFERENCES public.accounts(id) DEFERRABLE INITIALLY DEFERRED`,
+      `${ACCOUNTS} REPLICA IDENTITY USING INDEX "accounts_email_idx"`,
+      `COMMENT ON TABLE "public"."accounts" IS 'who pays'`,
+      `COMMENT ON COLUMN "public"."accounts"."email" IS 'login'`,
+      'CREATE TRIGGER accounts_t BEFORE UPDATE ON public.accounts FOR EACH ROW EXECUTE FUNCTION public.trg()',
+      `${ACCOUNTS} DISABLE TRIGGER "accounts_t"`,
+      'GRANT SELECT ON TABLE "public"."accounts" TO PUBLIC',
+      'GRANT UPDATE ON TABLE "public"."accounts" TO "Reader" WITH GRANT OPTION',
+    ]);
+  });
+
+  it('recreates a table the same manifest created without data: its own inverse drops it', () => {
+    const step = last([
+      { create_table: { table: 't', columns: [{ name: 'id', type: 'bigint', identity: 'by_default', primary_key: true }, { name: 'v', type: 'text', unique: true }] } },
+      { drop_table: { table: 't' } },
+    ]);
+    expect(step.snapshots).toBeUndefined();
+    expect(sqlOf(step.inverse)).toEqual([
+      'CREATE TABLE "public"."t" (\n  "id" bigint GENERATED BY DEFAULT AS IDENTITY NOT NULL,\n  "v" text\n)',
+      'CREATE UNIQUE INDEX "t_pkey" ON "public"."t" ("id")',
+      'ALTER TABLE "public"."t" ADD CONSTRAINT "t_pkey" PRIMARY KEY USING INDEX "t_pkey"',
+      'CREATE UNIQUE INDEX "t_v_key" ON "public"."t" ("v")',
+      'ALTER TABLE "public"."t" ADD CONSTRAINT "t_v_key" UNIQUE USING INDEX "t_v_key"',
+    ]);
+  });
+
+  it.each<[string, Partial<TableModel>, RegExp]>([
+    ['partitioned', { partitioned: true }, /it is partitioned/],
+    ['a partition', { partitionOf: 'public.events' }, /it is a partition of public\.events/],
+    ['inheriting', { inherits: ['public.base'] }, /it inherits from public\.base/],
+  ])('refuses to pretend it can restore a %s table, loudly', (_what, change, reason) => {
+    const schema = usersSchema();
+    Object.assign(schema.tables['public.users'] ?? {}, change);
+    const step = only({ drop_table: { table: 'users' } }, schema);
+    expect(step.inverse).toBeNull();
+    expect(step.snapshots).toBeUndefined();
+    expect(step.inverseNote).toMatch(reason);
+    expect(step.lint.map((l) => `${l.level}:${l.code}`)).toEqual(['warning:destructive', 'error:not_restorable']);
+  });
+
+  it('offline, says the recreate is built from the catalog at apply time', () => {
+    const step = only({ drop_table: { table: 'users' } }, 'offline');
+    expect(step.inverse).toBeNull();
+    expect(step.inverseNote).toBe('table users is not in the offline schema model; it is read from the catalog at apply time to build the inverse');
+  });
+
+  it('refuses a table another table references', () => {
+    const error = planError(
+      [
+        { create_table: { table: 'orders', columns: [{ name: 'user_id', type: 'bigint', references: { table: 'users' } }] } },
+        { drop_table: { table: 'users' } },
+      ],
+    );
+    expect([error.message, error.path]).toEqual(['table users is referenced by foreign key orders.orders_user_id_fkey', 'operations[1].drop_table']);
+    expect(error.hint).toMatch(/drop_constraint/);
+  });
+});
+
+describe('drop_column', () => {
+  it('snapshots the column with the row key', () => {
+    expect(only({ drop_column: { table: 'users', column: 'email' } }).snapshots).toEqual([{ kind: 'columns', schema: 'public', table: 'users', key: ['id'], columns: ['email'] }]);
+  });
+
+  it('adds it back nullable, restores the values, then default, NOT NULL, the sequence, comment and the indexes that went with it', () => {
+    const step = only({ drop_column: { table: 'accounts', column: 'email' } }, withAccounts());
+    expect(sqlOf(step.inverse)).toEqual([
+      `${ACCOUNTS} ADD COLUMN "email" character varying(200) COLLATE pg_catalog."C"`,
+      'UPDATE "public"."accounts" AS t SET "email" = s."email" FROM {{snapshot:0}} AS s WHERE t."id" = s."id"',
+      `${ACCOUNTS} ALTER COLUMN "email" SET DEFAULT 'x'::character varying`,
+      `${ACCOUNTS} ALTER COLUMN "email" SET NOT NULL`,
+      "CREATE UNIQUE INDEX accounts_email_idx ON public.accounts USING btree (email) WITH (fillfactor='70')",
+      `${ACCOUNTS} REPLICA IDENTITY USING INDEX "accounts_email_idx"`,
+      `COMMENT ON COLUMN "public"."accounts"."email" IS 'login'`,
+    ]);
+    expect(step.touches).toEqual(['public.accounts', 'public.accounts_email_idx']);
+  });
+
+  it('restores an identity column with its sequence, moved past the restored values', () => {
+    const step = only({ drop_column: { table: 'accounts', column: 'ticket' } }, withAccounts());
+    expect(sqlOf(step.inverse)).toEqual([
+      `${ACCOUNTS} ADD COLUMN "ticket" bigint`,
+      'UPDATE "public"."accounts" AS t SET "ticket" = s."ticket" FROM {{snapshot:0}} AS s WHERE t."id" = s."id"',
+      `${ACCOUNTS} ALTER COLUMN "ticket" SET NOT NULL`,
+      `${ACCOUNTS} ALTER COLUMN "ticket" ADD GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME "public"."accounts_ticket_seq" INCREMENT BY 5 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 100 CACHE 1 NO CYCLE)`,
+      `SELECT setval('"public"."accounts_ticket_seq"'::regclass, max("ticket")) FROM "public"."accounts"`,
+    ]);
+  });
+
+  it('re-adds the constraints that went with the column', () => {
+    const step = only({ drop_column: { table: 'accounts', column: 'note' } }, withAccounts());
+    expect(sqlOf(step.inverse)?.slice(2)).toEqual([`${ACCOUNTS} ADD CONSTRAINT "accounts_note_check" CHECK ((length(note) < 1000)) NOT VALID`]);
+  });
+
+  it('adds a generated column back without a snapshot: Postgres computes it', () => {
+    const step = only({ drop_column: { table: 'accounts', column: 'doubled' } }, withAccounts());
+    expect(step.snapshots).toBeUndefined();
+    expect(sqlOf(step.inverse)).toEqual([`${ACCOUNTS} ADD COLUMN "doubled" integer GENERATED ALWAYS AS ((id * 2)) STORED`]);
+  });
+
+  it('restores a serial key column by another key, with its sequence and the key constraint', () => {
+    const schema = withAccounts();
+    const accounts = schema.tables['public.accounts'];
+    if (accounts?.constraints === undefined) throw new Error('fixture changed');
+    delete accounts.constraints.accounts_parent_fk;
+    delete accounts.columns.doubled;
+    accounts.constraints.accounts_ticket_key = { name: 'accounts_ticket_key', type: 'unique', definition: 'UNIQUE (ticket)', columns: ['ticket'], valid: true, index: 'accounts_ticket_key' };
+    schema.indexes['public.accounts_ticket_key'] = { schema: 'public', name: 'accounts_ticket_key', table: 'public.accounts', definition: 'CREATE UNIQUE INDEX accounts_ticket_key ON public.accounts USING btree (ticket)', unique: true, valid: true, constraint: true };
+    const step = only({ drop_column: { table: 'accounts', column: 'id' } }, schema);
+    expect(step.snapshots?.[0]).toMatchObject({ key: ['ticket'], columns: ['id'] });
+    expect(sqlOf(step.inverse)).toEqual([
+      'CREATE SEQUENCE "public"."accounts_id_seq" AS integer INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 START WITH 1 CACHE 1 NO CYCLE',
+      `${ACCOUNTS} ADD COLUMN "id" integer`,
+      'UPDATE "public"."accounts" AS t SET "id" = s."id" FROM {{snapshot:0}} AS s WHERE t."ticket" = s."ticket"',
+      `${ACCOUNTS} ALTER COLUMN "id" SET DEFAULT nextval('public.accounts_id_seq'::regclass)`,
+      `${ACCOUNTS} ALTER COLUMN "id" SET NOT NULL`,
+      'ALTER SEQUENCE "public"."accounts_id_seq" OWNED BY "public"."accounts"."id"',
+      `SELECT setval('"public"."accounts_id_seq"'::regclass, max("id")) FROM "public"."accounts"`,
+      'CREATE UNIQUE INDEX accounts_pkey ON public.accounts USING btree (id)',
+      `${ACCOUNTS} ADD CONSTRAINT "accounts_pkey" PRIMARY KEY USING INDEX "accounts_pkey"`,
+    ]);
+  });
+
+  it('needs no snapshot for a column the same manifest added', () => {
+    const step = last([
+      { add_column: { table: 'users', column: { name: 'x', type: 'int', nullable: false, default: '0' } } },
+      { drop_column: { table: 'users', column: 'x' } },
+    ]);
+    expect(step.snapshots).toBeUndefined();
+    expect(sqlOf(step.inverse)).toEqual([
+      'ALTER TABLE "public"."users" ADD COLUMN "x" int',
+      'ALTER TABLE "public"."users" ALTER COLUMN "x" SET DEFAULT 0',
+      'ALTER TABLE "public"."users" ALTER COLUMN "x" SET NOT NULL',
+    ]);
+  });
+
+  it('offline, leaves the inverse to the catalog', () => {
+    const step = only({ drop_column: { table: 'users', column: 'email' } }, 'offline');
+    expect([step.inverse, step.snapshots]).toEqual([null, undefined]);
+    expect(step.inverseNote).toBe('column users.email is not in the offline schema model; it is read from the catalog at apply time to build the inverse');
+  });
+
+  it.each<[string, unknown[], string, RegExp]>([
+    [
+      'a table without a key to restore by',
+      [{ drop_column: { table: 'billing.invoices', column: 'id' } }],
+      'billing.invoices has no primary key or unique NOT NULL key other than id, so the values of billing.invoices.id could not be restored on rollback',
+      /^add a primary key first \(add_constraint with primary_key\)$/,
+    ],
+    ['the key column itself when there is no other key', [{ drop_column: { table: 'users', column: 'id' } }], 'users has no primary key or unique NOT NULL key other than id, so the values of users.id could not be restored on rollback', /primary key/],
+    [
+      'a column a foreign key references',
+      [{ create_table: { table: 'orders', columns: [{ name: 'u', type: 'bigint', references: { table: 'users', column: 'id' } }] } }, { drop_column: { table: 'users', column: 'id' } }],
+      'column users.id is referenced by foreign key orders.orders_u_fkey',
+      /drop_constraint/,
+    ],
+  ])('refuses %s', (_name, operations, message, hint) => {
+    const error = planError(operations);
+    expect(error.message).toBe(message);
+    expect(error.hint).toMatch(hint);
+  });
+});
+
+describe('sql without down', () => {
+  it('snapshots each table in touches, and restores them with one TRUNCATE and their rows, referenced tables first', () => {
+    const steps = plan([
+      { create_table: { table: 'orders', columns: [{ name: 'id', type: 'int' }, { name: 'user_id', type: 'bigint', references: { table: 'users' } }, { name: 'd', type: 'int', generated: 'id * 2' }] } },
+      { sql: { up: 'delete from users; delete from orders', touches: ['orders', 'users'] } },
+    ]);
+    const step = steps[1];
+    expect(step?.snapshots).toEqual([
+      { kind: 'table', schema: 'public', table: 'orders' },
+      { kind: 'table', schema: 'public', table: 'users' },
+    ]);
+    expect(sqlOf(step?.inverse)).toEqual([
+      'TRUNCATE "public"."orders", "public"."users"',
+      'INSERT INTO "public"."users" ("id", "email", "name") OVERRIDING SYSTEM VALUE SELECT "id", "email", "name" FROM {{snapshot:1}}',
+      'INSERT INTO "public"."orders" ("id", "user_id") OVERRIDING SYSTEM VALUE SELECT "id", "user_id" FROM {{snapshot:0}}',
+    ]);
+  });
+
+  it('copies every column as it is when the model no longer knows the table (after another sql step)', () => {
+    const step = last([
+      { sql: { up: 'alter table users add column x int', down: 'alter table users drop column x' } },
+      { sql: { up: 'update users set x = 1', touches: ['users'] } },
+    ]);
+    expect(sqlOf(step.inverse)).toEqual(['TRUNCATE "public"."users"', 'INSERT INTO "public"."users" OVERRIDING SYSTEM VALUE SELECT * FROM {{snapshot:0}}']);
+  });
+
+  it('refuses when it does not say what it writes, naming the tables it seems to write', () => {
+    const error = planError([{ sql: { up: 'update users set name = upper(name)' } }]);
+    expect(error.message).toBe(
+      'this sql step has no down, so rolling it back means restoring the tables it writes from snapshots, and which tables those are is not given',
+    );
+    expect(error.hint).toBe('add touches: [tables it writes] (it seems to write public.users), down: SQL that undoes it, or irreversible: true');
+  });
+
+  it('refuses when a table outside touches references a touched one, since the TRUNCATE would fail', () => {
+    const error = planError([
+      { create_table: { table: 'orders', columns: [{ name: 'user_id', type: 'bigint', references: { table: 'users' } }] } },
+      { sql: { up: 'delete from users', touches: ['users'] } },
+    ]);
+    expect(error.message).toMatch(/^users is referenced by foreign key orders\.orders_user_id_fkey/);
+    expect(error.hint).toBe('add orders to touches, or give down: SQL that undoes this step');
+  });
+
+  it('refuses a non-transactional step, whose snapshot could not share its transaction', () => {
+    expect(planError([{ sql: { up: 'vacuum users', touches: ['users'], transactional: false } }]).message).toMatch(/^an sql step with transactional: false and no down/);
+  });
+
+  it('takes no snapshot when marked irreversible or given a down', () => {
+    expect(only({ sql: { up: 'delete from users', touches: ['users'], irreversible: true } }).snapshots).toBeUndefined();
+    expect(only({ sql: { up: 'delete from users', down: 'select 1', touches: ['users'] } }).snapshots).toBeUndefined();
+  });
+});
+
+describe('enums', () => {
+  const moods = (): SchemaModel => {
+    const schema = usersSchema();
+    schema.enums = { 'public.mood': { schema: 'public', name: 'mood', values: ['happy', "it's ok"] } };
+    return schema;
+  };
+
+  it.each<[string, unknown, string[], string[] | null, SchemaModel?]>([
+    ['create_enum', { create_enum: { name: 'billing.status', values: ['open', "won't pay"] } }, [`CREATE TYPE "billing"."status" AS ENUM ('open', 'won''t pay')`], ['DROP TYPE "billing"."status"']],
+    ['drop_enum recreates it with its labels from the model', { drop_enum: { name: 'mood' } }, ['DROP TYPE "public"."mood"'], [`CREATE TYPE "public"."mood" AS ENUM ('happy', 'it''s ok')`], moods()],
+  ])('%s', (_name, operation, forward, inverse, schema) => {
+    const step = only(operation, schema);
+    expect(sqlOf(step.forward)).toEqual(forward);
+    expect(sqlOf(step.inverse)).toEqual(inverse);
+  });
+
+  it('offline, drop_enum recreates from the values the manifest gives, or says where they come from', () => {
+    expect(sqlOf(only({ drop_enum: { name: 'mood', values: ['a', 'b'] } }, 'offline').inverse)).toEqual([`CREATE TYPE "public"."mood" AS ENUM ('a', 'b')`]);
+    expect(only({ drop_enum: { name: 'mood' } }, 'offline').inverseNote).toMatch(/^enum type mood is not in the offline schema model.*; give values: to see it here$/);
+  });
+
+  it('drop_enum recreates an enum created earlier in the same manifest', () => {
+    const step = last([{ create_enum: { name: 'color', values: ['red'] } }, { drop_enum: { name: 'color' } }], 'offline');
+    expect(sqlOf(step.inverse)).toEqual([`CREATE TYPE "public"."color" AS ENUM ('red')`]);
+  });
+
+  it.each<[string, unknown[], string, RegExp, SchemaModel?]>([
+    ['create_enum that exists', [{ create_enum: { name: 'mood', values: ['a'] } }], 'type mood already exists', /drop_enum/, moods()],
+    ['create_enum named like a table', [{ create_enum: { name: 'users', values: ['a'] } }], 'a table named users already exists, and its row type takes the name users', /another name/],
+    ['create_enum in a missing schema', [{ create_enum: { name: 'x.mood', values: ['a'] } }], 'schema x does not exist', /CREATE SCHEMA "x"/],
+    ['drop_enum that is missing', [{ drop_enum: { name: 'moood' } }], 'enum type moood does not exist', /did you mean mood\?/, moods()],
+    ['drop_enum whose labels differ', [{ drop_enum: { name: 'mood', values: ['happy'] } }], "enum type mood has the labels happy, it's ok, not happy", /correct values/, moods()],
+    [
+      'drop_enum still in use',
+      [{ add_column: { table: 'users', column: { name: 'm', type: 'mood[]' } } }, { drop_enum: { name: 'public.mood' } }],
+      'enum type mood is used by column users.m',
+      /alter_column_type/,
+      moods(),
+    ],
+  ])('%s', (_name, operations, message, hint, schema) => {
+    const error = planError(operations, schema);
+    expect(error.message).toBe(message);
+    expect(error.hint).toMatch(hint);
+  });
+});
+
+describe('views', () => {
+  const withView = (): SchemaModel => {
+    const schema = usersSchema();
+    schema.views = {
+      'public.active': { schema: 'public', name: 'active', definition: ' SELECT users.id,\n    users.email\n   FROM public.users', options: ['security_barrier=true'], comment: 'live' },
+    };
+    return schema;
+  };
+
+  it.each<[string, unknown, string[], string[] | null, SchemaModel?]>([
+    ['create_view', { create_view: { name: 'billing.open', sql: 'select id from billing.invoices' } }, ['CREATE VIEW "billing"."open" AS select id from billing.invoices'], ['DROP VIEW "billing"."open"']],
+    [
+      'drop_view recreates it from its catalog definition, options and comment',
+      { drop_view: { name: 'active' } },
+      ['DROP VIEW "public"."active"'],
+      ['CREATE VIEW "public"."active" WITH (security_barrier=true) AS  SELECT users.id,\n    users.email\n   FROM public.users', `COMMENT ON VIEW "public"."active" IS 'live'`],
+      withView(),
+    ],
+  ])('%s', (_name, operation, forward, inverse, schema) => {
+    const step = only(operation, schema);
+    expect(sqlOf(step.forward)).toEqual(forward);
+    expect(sqlOf(step.inverse)).toEqual(inverse);
+  });
+
+  it('offline, drop_view recreates from the sql the manifest gives, or says where it comes from', () => {
+    expect(sqlOf(only({ drop_view: { name: 'v', sql: 'select 1' } }, 'offline').inverse)).toEqual(['CREATE VIEW "public"."v" AS select 1']);
+    expect(only({ drop_view: { name: 'v' } }, 'offline').inverse).toBeNull();
+  });
+
+  it.each<[string, unknown[], string, RegExp, SchemaModel?]>([
+    ['create_view that exists', [{ create_view: { name: 'active', sql: 'select 1' } }], 'view active already exists', /drop_view/, withView()],
+    ['create_view named like a table', [{ create_view: { name: 'users', sql: 'select 1' } }], 'a table named users already exists', /another name/],
+    ['drop_view that is missing', [{ drop_view: { name: 'actve' } }], 'view actve does not exist', /did you mean active\?/, withView()],
+    ['drop_view of a table', [{ drop_view: { name: 'users' } }], 'users is a table, not a view', /drop_table/],
+    ['create_table named like a view', [{ create_table: { table: 'active', columns: [{ name: 'a', type: 'int' }] } }], 'a view named active already exists', /another name/, withView()],
+  ])('%s', (_name, operations, message, hint, schema) => {
+    const error = planError(operations, schema);
+    expect(error.message).toBe(message);
+    expect(error.hint).toMatch(hint);
+  });
+});
+
+describe('snapshots are declared exactly where data would be lost', () => {
+  /** One operation of every kind, each valid against withAccounts(). */
+  const everyKind: Record<string, unknown> = {
+    create_table: { create_table: { table: 't', columns: [{ name: 'a', type: 'int' }] } },
+    drop_table: { drop_table: { table: 'billing.invoices' } },
+    rename_table: { rename_table: { from: 'users', to: 'people' } },
+    add_column: { add_column: { table: 'users', column: { name: 'x', type: 'int' } } },
+    drop_column: { drop_column: { table: 'users', column: 'name' } },
+    rename_column: { rename_column: { table: 'users', from: 'name', to: 'n' } },
+    alter_column_type: { alter_column_type: { table: 'users', column: 'name', type: 'varchar(9)' } },
+    set_not_null: { set_not_null: { table: 'users', column: 'name' } },
+    drop_not_null: { drop_not_null: { table: 'billing.invoices', column: 'id' } },
+    set_default: { set_default: { table: 'users', column: 'name', default: "''" } },
+    drop_default: { drop_default: { table: 'accounts', column: 'email' } },
+    set_comment: { set_comment: { table: 'users', comment: 'c' } },
+    set_replica_identity: { set_replica_identity: { table: 'users', identity: 'full' } },
+    create_index: { create_index: { table: 'users', columns: ['name'] } },
+    drop_index: { drop_index: { name: 'users_email_idx' } },
+    add_constraint: { add_constraint: { table: 'users', check: 'id > 0' } },
+    drop_constraint: { drop_constraint: { table: 'accounts', name: 'accounts_note_check' } },
+    rename_constraint: { rename_constraint: { table: 'users', name: 'users_pkey', to: 'pk' } },
+    create_enum: { create_enum: { name: 'e', values: ['a'] } },
+    drop_enum: { drop_enum: { name: 'e', values: ['a'] } },
+    create_view: { create_view: { name: 'v', sql: 'select 1' } },
+    drop_view: { drop_view: { name: 'v', sql: 'select 1' } },
+    backfill: { backfill: { table: 'users', set: { name: "''" } } },
+    sql: { sql: { up: 'delete from users', touches: ['users'] } },
+  };
+  const destructive = ['drop_table', 'drop_column', 'alter_column_type', 'backfill', 'sql'];
+
+  it('covers every kind', () => {
+    expect(Object.keys(everyKind).sort()).toEqual([...knownKinds].sort());
+  });
+
+  it.each(Object.keys(everyKind))('%s', (kind) => {
+    const schema = withAccounts();
+    schema.enums = { 'public.e': { schema: 'public', name: 'e', values: ['a'] } };
+    schema.views = { 'public.v': { schema: 'public', name: 'v', definition: 'select 1' } };
+    if (kind === 'create_enum') delete schema.enums['public.e'];
+    if (kind === 'create_view') delete schema.views['public.v'];
+    const steps = plan([everyKind[kind]], schema);
+    const declared = steps.some((s) => (s.snapshots?.length ?? 0) > 0);
+    expect(declared).toBe(destructive.includes(kind));
+    // Every step can be rolled back: by SQL, or by SQL that restores its snapshot.
+    for (const s of steps) expect(s.inverse, `${s.summary}: ${s.inverseNote ?? ''}`).not.toBeNull();
+    for (const s of steps) {
+      const used = [...(s.inverse ?? []).flatMap((a) => [...a.sql.matchAll(/\{\{snapshot:(\d+)\}\}/g)].map((m) => Number(m[1])))];
+      expect(new Set(used).size).toBe(s.snapshots?.length ?? 0);
+    }
+  });
+
+  it('every destructive step is high risk except a backfill, which only overwrites values it keeps', () => {
+    const risks = destructive.map((kind) => [kind, plan([everyKind[kind]], withAccounts())[0]?.risk]);
+    expect(risks).toEqual([['drop_table', 'high'], ['drop_column', 'high'], ['alter_column_type', 'high'], ['backfill', 'medium'], ['sql', 'high']]);
+  });
+});
