@@ -69,6 +69,8 @@ export const backfill = {
       const key = requireRowKey(ctx, table, model, columns, `the values this backfill overwrites`, 'backfill only columns added earlier in this manifest');
       draft.snapshots = [columnsSnapshot(table, key, columns, spec.where)];
       draft.inverse = [updateFromSnapshot(table, key, columns)];
+      draft.risk = Risk.high;
+      draft.lint.push({ level: 'warning', code: 'destructive', message: `overwrites ${what}; the old values are snapshotted and restored on rollback` });
     }
 
     const key = model === undefined ? undefined : rowKey(model, columns);

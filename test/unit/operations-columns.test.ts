@@ -247,7 +247,8 @@ describe('backfill', () => {
     expect(sqlOf(step.forward)).toEqual([`UPDATE "public"."users" SET "name" = lower(email), "email" = 'x' WHERE email is not null`]);
     expect(step.snapshots).toEqual([{ kind: 'columns', schema: 'public', table: 'users', key: ['id'], columns: ['name', 'email'], where: 'email is not null' }]);
     expect(sqlOf(step.inverse)).toEqual(['UPDATE "public"."users" AS t SET "name" = s."name", "email" = s."email" FROM {{snapshot:0}} AS s WHERE t."id" = s."id"']);
-    expect(step.risk).toBe('medium');
+    expect(step.risk).toBe('high');
+    expect(step.lint).toEqual([{ level: 'warning', code: 'destructive', message: 'overwrites users (name, email); the old values are snapshotted and restored on rollback' }]);
   });
 
   it('has nothing to restore when it fills columns added by the same manifest', () => {
@@ -279,7 +280,7 @@ describe('backfill', () => {
   });
 
   it('keeps batch_size and the key for the executor, and says it runs as one statement for now', () => {
-    const step = only({ backfill: { table: 'users', set: { name: "''" }, batch_size: 5000 } });
+    const step = last([{ add_column: { table: 'users', column: { name: 'n', type: 'text' } } }, { backfill: { table: 'users', set: { n: "''" }, batch_size: 5000 } }]);
     expect(step.batch).toEqual({ size: 5000, key: ['id'] });
     expect(step.lint).toEqual([
       { level: 'info', code: 'batch_size', message: 'batch_size 5000 is kept for committed batches by id; until the executor batches, the update runs as one statement' },
@@ -287,7 +288,7 @@ describe('backfill', () => {
   });
 
   it('uses the default batch size when none is given, without a lint', () => {
-    const step = only({ backfill: { table: 'users', set: { name: "''" } } });
+    const step = last([{ add_column: { table: 'users', column: { name: 'n', type: 'text' } } }, { backfill: { table: 'users', set: { n: "''" } } }]);
     expect(step.batch).toEqual({ size: 1000, key: ['id'] });
     expect(step.lint).toEqual([]);
   });

@@ -141,6 +141,24 @@ describe('drop_table', () => {
   });
 });
 
+describe('hostile identifiers', () => {
+  it('stay one identifier in every statement of a recreated table', () => {
+    const hostile = 'x"; drop table y;--';
+    const q = '"x""; drop table y;--"';
+    const steps = plan([
+      { create_table: { table: hostile, columns: [{ name: hostile, type: 'int', primary_key: true }, { name: 'v', type: 'text', comment: "'); drop table y;--" }] } },
+      { drop_column: { table: `"${hostile.replaceAll('"', '""')}"`, column: 'v' } },
+      { drop_table: { table: `"${hostile.replaceAll('"', '""')}"` } },
+    ]);
+    expect(sqlOf(steps[1]?.inverse)).toEqual([`ALTER TABLE "public".${q} ADD COLUMN "v" text`, `COMMENT ON COLUMN "public".${q}."v" IS '''); drop table y;--'`]);
+    expect(sqlOf(steps[2]?.inverse)).toEqual([
+      `CREATE TABLE "public".${q} (\n  ${q} int NOT NULL\n)`,
+      `CREATE UNIQUE INDEX "x""; drop table y;--_pkey" ON "public".${q} (${q})`,
+      `ALTER TABLE "public".${q} ADD CONSTRAINT "x""; drop table y;--_pkey" PRIMARY KEY USING INDEX "x""; drop table y;--_pkey"`,
+    ]);
+  });
+});
+
 describe('drop_column', () => {
   it('snapshots the column with the row key', () => {
     expect(only({ drop_column: { table: 'users', column: 'email' } }).snapshots).toEqual([{ kind: 'columns', schema: 'public', table: 'users', key: ['id'], columns: ['email'] }]);
@@ -437,8 +455,8 @@ describe('snapshots are declared exactly where data would be lost', () => {
     }
   });
 
-  it('every destructive step is high risk except a backfill, which only overwrites values it keeps', () => {
-    const risks = destructive.map((kind) => [kind, plan([everyKind[kind]], withAccounts())[0]?.risk]);
-    expect(risks).toEqual([['drop_table', 'high'], ['drop_column', 'high'], ['alter_column_type', 'high'], ['backfill', 'medium'], ['sql', 'high']]);
+  it('every destructive step is high risk', () => {
+    const risks = destructive.map((kind) => plan([everyKind[kind]], withAccounts())[0]?.risk);
+    expect(risks).toEqual(['high', 'high', 'high', 'high', 'high']);
   });
 });
