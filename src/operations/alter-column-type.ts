@@ -46,6 +46,25 @@ function restoreWithDownUsing(table: Rel, col: ColumnModel, downUsing: string): 
   return [tx(`${alter} DROP DEFAULT`), tx(`${alter} TYPE ${columnType(col)} USING ${downUsing}`), tx(`${alter} SET DEFAULT ${col.default}`)];
 }
 
+/**
+ * Postgres rewrites check constraints and index expressions over a column whose type
+ * changes (`n >= 0` becomes `(n)::numeric >= (0)::numeric`), and changing the type
+ * back does not undo that. Recreating them from their definitions before the change
+ * makes the rollback exact; the fingerprint would otherwise (rightly) refuse it.
+ */
+function reinstateDependents(schema: SchemaModel, table: Rel, model: TableModel, columnName: string): SqlAction[] {
+  const out: SqlAction[] = [];
+  for (const c of constraintsOf(model)) {
+    if (c.type !== 'check' || !c.columns.includes(columnName)) continue;
+    out.push(tx(`ALTER TABLE ${table.sql} DROP CONSTRAINT ${quoteIdent(c.name)}, ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`));
+  }
+  for (const [, index] of tableIndexes(schema, table.key)) {
+    if (index.constraint || !mentionsColumn(index.definition, columnName)) continue;
+    out.push(tx(`DROP INDEX ${quoteIdent(index.schema)}.${quoteIdent(index.name)}`), tx(index.definition));
+  }
+  return out;
+}
+
 /** Why the column cannot be emptied (set to NULL) to restore it from a snapshot, or null. */
 function snapshotRestoreProblem(schema: SchemaModel, table: Rel, model: TableModel, col: ColumnModel): string | null {
   if (col.identity !== undefined) return 'it is an identity column, which cannot hold NULL';
@@ -89,9 +108,9 @@ export const alterColumnType = {
       draft.inverseNote = fromCatalogNote(`the current type of ${name}`);
     } else if (col.generated !== undefined) {
       // Postgres computes a generated column's values again in the old type.
-      draft.inverse = [tx(`${alter} TYPE ${columnType(col)}`)];
+      draft.inverse = [tx(`${alter} TYPE ${columnType(col)}`), ...reinstateDependents(ctx.schema, table, model, col.name)];
     } else if (spec.down_using !== undefined) {
-      draft.inverse = restoreWithDownUsing(table, col, spec.down_using);
+      draft.inverse = [...restoreWithDownUsing(table, col, spec.down_using), ...reinstateDependents(ctx.schema, table, model, col.name)];
     } else {
       const problem = snapshotRestoreProblem(ctx.schema, table, model, col);
       if (problem !== null) {
@@ -103,7 +122,7 @@ export const alterColumnType = {
       } else {
         const key = requireRowKey(ctx, table, model, [spec.column], `the old values of ${name}`, `give down_using: how to compute the old ${col.type} value from the new one`);
         draft.snapshots = [columnsSnapshot(table, key, [spec.column])];
-        draft.inverse = restoreFromSnapshot(table, col, key);
+        draft.inverse = [...restoreFromSnapshot(table, col, key), ...reinstateDependents(ctx.schema, table, model, col.name)];
       }
     }
 
