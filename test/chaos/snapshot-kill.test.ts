@@ -1,0 +1,105 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
+import { spawnWorker, waitForExit, type SpawnedWorker } from '../helpers/process';
+import { finalState, fingerprintOf } from '../helpers/migrate';
+import { startMigration, watchMigration } from '../../src/client';
+import { stateQuery } from '../../workflows/definitions';
+import { tableChecksum, type TableChecksum } from '../../src/db/checksum';
+
+let db: TestDatabase;
+let t: TestTemporal;
+const workers: SpawnedWorker[] = [];
+
+async function checksumOf(table: string): Promise<TableChecksum> {
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    return await tableChecksum(c, 'public', table);
+  } finally {
+    await c.end();
+  }
+}
+
+async function waitForStep(handle: Awaited<ReturnType<typeof startMigration>>, prefix: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const p = await handle.query(stateQuery).catch(() => null);
+    if (p?.currentStep?.startsWith(prefix)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`step ${prefix} never started`);
+}
+
+async function killAndReplace(w: SpawnedWorker): Promise<void> {
+  w.child.kill('SIGKILL');
+  await waitForExit(w.child);
+  workers.push(await spawnWorker(t.env));
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase('godwit_chaos_snap');
+  await db.query(`create table users (id int primary key, email text, bio text);
+    insert into users select g, case when g % 9 = 0 then null else 'ü' || g || '@x' end, repeat('bio ' || g, 1 + g % 300) from generate_series(1, 5000) g`);
+  await db.query(`create table events (id int primary key, payload text);
+    insert into events select g, md5(g::text) || repeat('x', 200) from generate_series(1, 400000) g`);
+  t = await setupTemporal({ app: db.url });
+  workers.push(await spawnWorker(t.env));
+});
+
+afterAll(async () => {
+  for (const w of workers) {
+    w.child.kill('SIGKILL');
+    await waitForExit(w.child);
+  }
+  await t?.close();
+  await db?.drop();
+});
+
+describe('chaos: workers killed around snapshots and concurrent index builds', () => {
+  it('restores dropped data exactly when the worker is killed between the snapshot and the failure', async () => {
+    const before = await checksumOf('users');
+    const fingerprint = await fingerprintOf(db.url);
+    const loaded = await manifestFrom(`
+id: 0001_drop_bio
+operations:
+  - drop_column: { table: users, column: bio }
+  - sql: { up: "select pg_sleep(3)", down: "select 1" }
+checks:
+  post:
+    - { name: fails on purpose, sql: select false }
+`);
+    const handle = await startMigration(t.client, t.settings, { target: 'app', loaded, requestedBy: 'chaos' });
+    await waitForStep(handle, '2.');
+    await killAndReplace(workers.at(-1)!);
+
+    const outcome = await watchMigration(handle, () => undefined, { pollMs: 250 });
+    expect(finalState(outcome)).toBe('rolled_back');
+    expect(await checksumOf('users')).toEqual(before);
+    expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
+    const snaps = await db.query(`select kind, row_count::int, restored_at is not null as restored from godwit.snapshots where migration_id = '0001_drop_bio'`);
+    expect(snaps.rows).toEqual([{ kind: 'columns', row_count: 5000, restored: true }]);
+  }, 120_000);
+
+  it('leaves exactly one valid index after CREATE INDEX CONCURRENTLY is interrupted by a killed worker', async () => {
+    const loaded = await manifestFrom(`
+id: 0002_events_idx
+operations:
+  - create_index: { table: events, columns: [{ expression: "md5(payload || id::text)" }], name: events_digest_idx, concurrently: true }
+`);
+    const handle = await startMigration(t.client, t.settings, { target: 'app', loaded, requestedBy: 'chaos' });
+    await waitForStep(handle, '1.');
+    await new Promise((r) => setTimeout(r, 300));
+    await killAndReplace(workers.at(-1)!);
+
+    const outcome = await watchMigration(handle, () => undefined, { pollMs: 250 });
+    expect(finalState(outcome)).toBe('applied');
+    const idx = await db.query(`select c.relname, i.indisvalid from pg_index i join pg_class c on c.oid = i.indexrelid
+                                 where i.indrelid = 'events'::regclass and c.relname like 'events_digest%'`);
+    expect(idx.rows).toEqual([{ relname: 'events_digest_idx', indisvalid: true }]);
+    // The build really was interrupted: the step needed a second attempt.
+    const history = await handle.fetchHistory();
+    const attempts = (history.events ?? []).map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0);
+    expect(Math.max(...attempts)).toBeGreaterThanOrEqual(2);
+  }, 120_000);
+});
