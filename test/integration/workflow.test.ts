@@ -13,7 +13,7 @@ beforeAll(async () => {
   db = await createTestDatabase('godwit_wf');
   await db.query(`create table users (id bigint generated always as identity primary key, email text, name text not null)`);
   await db.query(`insert into users (email, name) select 'User' || g || '@Example.com', 'user ' || g from generate_series(1, 3000) g`);
-  t = await setupTemporal({ [TARGET]: db.url });
+  t = await setupTemporal({ [TARGET]: db.url, other: db.url });
   await t.startWorker();
 });
 
@@ -173,6 +173,29 @@ operations:
     // the same migration started twice is refused by its workflow id
     await expect(startMigration(t.client, t.settings, { target: TARGET, loaded: slow, requestedBy: 'a' })).rejects.toThrow(MigrationAlreadyRunningError);
     expect(finalState(await watchMigration(first, () => undefined))).toBe('applied');
+  });
+
+  it('ends in rollback_failed, naming the table, when a compensation runs but does not restore the data', async () => {
+    const loaded = await manifestFrom(`
+id: 0007_bad_down
+operations:
+  - sql: { up: "update users set email = upper(email) where id <= 10", down: "select 1" }
+checks:
+  post:
+    - { name: fails on purpose, sql: select false }
+`);
+    const handle = await startMigration(t.client, t.settings, { target: 'other', loaded, requestedBy: 'a' });
+    const outcome = await watchMigration(handle, () => undefined);
+    expect(finalState(outcome)).toBe('rollback_failed');
+    const p = outcome.kind === 'waiting' ? outcome.progress : null;
+    expect(p?.rollback?.equal).toBe(false);
+    expect(p?.rollback?.differences).toEqual([expect.stringMatching(/^data of public\.users: 3000 rows with checksum rowsum64:\w+, was 3000 rows with rowsum64:\w+$/)]);
+    expect(p?.reason).toMatch(/data of public\.users/);
+    const proof = await db.query(`select detail->>'equal' as equal from godwit.audit_log where migration_id = '0007_bad_down' and event = 'ROLLBACK_PROOF'`);
+    expect(proof.rows).toEqual([{ equal: 'false' }]);
+    await db.query(`update users set email = 'User' || id || '@Example.com' where id <= 10`);
+    await handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', note: 'restored the ten emails' }] });
+    expect(finalState(await watchMigration(handle, () => undefined))).toBe('resolved_manually');
   });
 
   it('stays open in rollback_failed when a compensation fails, until a human resolves it', async () => {
