@@ -9,6 +9,27 @@ export interface ActivityDeps {
   pools: TargetPools;
 }
 
+// Per activity execution: several activities run at once in one worker.
+const detailsByContext = new WeakMap<Context, unknown>();
+
+/** Progress that the next heartbeat carries (a retried attempt reads it back as its resume point). */
+export function heartbeatDetails(details: unknown): void {
+  try {
+    detailsByContext.set(Context.current(), details);
+  } catch {
+    // outside an activity: nothing to report to
+  }
+}
+
+/** What the previous attempt of this activity last reported, if anything. */
+export function previousHeartbeat<T>(): T | undefined {
+  try {
+    return Context.current().info.heartbeatDetails as T | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Heartbeats every second while `fn` runs, so a dead worker is noticed within the heartbeat timeout. */
 export async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
   let ctx: Context | undefined;
@@ -17,7 +38,7 @@ export async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
   } catch {
     return fn(); // called outside an activity (library use)
   }
-  const timer = setInterval(() => ctx.heartbeat(), 1_000);
+  const timer = setInterval(() => ctx.heartbeat(detailsByContext.get(ctx)), 1_000);
   try {
     return await fn();
   } finally {

@@ -2,13 +2,13 @@ import type pg from 'pg';
 import { introspectSchema } from '../src/db/introspect';
 import { schemaFingerprint } from '../src/db/fingerprint';
 import { acquireLease } from '../src/db/lease';
-import { tableChecksums } from '../src/db/checksum';
+import { ChecksumResumeError, tableChecksums } from '../src/db/checksum';
 import type { SchemaModel } from '../src/db/schema-model';
 import type { PlannedStep } from '../src/operations/types';
-import { planManifest } from '../src/operations';
+import { loadSqlParser, planManifest } from '../src/operations';
 import type { Manifest } from '../src/manifest';
 import type { PrepareInput, PrepareResult } from '../workflows/definitions';
-import { type ActivityDeps, inTransaction, withTarget } from './context';
+import { type ActivityDeps, heartbeatDetails, inTransaction, previousHeartbeat, withTarget } from './context';
 import { ChecksumMismatchError, PreCheckFailedError } from './errors';
 
 interface ExistingRow {
@@ -25,6 +25,7 @@ interface ExistingRow {
  */
 export function makePrepare(deps: ActivityDeps) {
   return async function prepareMigration(input: PrepareInput): Promise<PrepareResult> {
+    await loadSqlParser();
     return withTarget(deps, input.target, `preparing ${input.migrationId} on '${input.target}'`, async (client) => {
       const existing = await readExisting(client, input.migrationId);
       if (existing?.state === 'applied') {
@@ -56,7 +57,14 @@ export function makePrepare(deps: ActivityDeps) {
         return { alreadyApplied: false, token, steps, fingerprintBefore: fingerprint.hash, tables: touchedTables(steps, schema) } as const;
       }).then(async ({ tables, ...prepared }) => {
         // Outside the lease transaction, so a concurrent apply is refused at once rather than waiting on it.
-        const sums = await tableChecksums(client, tables);
+        // Big tables take a while: progress rides on the heartbeat, and a retried attempt resumes from it.
+        const onProgress = (p: { resumeFrom: unknown }) => heartbeatDetails({ checksums: p.resumeFrom });
+        const resume = previousHeartbeat<{ checksums?: unknown }>()?.checksums;
+        const sums = await tableChecksums(client, tables, { onProgress, resume }).catch((err: unknown) => {
+          // A resume point the tables no longer match (rewritten since) means starting over.
+          if (resume !== undefined && err instanceof ChecksumResumeError) return tableChecksums(client, tables, { onProgress });
+          throw err;
+        });
         await client.query('update godwit.migrations set checksums_before = $2 where migration_id = $1 and run_id = $3', [
           input.migrationId,
           JSON.stringify(sums),

@@ -3,8 +3,9 @@ import { checkFence } from '../src/db/lease';
 import { bindSnapshots, checkRestored, takeSnapshots, type SnapshotScope } from '../src/db/snapshots';
 import type { CatalogProbe, PlannedStep, SqlAction } from '../src/operations/types';
 import type { StepInput, StepResult } from '../workflows/definitions';
-import { type ActivityDeps, inTransaction, resetTimeouts, setTimeouts, withTarget } from './context';
+import { type ActivityDeps, heartbeatDetails, inTransaction, resetTimeouts, setTimeouts, withTarget } from './context';
 import { InjectedFault, IrreversibleStepError } from './errors';
+import { executeBatched } from './backfill';
 import { markCompensated, markForwardDone, readLedger, recordTransitions } from './ledger';
 
 function isTransactional(actions: readonly SqlAction[]): boolean {
@@ -56,6 +57,9 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
   const alreadyDone = (row: { forward_done: boolean; compensated: boolean }) => (phase === 'forward' ? row.forward_done : row.compensated || !row.forward_done);
   const mark = phase === 'forward' ? () => markForwardDone(client, input, step.id, step.summary) : () => markCompensated(client, input, step.id);
 
+  if (phase === 'forward' && step.batch?.update) {
+    return executeBatched(client, input, (p) => heartbeatDetails(p));
+  }
   const snapshotScope: SnapshotScope = { migrationId: input.migrationId, runId: input.runId, stepId: step.id };
   const snapshots = step.snapshots ?? [];
   if (isTransactional(actions)) {

@@ -86,6 +86,9 @@ const UPGRADES: readonly string[] = [
   alter table godwit.migrations add column checksums_before jsonb;
   alter table godwit.migrations add column fingerprint_after_entries jsonb;
   `,
+  /* 3: progress of steps that commit in batches (backfill), so a retry resumes */ `
+  alter table godwit.step_ledger add column progress jsonb;
+  `,
 ];
 
 export const CONTROL_SCHEMA_VERSION = UPGRADES.length;

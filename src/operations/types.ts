@@ -71,11 +71,17 @@ export interface PlannedStep {
   /** Like `probe`, for a non-transactional inverse (undoing a CONCURRENTLY step). */
   inverseProbe?: CatalogProbe;
   /**
-   * A backfill the executor may run in committed batches: `size` rows at a time, in
-   * order of the row key `key` (keyset pagination). Until it does, the forward SQL is
-   * one statement over every row.
+   * A backfill the executor runs in committed batches: `size` rows at a time, in
+   * order of the row key `key` (keyset pagination), each batch committing with its
+   * progress in the step ledger. `forward` holds the same UPDATE as one statement,
+   * for `godwit plan` and for readers.
    */
-  batch?: { size: number; key: string[] };
+  batch?: {
+    size: number;
+    key: string[];
+    /** The UPDATE in parts, so the executor can run it a keyset batch at a time. */
+    update?: { schema: string; table: string; set: string; where?: string };
+  };
 }
 
 /** Thrown when a spec cannot be planned against the schema (missing table, duplicate column...). */

@@ -8,9 +8,10 @@ import { TargetPools } from '../../src/db/pool';
 import { acquireLease } from '../../src/db/lease';
 import { ensureControlSchema } from '../../src/db/control-schema';
 import { introspectSchema } from '../../src/db/introspect';
-import { planManifest } from '../../src/operations';
+import { loadSqlParser, planManifest } from '../../src/operations';
 import type { PlannedStep } from '../../src/operations/types';
 import type { StepInput } from '../../workflows/definitions';
+import { tableChecksum } from '../../src/db/checksum';
 
 // The activities called directly, as Temporal would on a retry: at least once.
 let db: TestDatabase;
@@ -30,6 +31,7 @@ async function withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
 
 async function plan(yaml: string): Promise<PlannedStep[]> {
   const loaded = await manifestFrom(yaml);
+  await loadSqlParser();
   return withClient(async (c) => planManifest(loaded.manifest, await introspectSchema(c)));
 }
 
@@ -159,5 +161,46 @@ operations:
     } finally {
       await holder.end();
     }
+  });
+
+  it('runs a backfill in committed batches and resumes after a failure without updating any row twice', async () => {
+    await db.query('alter table users add column score int not null default 0');
+    const [step] = await plan(`
+id: m1
+operations:
+  - backfill: { table: users, set: { score: "score + 1" }, batch_size: 100 }
+`);
+    const input = await stepInput(step!, { lock_timeout: '200ms' });
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      // A row in the last batch is locked: nine batches commit, the tenth times out (retryable).
+      await holder.query('begin; select * from users where id = 950 for update');
+      const err = await acts.runStep(input).catch((e: unknown) => e);
+      expect((err as ApplicationFailure).type).toBe('LockTimeout');
+      const partial = await db.query(`select count(*) filter (where score = 1)::int as done, count(*) filter (where score = 0)::int as todo from users`);
+      expect(partial.rows[0]).toEqual({ done: 900, todo: 100 });
+      await holder.query('rollback');
+      expect((await acts.runStep(input)).skipped).toBe(false);
+    } finally {
+      await holder.end();
+    }
+    const scores = await db.query(`select min(score) as lo, max(score) as hi from users`);
+    expect(scores.rows[0]).toEqual({ lo: 1, hi: 1 });
+    const ledger = await db.query(`select progress->>'batches' as batches, progress->>'rows' as rows from godwit.step_ledger where run_id = $1`, [input.runId]);
+    expect(ledger.rows[0]).toEqual({ batches: '10', rows: '1000' });
+  });
+
+  it('puts back what committed batches changed when a backfill fails for good', async () => {
+    const before = await withClient((c) => tableChecksum(c, 'public', 'users'));
+    const [step] = await plan(`
+id: m1
+operations:
+  - backfill: { table: users, set: { email: "upper(email)" }, where: "id % 3 = 0", batch_size: 50 }
+`);
+    const input = { ...(await stepInput(step!)), faults: { failAtStep: 1 } };
+    const err = await acts.runStep(input).catch((e: unknown) => e);
+    expect((err as ApplicationFailure).type, (err as Error).message).toBe('InjectedFault');
+    expect(await withClient((c) => tableChecksum(c, 'public', 'users'))).toEqual(before);
   });
 });

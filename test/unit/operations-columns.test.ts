@@ -279,17 +279,15 @@ describe('backfill', () => {
     expect(step.inverse).toEqual([]);
   });
 
-  it('keeps batch_size and the key for the executor, and says it runs as one statement for now', () => {
-    const step = last([{ add_column: { table: 'users', column: { name: 'n', type: 'text' } } }, { backfill: { table: 'users', set: { n: "''" }, batch_size: 5000 } }]);
-    expect(step.batch).toEqual({ size: 5000, key: ['id'] });
-    expect(step.lint).toEqual([
-      { level: 'info', code: 'batch_size', message: 'batch_size 5000 is kept for committed batches by id; until the executor batches, the update runs as one statement' },
-    ]);
+  it('gives the executor the batch size, the key and the update in parts', () => {
+    const step = last([{ add_column: { table: 'users', column: { name: 'n', type: 'text' } } }, { backfill: { table: 'users', set: { n: "''" }, where: 'id > 10', batch_size: 5000 } }]);
+    expect(step.batch).toEqual({ size: 5000, key: ['id'], update: { schema: 'public', table: 'users', set: `"n" = ''`, where: 'id > 10' } });
+    expect(step.lint).toEqual([]);
   });
 
   it('uses the default batch size when none is given, without a lint', () => {
     const step = last([{ add_column: { table: 'users', column: { name: 'n', type: 'text' } } }, { backfill: { table: 'users', set: { n: "''" } } }]);
-    expect(step.batch).toEqual({ size: 1000, key: ['id'] });
+    expect(step.batch).toMatchObject({ size: 1000, key: ['id'] });
     expect(step.lint).toEqual([]);
   });
 

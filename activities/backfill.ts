@@ -1,0 +1,113 @@
+import type pg from 'pg';
+import { quoteIdent } from '../src/db/ident';
+import { checkFence } from '../src/db/lease';
+import { bindSnapshots, checkRestored, takeSnapshots, type SnapshotScope } from '../src/db/snapshots';
+import type { PlannedStep } from '../src/operations/types';
+import type { StepInput, StepResult } from '../workflows/definitions';
+import { inTransaction } from './context';
+import { InjectedFault, toFailure } from './errors';
+import { markForwardDone, readLedger, recordTransitions } from './ledger';
+
+interface BatchProgress {
+  snapshotTaken: boolean;
+  /** The key of the last row updated, as text per key column; null before the first batch. */
+  lastKey: string[] | null;
+  rows: number;
+  batches: number;
+}
+
+const START: Readonly<BatchProgress> = { snapshotTaken: false, lastKey: null, rows: 0, batches: 0 };
+
+async function readProgress(client: pg.ClientBase, runId: string, stepId: string): Promise<BatchProgress> {
+  const { rows } = await client.query<{ progress: BatchProgress | null }>('select progress from godwit.step_ledger where run_id = $1 and step_id = $2', [runId, stepId]);
+  return rows[0]?.progress ?? { ...START };
+}
+
+async function saveProgress(client: pg.ClientBase, input: StepInput, progress: BatchProgress): Promise<void> {
+  await client.query(
+    `insert into godwit.step_ledger (run_id, step_id, migration_id, summary, progress) values ($1, $2, $3, $4, $5)
+     on conflict (run_id, step_id) do update set progress = excluded.progress`,
+    [input.runId, input.step.id, input.migrationId, input.step.summary, JSON.stringify(progress)],
+  );
+}
+
+/**
+ * A backfill in committed keyset batches. Each batch commits together with its
+ * progress in the step ledger, so a retry after a crash resumes after the last
+ * committed batch and no row is updated twice (`score = score + 1` stays exact).
+ * Values it overwrites are snapshotted once, before the first batch. A failure that
+ * retrying cannot fix puts back what the committed batches changed before it throws,
+ * so the step never stays half-applied.
+ */
+export async function executeBatched(client: pg.ClientBase, input: StepInput, onProgress: (p: BatchProgress) => void): Promise<StepResult> {
+  const started = Date.now();
+  const step = input.step as PlannedStep & { batch: NonNullable<PlannedStep['batch']> & { update: NonNullable<NonNullable<PlannedStep['batch']>['update']> } };
+  const { size, key, update } = step.batch;
+  const scope: SnapshotScope = { migrationId: input.migrationId, runId: input.runId, stepId: step.id };
+  const table = `${quoteIdent(update.schema)}.${quoteIdent(update.table)}`;
+  const keyList = key.map(quoteIdent).join(', ');
+  const keyRow = key.length === 1 ? quoteIdent(key[0]!) : `(${keyList})`;
+
+  const first = await inTransaction(client, input.policy, async () => {
+    await checkFence(client, input.target, input.token);
+    await recordTransitions(client, input, input.audit);
+    if ((await readLedger(client, input.runId, step.id)).forward_done) return null;
+    const progress = await readProgress(client, input.runId, step.id);
+    if (!progress.snapshotTaken && (step.snapshots?.length ?? 0) > 0) {
+      await takeSnapshots(client, scope, step.snapshots!);
+      progress.snapshotTaken = true;
+      await saveProgress(client, input, progress);
+    }
+    return progress;
+  });
+  if (first === null) return { skipped: true, ms: Date.now() - started };
+
+  let progress = first;
+  try {
+    for (;;) {
+      const done = await inTransaction(client, input.policy, async () => {
+        await checkFence(client, input.target, input.token);
+        const after = progress.lastKey ? ` and ${keyRow} > ${key.length === 1 ? '$1' : `(${key.map((_k, i) => `$${i + 1}`).join(', ')})`}` : '';
+        // Postgres picks the batch's last key, so key order is Postgres' own (collations, types).
+        const { rows } = await client.query<Record<string, string> & { n: string }>(
+          `with batch as (
+             select ${keyList} from ${table} where (${update.where ?? 'true'})${after}
+             order by ${keyList} limit ${size} for update
+           ), updated as (
+             update ${table} as t set ${update.set} from batch
+              where ${key.map((k) => `t.${quoteIdent(k)} = batch.${quoteIdent(k)}`).join(' and ')}
+             returning ${key.map((k) => `t.${quoteIdent(k)}`).join(', ')}
+           )
+           select count(*) over ()::text as n, ${key.map((k) => `${quoteIdent(k)}::text as ${quoteIdent(k)}`).join(', ')}
+             from updated order by ${key.map((k) => `updated.${quoteIdent(k)} desc`).join(', ')} limit 1`,
+          progress.lastKey ?? [],
+        );
+        const top = rows[0];
+        if (!top) return true;
+        const last = key.map((k) => top[k]!);
+        progress = { ...progress, lastKey: last, rows: progress.rows + Number(top.n), batches: progress.batches + 1 };
+        await saveProgress(client, input, progress);
+        return false;
+      });
+      onProgress(progress);
+      if (done) break;
+    }
+    if (input.faults?.failAtStep === step.index) {
+      throw new InjectedFault(`injected failure at step ${step.index}, after ${progress.batches} committed batches`);
+    }
+    await inTransaction(client, null, async () => {
+      await checkFence(client, input.target, input.token);
+      await markForwardDone(client, input, step.id, step.summary);
+    });
+    return { skipped: false, ms: Date.now() - started };
+  } catch (err) {
+    if (!toFailure(err).nonRetryable || progress.batches === 0 || step.inverse === null) throw err;
+    // Put back what the committed batches changed; a retryable failure resumes instead.
+    await inTransaction(client, input.policy, async () => {
+      for (const action of step.inverse!) await client.query(bindSnapshots(action.sql, scope));
+      if ((step.snapshots?.length ?? 0) > 0) await checkRestored(client, scope, step.snapshots!);
+      await saveProgress(client, input, { ...START });
+    });
+    throw err;
+  }
+}
