@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { canonicalJson } from '../manifest/canonical';
 
 /** One lifecycle transition (or other notable event) to append to godwit.audit_log. */
 export interface AuditEntry {
@@ -18,18 +19,6 @@ export interface AuditScope {
 
 const AUDIT_LOCK_KEY = 0x60d_a0d;
 export const GENESIS_HASH = 'sha256:' + '0'.repeat(64);
-
-/** Stable JSON: keys sorted at every level, so the hash of a row never depends on key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 export function auditRowHash(prevHash: string, row: Record<string, unknown>): string {
   return 'sha256:' + createHash('sha256').update(prevHash).update(canonicalJson(row)).digest('hex');
