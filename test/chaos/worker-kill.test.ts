@@ -68,4 +68,12 @@ operations:
     const ledger = await db.query<{ n: number }>(`select count(*)::int as n from godwit.step_ledger where migration_id = '0001_durable' and forward_done_at is not null`);
     expect(ledger.rows[0]!.n).toBe(3);
   }, 120_000);
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('shuts down gracefully on %s, exiting 0', async (signal) => {
+    const w = await spawnWorker(t.env);
+    workers.push(w);
+    w.child.kill(signal);
+    expect(await waitForExit(w.child)).toBe(0);
+    expect(w.output()).toMatch(/godwit worker: stopped/);
+  });
 });
