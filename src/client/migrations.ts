@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { LoadedManifest } from '../manifest';
-import { planManifest } from '../operations';
+import { loadSqlParser, planManifest } from '../operations';
 import { emptySchemaModel } from '../db/schema-model';
 import { runUrl, type TemporalSettings } from '../config/temporal';
 import {
@@ -63,6 +63,7 @@ export function migrationInput(opts: StartOptions): MigrationInput {
 export async function startMigration(client: Client, settings: TemporalSettings, opts: StartOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof migrationWorkflow>> {
   const { manifest, checksum } = opts.loaded;
   const workflowId = migrationWorkflowId(opts.target, manifest.id);
+  await loadSqlParser();
   const offline = planManifest(manifest, emptySchemaModel(), { offline: true });
   try {
     return await client.workflow.start<typeof migrationWorkflow>(WORKFLOW_TYPE, {

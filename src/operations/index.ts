@@ -94,6 +94,8 @@ export interface PlanOptions {
  * Plans every operation in order against a copy of `schema` (or an empty model for
  * an offline plan). Each planner evolves the model, so later operations see earlier
  * ones. Throws PlanError, with the operation's path, when an operation cannot apply.
+ * Reading `sql` steps needs the SQL parser: await loadSqlParser() first (it throws
+ * SqlParserNotLoadedError otherwise).
  */
 export function planManifest(manifest: Manifest, schema?: SchemaModel, options: PlanOptions = {}): PlannedStep[] {
   const ctx: PlanContext = {
@@ -116,3 +118,5 @@ export function planManifest(manifest: Manifest, schema?: SchemaModel, options: 
 }
 
 export * from './types';
+export { loadSqlParser, SqlParserNotLoadedError, SqlSyntaxError } from './sql-parser';
+export { writtenTables, type TableName, type WrittenTables } from './sql-tables';

@@ -160,6 +160,11 @@ const cases: Case[] = [
     operations: `\n  - sql: { up: "delete from orders where total_cents > 1000; update users set bio = null", touches: [orders, users] }`,
     applied: `select count(*) = 100 from orders`,
   },
+  {
+    name: 'sql without down or touches, restored from snapshots of the tables the Postgres parser finds it writes',
+    operations: `\n  - sql: { up: "with gone as (delete from orders where total_cents > 1000 returning user_id) update users set bio = null where id in (select user_id from gone)" }`,
+    applied: `select count(*) = 100 from orders`,
+  },
 ];
 
 let db: TestDatabase;

@@ -4,7 +4,10 @@
  */
 import { emptySchemaModel, type IndexModel, type SchemaModel } from '../../src/db/schema-model';
 import { manifestSchema, type Manifest } from '../../src/manifest';
-import { planManifest, PlanError, type PlannedStep } from '../../src/operations';
+import { loadSqlParser, planManifest, PlanError, type PlannedStep } from '../../src/operations';
+
+// Planning reads sql steps with the Postgres parser, loaded once.
+await loadSqlParser();
 
 /** A manifest with these operations, parsed (and defaulted) the way a file would be. */
 export function manifestOf(operations: unknown[]): Manifest {

@@ -289,12 +289,129 @@ describe('sql without down', () => {
     expect(sqlOf(step.inverse)).toEqual(['TRUNCATE "public"."users"', 'INSERT INTO "public"."users" OVERRIDING SYSTEM VALUE SELECT * FROM {{snapshot:0}}']);
   });
 
-  it('refuses when it does not say what it writes, naming the tables it seems to write', () => {
-    const error = planError([{ sql: { up: 'update users set name = upper(name)' } }]);
-    expect(error.message).toBe(
-      'this sql step has no down, so rolling it back means restoring the tables it writes from snapshots, and which tables those are is not given',
+  it('without touches, snapshots the tables the parsed SQL writes, with the same inverse', () => {
+    const step = only({ sql: { up: 'with gone as (delete from billing.invoices returning id) update users set name = null where id in (select id from gone)' } });
+    expect(step.snapshots).toEqual([
+      { kind: 'table', schema: 'public', table: 'users' },
+      { kind: 'table', schema: 'billing', table: 'invoices' },
+    ]);
+    expect(sqlOf(step.inverse)).toEqual([
+      'TRUNCATE "public"."users", "billing"."invoices"',
+      'INSERT INTO "public"."users" ("id", "email", "name") OVERRIDING SYSTEM VALUE SELECT "id", "email", "name" FROM {{snapshot:0}}',
+      'INSERT INTO "billing"."invoices" ("id") OVERRIDING SYSTEM VALUE SELECT "id" FROM {{snapshot:1}}',
+    ]);
+    expect(step.touches).toEqual(['public.users', 'billing.invoices']);
+    expect(step.risk).toBe('high');
+  });
+
+  it('adds the tables that reference a written one, which a cascade may change and the TRUNCATE needs', () => {
+    const step = last([
+      { create_table: { table: 'orders', columns: [{ name: 'id', type: 'int' }, { name: 'user_id', type: 'bigint', references: { table: 'users', on_delete: 'cascade' } }] } },
+      { create_table: { table: 'items', columns: [{ name: 'order_id', type: 'int' }] } },
+      { add_constraint: { table: 'orders', name: 'orders_id_key', unique: { columns: ['id'] } } },
+      { add_constraint: { table: 'items', name: 'items_order_fk', foreign_key: { columns: ['order_id'], references: { table: 'orders', columns: ['id'] } } } },
+      { sql: { up: 'delete from users where id < 10' } },
+    ]);
+    expect(step.snapshots?.map((s) => s.table)).toEqual(['users', 'orders', 'items']);
+    expect(sqlOf(step.inverse)?.[0]).toBe('TRUNCATE "public"."users", "public"."orders", "public"."items"');
+    expect(step.touches).toEqual(['public.users', 'public.orders', 'public.items']);
+    expect(step.lint.find((l) => l.code === 'restored_from_snapshot')?.message).toBe(
+      'rolling back empties users, orders, items (orders, items because they reference a table it writes) and puts back their rows from snapshots taken before this step; SQL that also changes their structure needs a down instead',
     );
-    expect(error.hint).toBe('add touches: [tables it writes] (it seems to write public.users), down: SQL that undoes it, or irreversible: true');
+  });
+
+  it.each<[string, string, string]>([
+    ['a schema change', 'update users set name = null; alter table users add column x int', 'ALTER TABLE users'],
+    ['a DO block', 'do $$ begin delete from users; end $$', 'DO block'],
+    ['a call of a user function', 'update users set name = app.clean(name)', 'call of function app.clean()'],
+    ['a CALL', 'call purge()', 'CALL purge()'],
+    ['a COMMIT', 'delete from users; commit', 'COMMIT (transaction control)'],
+  ])('refuses SQL with %s, naming it and the ways out', (_name, up, what) => {
+    const error = planError([{ sql: { up } }]);
+    expect(error.message).toBe(`this sql step has no down, and a snapshot of the tables it writes cannot undo everything it does: ${what}`);
+    expect(error.path).toBe('operations[0].sql');
+    expect(error.hint).toMatch(/^give down: SQL that undoes it, touches: \[tables\] if you know it changes only the rows of those tables.*, or irreversible: true$/);
+  });
+
+  it('says which tables it saw written when it refuses', () => {
+    expect(planError([{ sql: { up: 'delete from billing.invoices; select app.f()' } }]).hint).toBe(
+      'give down: SQL that undoes it, touches: [tables] if you know it changes only the rows of those tables (it writes billing.invoices), or irreversible: true',
+    );
+  });
+
+  it.each<[string, (s: SchemaModel) => void, string, string]>([
+    [
+      'a trigger on a written table, which may write elsewhere',
+      (s) => (s.tables['public.users']!.triggers = { audit: { name: 'audit', definition: 'CREATE TRIGGER audit AFTER UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION audit()', enabled: 'origin' } }),
+      'update users set name = null',
+      'trigger audit on users',
+    ],
+    [
+      'a write through a view',
+      (s) => (s.views = { 'public.active': { schema: 'public', name: 'active', definition: 'SELECT id FROM users' } }),
+      'update active set id = 1',
+      'write through view active',
+    ],
+    [
+      'a table with inheritance children, whose rows a snapshot of it would mix in',
+      (s) => (s.tables['public.users_2025'] = { schema: 'public', name: 'users_2025', columns: {}, inherits: ['public.users'] }),
+      'delete from users',
+      'users, a table with inheritance children (users_2025)',
+    ],
+  ])('refuses %s, as the schema shows', (_name, change, up, what) => {
+    const schema = usersSchema();
+    change(schema);
+    expect(planError([{ sql: { up } }], schema).message).toBe(`this sql step has no down, and a snapshot of the tables it writes cannot undo everything it does: ${what}`);
+  });
+
+  it('ignores a disabled trigger', () => {
+    const schema = usersSchema();
+    schema.tables['public.users']!.triggers = { t: { name: 't', definition: 'CREATE TRIGGER t ...', enabled: 'disabled' } };
+    expect(only({ sql: { up: 'update users set name = null' } }, schema).snapshots).toHaveLength(1);
+  });
+
+  it('says when a table it writes does not exist', () => {
+    const error = planError([{ sql: { up: 'delete from usres' } }]);
+    expect(error.message).toBe('table usres does not exist');
+    expect(error.hint).toMatch(/users/);
+  });
+
+  it('trusts touches over the parse, even for SQL the parse cannot see through', () => {
+    const step = only({ sql: { up: 'select app.purge_users()', touches: ['users'] } });
+    expect(step.snapshots).toEqual([{ kind: 'table', schema: 'public', table: 'users' }]);
+    expect(step.touches).toEqual(['public.users']);
+  });
+
+  it('allows what it cannot undo when marked irreversible, with no inverse and a note', () => {
+    const step = only({ sql: { up: 'alter table users add column x int; update users set x = 1', irreversible: true } });
+    expect(step.inverse).toBeNull();
+    expect(step.inverseNote).toBe('marked irreversible: this step cannot be rolled back');
+    expect(step.snapshots).toBeUndefined();
+    expect(step.touches).toEqual(['public.users']);
+  });
+
+  it('has nothing to undo for SQL that writes nothing, even outside a transaction', () => {
+    for (const step of [only({ sql: { up: 'select pg_sleep(1)' } }), only({ sql: { up: 'vacuum users', transactional: false } })]) {
+      expect(step.inverse).toEqual([]);
+      expect(step.snapshots).toBeUndefined();
+      expect(step.risk).toBe('medium');
+      expect(step.lint.map((l) => l.code)).toContain('writes_nothing');
+    }
+  });
+
+  it('reports SQL that does not parse with its position and the path of the SQL', () => {
+    const error = planError([{ add_column: { table: 'users', column: { name: 'x', type: 'int' } } }, { sql: { up: 'update users\nset x = = 1', down: 'select 1' } }]);
+    expect(error.message).toBe('syntax error at or near "=", at line 2, column 9 of the SQL');
+    expect(error.path).toBe('operations[1].sql.up');
+  });
+
+  it('reads the down too', () => {
+    expect(planError([{ sql: { up: 'select 1', down: 'delete users' } }]).path).toBe('operations[0].sql.down');
+  });
+
+  it('keeps trusting the model after SQL that only writes rows', () => {
+    const error = planError([{ sql: { up: 'delete from users' } }, { drop_column: { table: 'users', column: 'nope' } }]);
+    expect(error.message).toMatch(/^column users\.nope does not exist/);
   });
 
   it('refuses when a table outside touches references a touched one, since the TRUNCATE would fail', () => {

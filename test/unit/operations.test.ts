@@ -3,7 +3,6 @@ import { emptySchemaModel } from '../../src/db/schema-model';
 import { createTable, createTableSpec } from '../../src/operations/create-table';
 import { planManifest } from '../../src/operations';
 import { defaultIndexName, indexColumnNames, makeObjectName } from '../../src/operations/naming';
-import { tablesWrittenBy } from '../../src/operations/sql';
 import { lintCodes, manifestOf, only, plan, planError, sqlOf, usersSchema } from './operations-fixtures';
 
 describe('forward and inverse SQL', () => {
@@ -421,8 +420,16 @@ describe('touches', () => {
     expect(only(operation).touches).toEqual(touches);
   });
 
-  it('folds unquoted names in SQL to lower case, as Postgres does', () => {
-    expect(tablesWrittenBy('UPDATE Users SET a = 1; ALTER TABLE IF EXISTS Billing."Invoices" ADD x int')).toEqual(['public.users', 'billing.Invoices']);
+  it('for sql, are the tables its up and down write or change, read with the Postgres parser', () => {
+    expect(only({ sql: { up: 'UPDATE Users SET name = 1; ALTER TABLE IF EXISTS Billing."Invoices" ADD x int', down: 'alter table billing."Invoices" drop x; truncate t2' } }).touches).toEqual([
+      'public.users',
+      'billing.Invoices',
+      'public.t2',
+    ]);
+  });
+
+  it('for sql it cannot read the tables of, says to list them', () => {
+    expect(lintCodes(only({ sql: { up: 'do $$ begin perform 1; end $$', down: 'select 1' } }))).toEqual(['info:touches_unknown']);
   });
 });
 

@@ -1,5 +1,5 @@
 import { loadManifests } from '../../manifest';
-import { planManifest } from '../../operations';
+import { loadSqlParser, planManifest } from '../../operations';
 import { emptySchemaModel } from '../../db/schema-model';
 import type { PlannedStep } from '../../operations/types';
 import { bold, dim, red, yellow } from '../output';
@@ -7,6 +7,7 @@ import { bold, dim, red, yellow } from '../output';
 /** `godwit plan`: forward and inverse SQL of each step, offline (no database, no server). */
 export async function planCommand(path: string, opts: { json?: boolean }, out: (line: string) => void = console.log): Promise<void> {
   const manifests = await loadManifests(path);
+  await loadSqlParser();
   const plans = manifests.map((m) => ({
     id: m.manifest.id,
     file: m.file,
