@@ -1,8 +1,19 @@
-import { loadManifests } from '../../manifest';
+import { loadManifests, type LoadedManifest } from '../../manifest';
 import { loadSqlParser, planManifest } from '../../operations';
 import { emptySchemaModel } from '../../db/schema-model';
-import type { PlannedStep } from '../../operations/types';
+import { PlanError, type PlannedStep } from '../../operations/types';
+import { CliError } from '../exit-codes';
 import { bold, dim, red, yellow } from '../output';
+
+/** Plans one manifest without a database; a plan error names the file, the operation and the fix. */
+function planOffline(m: LoadedManifest): PlannedStep[] {
+  try {
+    return planManifest(m.manifest, emptySchemaModel(), { offline: true });
+  } catch (err) {
+    if (err instanceof PlanError) throw new CliError(`${m.file}: ${err.path}: ${err.message}${err.hint ? `\n  ${err.hint}` : ''}`);
+    throw err;
+  }
+}
 
 /** `godwit plan`: forward and inverse SQL of each step, offline (no database, no server). */
 export async function planCommand(path: string, opts: { json?: boolean }, out: (line: string) => void = console.log): Promise<void> {
@@ -13,7 +24,7 @@ export async function planCommand(path: string, opts: { json?: boolean }, out: (
     file: m.file,
     checksum: m.checksum,
     description: m.manifest.description,
-    steps: planManifest(m.manifest, emptySchemaModel(), { offline: true }),
+    steps: planOffline(m),
     checks: m.manifest.checks.post,
     policy: m.manifest.policy,
   }));
