@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { connectOrStartTemporal, ensureTemporalCli } from '../src/devserver';
 import { TargetPools } from '../src/db/pool';
-import { connectClient, startMigration, watchMigration } from '../src/client';
+import { connectClient, manageSnapshots, startMigration, verifyDrift, watchMigration } from '../src/client';
 import { parseManifest } from '../src/manifest';
 import { connectWorkerConnection, createGodwitWorker } from '../worker';
-import { approveUpdate, resolveUpdate, type FaultInjection } from '../workflows/definitions';
+import { approveUpdate, resolveUpdate, SNAPSHOTS_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type FaultInjection } from '../workflows/definitions';
 import type { TemporalSettings } from '../src/config/temporal';
 
 const OUT = fileURLToPath(new URL('../test/replay/histories', import.meta.url));
@@ -56,6 +56,16 @@ operations:
     human: 'resolve',
   },
   {
+    name: 'rolled-back-with-snapshot',
+    yaml: `id: r5_snapshot
+operations:
+  - drop_column: { table: users, column: email }
+checks:
+  post:
+    - { name: fails on purpose, sql: select false }
+`,
+  },
+  {
     name: 'approval-required-approved',
     yaml: `id: r4_approved
 operations:
@@ -89,11 +99,11 @@ async function main(): Promise<void> {
   try {
     for (const s of scenarios) {
       const handle = await startMigration(client, settings, { target: 'rec', loaded: parseManifest(s.yaml, `${s.name}.yaml`), requestedBy: 'recorder', ...(s.faults ? { faults: s.faults } : {}) });
-      let outcome = await watchMigration(handle, () => undefined);
-      if (outcome.kind === 'waiting' && s.human === 'approve') {
-        await handle.executeUpdate(approveUpdate, { args: [{ by: 'approver' }] });
-        outcome = await watchMigration(handle, () => undefined);
-      }
+      let outcome = await watchMigration(handle, (e) => {
+        if (s.human === 'approve' && e.kind === 'transition' && e.to === 'awaiting_approval') {
+          void handle.executeUpdate(approveUpdate, { args: [{ by: 'approver' }] });
+        }
+      });
       if (outcome.kind === 'waiting' && s.human === 'resolve') {
         await handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', note: 'cleaned up by hand' }] });
         outcome = await watchMigration(handle, () => undefined);
@@ -103,6 +113,25 @@ async function main(): Promise<void> {
       const json = execFileSync(cli.path, ['workflow', 'show', '--address', endpoint.address, '--workflow-id', handle.workflowId, '--output', 'json'], { maxBuffer: 64 << 20 });
       writeFileSync(join(OUT, `${s.name}.json`), json);
       console.log(`${s.name}: ${state}, ${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events`);
+    }
+    // The short inspection workflows behind `godwit verify` and `godwit snapshots`.
+    const inspections: [string, () => Promise<unknown>][] = [
+      ['verify-drift', () => verifyDrift(client, settings, 'rec', [parseManifest(scenarios[0]!.yaml, 'applied-with-checks.yaml')])],
+      ['snapshots-list', () => manageSnapshots(client, settings, { target: 'rec', action: 'list' })],
+    ];
+    for (const [name, run] of inspections) {
+      await run();
+      const type = name === 'verify-drift' ? VERIFY_WORKFLOW_TYPE : SNAPSHOTS_WORKFLOW_TYPE;
+      let workflowId: string | undefined;
+      for (let i = 0; i < 50 && !workflowId; i++) {
+        // Visibility lags a moment behind the run.
+        for await (const wf of client.workflow.list({ query: `WorkflowType = '${type}'` })) workflowId ??= wf.workflowId;
+        if (!workflowId) await new Promise((r) => setTimeout(r, 200));
+      }
+      if (!workflowId) throw new Error(`no ${type} run found to record`);
+      const json = execFileSync(cli.path, ['workflow', 'show', '--address', endpoint.address, '--workflow-id', workflowId, '--output', 'json'], { maxBuffer: 64 << 20 });
+      writeFileSync(join(OUT, `${name}.json`), json);
+      console.log(`${name}: recorded`);
     }
   } finally {
     worker.shutdown();
