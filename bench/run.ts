@@ -5,7 +5,8 @@
  * `psql -c` of the same DDL, each spawned as a whole process and timed from spawn to exit.
  * Then where Godwit's time goes. Prints a table and rewrites the figures in bench/README.md.
  *
- * Environment: BENCH_RUNS (15), BENCH_WARMUP (3), DATABASE_URL (admin
+ * Environment: BENCH_RUNS (15), BENCH_WARMUP (3), BENCH_QUIET=0 (do not wait for a quiet
+ * machine before each command), BENCH_QUIET_BUSY (0.3), BENCH_QUIET_WAIT_MS (20000), DATABASE_URL (admin
  * connection, default postgres://postgres@127.0.0.1:5432/postgres), TEMPORAL_ADDRESS (use that
  * server instead of starting a dev server), BENCH_NO_README=1 (print only).
  */
@@ -14,7 +15,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { buildCliBundle } from './lib/bundle';
 import { runTimeline, type RunTimeline } from './lib/history';
+import { waitForQuiet } from './lib/quiet';
 import { BENCH_DB, BENCH_TARGET, createBenchDatabase, dropBenchDatabase, rebuildUsersIfWorn, startTemporalAndWorker, USER_ROWS, type BenchTemporal } from './lib/setup';
 import { fmtMs, fmtRatio, median, summarize, type Summary } from './lib/stats';
 import { timedSpawn, type TimedRun } from './lib/timed';
@@ -25,6 +28,10 @@ const int = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number
 const RUNS = Math.max(1, int(process.env.BENCH_RUNS, 15));
 const WARMUP = int(process.env.BENCH_WARMUP, 3);
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+// Before each command, wait (up to QUIET_WAIT_MS) until at most QUIET_BUSY of the CPUs are busy with other work.
+const QUIET = process.env.BENCH_QUIET !== '0';
+const QUIET_BUSY = Number(process.env.BENCH_QUIET_BUSY ?? 0.3);
+const QUIET_WAIT_MS = int(process.env.BENCH_QUIET_WAIT_MS, 20_000);
 
 // The one operation, spelled the way each tool wants it. The DDL is the statement Godwit
 // plans for the manifest (`godwit plan` prints it), so all three run the same statement.
@@ -66,6 +73,7 @@ async function main(): Promise<void> {
   out(`machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, node ${process.version}, load ${load0.map((l) => l.toFixed(2)).join(' ')}`);
 
   const work = mkdtempSync(join(tmpdir(), 'godwit-bench-'));
+  let bundle: { entry: string; dir: string } | null = null;
   let temporal: BenchTemporal | undefined;
   let db: pg.Client | undefined;
   let dbCreated = false;
@@ -77,6 +85,7 @@ async function main(): Promise<void> {
     if (dbCreated) await dropBenchDatabase(ADMIN_URL).catch((err: unknown) => out(`dropping ${BENCH_DB}: ${(err as Error).message}`));
     dbCreated = false;
     rmSync(work, { recursive: true, force: true });
+    if (bundle) rmSync(bundle.dir, { recursive: true, force: true });
   };
   const onSignal = () => {
     out('\ninterrupted: cleaning up');
@@ -102,6 +111,8 @@ async function main(): Promise<void> {
     writeFileSync(manifest, GODWIT_MANIFEST);
     writeFileSync(join(npmDir, `${NPM_NAME}.sql`), NPM_MIGRATION);
     const consumer = makeConsumerProject(work);
+    bundle = await buildCliBundle(ROOT);
+    out(bundle ? `experiment: the CLI bundled by esbuild at ${bundle.entry}` : 'experiment skipped: esbuild could not be loaded to bundle the CLI');
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -120,6 +131,9 @@ async function main(): Promise<void> {
       { key: 'godwit-npx', label: 'npx godwit apply --wait', tool: 'godwit', cmd: 'npx', args: ['godwit', ...apply], cwd: ROOT, headline: true },
       { key: 'godwit-node', label: 'node bin/godwit.js apply --wait', tool: 'godwit', cmd: process.execPath, args: ['bin/godwit.js', ...apply], cwd: ROOT },
       { key: 'godwit-npx-dep', label: 'npx godwit apply --wait (godwit installed as a dependency)', tool: 'godwit', cmd: 'npx', args: ['godwit', ...apply], cwd: consumer },
+      ...(bundle
+        ? [{ key: 'godwit-bundle', label: 'node <esbuild bundle of src/cli> apply --wait (experiment: no tsx)', tool: 'godwit' as const, cmd: process.execPath, args: [bundle.entry, ...apply], cwd: ROOT }]
+        : []),
       { key: 'npm-npx', label: 'npx node-pg-migrate up', tool: 'node-pg-migrate', cmd: 'npx', args: ['node-pg-migrate', ...npmUp], cwd: ROOT, headline: true },
       { key: 'npm-node', label: 'node node_modules/node-pg-migrate/bin/node-pg-migrate.js up', tool: 'node-pg-migrate', cmd: process.execPath, args: ['node_modules/node-pg-migrate/bin/node-pg-migrate.js', ...npmUp], cwd: ROOT },
       { key: 'psql', label: 'psql -c', tool: 'psql', cmd: '/usr/bin/psql', args: ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', dbUrl, '-c', DDL], cwd: ROOT, headline: true },
@@ -134,6 +148,7 @@ async function main(): Promise<void> {
     // load on this (shared) machine lands on all of them alike. Each run pays its reset
     // first, through the bench's own open connection, outside the timed window.
     const samples = new Map<string, Sample[]>(contenders.map((c) => [c.key, []]));
+    const quiet = { waitedMs: 0, busyStarts: 0 };
     const nodeFloor: number[] = [];
     const helpRuns: number[] = [];
     const probes: Record<string, number>[] = [];
@@ -146,6 +161,13 @@ async function main(): Promise<void> {
         const c = contenders[(i + round) % contenders.length]!;
         if (await rebuildUsersIfWorn(conn)) process.stdout.write('(users rebuilt) ');
         const resetMs = await reset(conn, c.tool);
+        if (QUIET) {
+          const q = await waitForQuiet(QUIET_BUSY, QUIET_WAIT_MS);
+          if (!warm) {
+            quiet.waitedMs += q.waitedMs;
+            if (!q.quiet) quiet.busyStarts++;
+          }
+        }
         const run = await timedSpawn(c.cmd, c.args, { cwd: c.cwd, env });
         await verify(conn, c, run);
         if (!warm) samples.get(c.key)!.push({ run, resetMs });
@@ -203,6 +225,7 @@ async function main(): Promise<void> {
     ratioRow('`npx godwit` ÷ `psql -c`', 'godwit-npx', 'psql');
     ratioRow('`node bin/godwit.js` ÷ `node …/node-pg-migrate.js` (no npx on either side)', 'godwit-node', 'npm-node');
     ratioRow('`npx godwit` (as a dependency) ÷ `npx node-pg-migrate up`', 'godwit-npx-dep', 'npm-npx');
+    if (summaries.has('godwit-bundle')) ratioRow('`node <bundle>` (experiment: no tsx) ÷ `node …/node-pg-migrate.js`', 'godwit-bundle', 'npm-node');
     L(`| \`npx godwit\` ÷ \`npx node-pg-migrate up\`, CPU time of the command | ${fmtRatio(cpu('godwit-npx') / cpu('npm-npx'))} | |`);
     L(`| \`node bin/godwit.js\` ÷ \`node …/node-pg-migrate.js\`, CPU time of the command | ${fmtRatio(cpu('godwit-node') / cpu('npm-node'))} | |`);
     L();
@@ -270,7 +293,12 @@ async function main(): Promise<void> {
     P(`| for comparison: \`node bin/godwit.js --help\`, spawn → exit (tsx + commander only) | ${fmtMs(median(helpRuns))} | |`);
     const profileText = prof.join('\n');
 
-    const load = `load average ${load0.map((l) => l.toFixed(2)).join(' ')} at the start, ${load1.map((l) => l.toFixed(2)).join(' ')} after the timed runs`;
+    const load =
+      `load average ${load0.map((l) => l.toFixed(2)).join(' ')} at the start, ${load1.map((l) => l.toFixed(2)).join(' ')} after the timed runs` +
+      (QUIET
+        ? `; before each command the bench waited for at most ${Math.round(QUIET_BUSY * 100)} % of the CPUs to be busy with other work (${(quiet.waitedMs / 1000).toFixed(0)} s of waiting in all; ` +
+          `${quiet.busyStarts} of ${RUNS * contenders.length} timed commands started without it after ${QUIET_WAIT_MS / 1000} s)`
+        : '');
     const meta =
       `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, node ${process.version}, ` +
       `${await serverVersion(conn)}, Temporal dev server (\`${endpoint.started ? 'started by the bench' : endpoint.address}\`); ${RUNS} timed runs after ${WARMUP} warm-ups per command; ${load}.`;
