@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { checkFence } from '../src/db/lease';
+import { quoteIdent } from '../src/db/ident';
 import { bindSnapshots, checkRestored, takeSnapshots, type SnapshotScope } from '../src/db/snapshots';
-import type { CatalogProbe, PlannedStep, SqlAction } from '../src/operations/types';
+import type { CatalogProbe, SqlAction } from '../src/operations/types';
 import type { StepInput, StepResult } from '../workflows/definitions';
 import { type ActivityDeps, heartbeatDetails, inTransaction, resetTimeouts, setTimeouts, withTarget } from './context';
 import { InjectedFault, IrreversibleStepError } from './errors';
@@ -82,7 +83,7 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
     await recordTransitions(client, input, input.audit);
   });
   if (alreadyDone(await readLedger(client, input.runId, step.id))) return { skipped: true, ms: Date.now() - started };
-  const probe = phase === 'forward' ? step.probe : inverseProbe(step);
+  const probe = phase === 'forward' ? step.probe : step.inverseProbe;
   let skipped = false;
   if (probe) {
     const state = await probeSatisfied(client, probe);
@@ -111,15 +112,8 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
   return { skipped, ms: Date.now() - started };
 }
 
-function inverseProbe(step: PlannedStep): CatalogProbe | undefined {
-  const p = step.probe;
-  if (!p) return undefined;
-  return { kind: p.kind === 'index_exists' ? 'index_absent' : 'index_exists', schema: p.schema, name: p.name };
-}
-
 function quoteProbe(p: CatalogProbe): string {
-  const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
-  return `${q(p.schema)}.${q(p.name)}`;
+  return `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
 }
 
 export function makeSteps(deps: ActivityDeps) {
