@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
+  isCancellation,
   log,
   proxyActivities,
   setCurrentDetails,
@@ -268,8 +269,9 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     await finish('applied', { recordFingerprint: true, releaseLease: true }, token);
     return result('applied');
   } catch (err) {
-    if (!(err instanceof RollbackRequested)) throw err;
-    send({ type: 'FAIL', reason: err.message }, rollbackRequested()?.by ?? null);
+    if (isCancellation(err)) throw err;
+    // Whatever failed after the first step, a migration never stays half-applied.
+    send({ type: 'FAIL', reason: err instanceof RollbackRequested ? err.message : describeError(err) }, rollbackRequested()?.by ?? null);
   }
 
   // Rollback: compensations last-in-first-out, then the proof.

@@ -211,8 +211,13 @@ operations:
     expect(finalState(outcome)).toBe('rollback_failed');
     expect(outcome.kind === 'waiting' && outcome.progress.reason).toMatch(/compensation of step 1 \(add_column users.c1\) failed: .*injected failure compensating step 1/);
     expect((await handle.describe()).status.name).toBe('RUNNING');
-    const row = await db.query(`select state from godwit.migrations where migration_id = '0006_broken_undo'`);
-    expect(row.rows[0]!.state).toBe('rollback_failed');
+    // The row is written by the activity right after the transition the query already shows.
+    let state: string | undefined;
+    for (let i = 0; i < 50 && state !== 'rollback_failed'; i++) {
+      state = (await db.query(`select state from godwit.migrations where migration_id = '0006_broken_undo'`)).rows[0]?.state;
+      if (state !== 'rollback_failed') await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(state).toBe('rollback_failed');
 
     await db.query('alter table users drop column c1');
     await handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', note: 'dropped c1 by hand' }] });
