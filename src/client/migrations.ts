@@ -132,15 +132,17 @@ export async function watchMigration(
   const poll = opts.pollMs ?? 100;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const tick = () => new Promise<'tick'>((r) => (timer = setTimeout(() => r('tick'), poll)));
+  // A query still being retried when the caller closes the connection would throw from
+  // the SDK's retry timer and crash the process, so it is always let to settle.
+  let inFlight: Promise<unknown> = Promise.resolve();
   try {
     let next = tick();
     while ((await Promise.race([next, finished])) === 'tick') {
       next = tick(); // the interval runs from the start of one query to the start of the next
-      const p = await Promise.race([
-        // not queryable yet (first workflow task pending) or already closed: the result settles it
-        handle.query(stateQuery).catch(() => null),
-        finished,
-      ]);
+      // not queryable yet (first workflow task pending) or already closed: the result settles it
+      const query = handle.query(stateQuery).catch(() => null);
+      inFlight = query;
+      const p = await Promise.race([query, finished]);
       if (p === 'finished') break;
       if (p === null) continue;
       report(p);
@@ -148,6 +150,7 @@ export async function watchMigration(
     }
   } finally {
     clearTimeout(timer);
+    await inFlight;
   }
   const settled = await resultPromise;
   if (!settled.ok) {

@@ -38,7 +38,7 @@ describe('operator commands', () => {
 
     const other = await runCli(['approve', 'op_approve', '--target', 'app', '--by', 'bob'], t.env);
     expect(other.code).toBe(0);
-    expect(await apply.exit).toBe(0);
+    expect(await apply.exit, apply.output()).toBe(0);
     expect(apply.output()).toMatch(/awaiting_approval → in_progress \(APPROVE\)/);
     const audit = await db.query(`select actor from godwit.audit_log where migration_id = 'op_approve' and event = 'APPROVE'`);
     expect(audit.rows).toEqual([{ actor: 'bob' }]);
@@ -68,7 +68,7 @@ policy: { bake_seconds: 60 }
     await apply.waitFor('in_progress → validated');
     const sent = await runCli(['rollback', 'op_bake', '--target', 'app', '--by', 'oncall', '--reason', 'canary errors'], t.env);
     expect(sent.code).toBe(0);
-    expect(await apply.exit).toBe(2);
+    expect(await apply.exit, apply.output()).toBe(2);
     expect(apply.output()).toMatch(/rollback requested by oncall: canary errors/);
     expect(apply.output()).toMatch(/\(equal\)/);
     const cols = await db.query(`select 1 from information_schema.columns where table_name = 'users' and column_name = 'baked_col'`);
