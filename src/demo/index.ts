@@ -76,6 +76,11 @@ export async function runDemo(opts: { exit?: boolean } = {}, out: (line: string)
   });
   const { worker } = await createGodwitWorker({ connection, namespace: endpoint.namespace, taskQueue, pools });
   const running = worker.run();
+  // Ctrl-C already makes the SDK's runtime shut the worker down; shutting it down twice throws.
+  const stopWorker = async () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
+  };
   out(`worker running on task queue ${taskQueue}\n`);
 
   let code: number;
@@ -84,8 +89,7 @@ export async function runDemo(opts: { exit?: boolean } = {}, out: (line: string)
     out('');
     await statusCommand({ target: TARGET, address: endpoint.address, namespace: endpoint.namespace, uiUrl: endpoint.uiUrl }, out);
   } catch (err) {
-    worker.shutdown();
-    await running;
+    await stopWorker();
     await endpoint.stop();
     throw err;
   }
@@ -104,8 +108,7 @@ export async function runDemo(opts: { exit?: boolean } = {}, out: (line: string)
       process.once('SIGTERM', resolve);
     });
   }
-  worker.shutdown();
-  await running;
+  await stopWorker();
   await pools.close();
   await connection.close();
   await endpoint.stop();
