@@ -3,6 +3,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { MigrationState } from '../src/lifecycle/states';
 import type { PlannedStep } from '../src/operations/types';
 import type { AuditEntry } from '../src/db/audit';
+import type { SnapshotRecord } from '../src/db/snapshots';
 
 // Everything here crosses the workflow boundary, so it is plain JSON data.
 
@@ -222,18 +223,6 @@ export interface SnapshotsInput {
 
 export interface SnapshotsReport {
   target: string;
-  snapshots: {
-    snapshotTable: string;
-    migrationId: string;
-    runId: string;
-    stepId: string;
-    kind: string;
-    source: string;
-    rowCount: number;
-    checksum: string;
-    createdAt: string;
-    retainUntil: string;
-    restoredAt: string | null;
-  }[];
+  snapshots: SnapshotRecord[];
   dropped: string[];
 }
