@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { TargetPools } from '../src/db/pool';
 import { ensureSearchAttributes } from '../src/devserver/search-attributes';
+import { packageRoot } from '../src/package-root';
 import { temporalSettings, type TemporalSettings } from '../src/config/temporal';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export const WORKFLOWS_PATH = join(packageRoot(), 'workflows', 'index.ts');
 
 let runtimeInstalled = false;
 

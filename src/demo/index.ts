@@ -1,4 +1,4 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { connectOrStartTemporal } from '../devserver';
@@ -8,8 +8,9 @@ import { applyCommand } from '../cli/commands/apply';
 import { statusCommand } from '../cli/commands/status';
 import { CliError, ExitCode } from '../cli/exit-codes';
 import { bold, dim } from '../cli/output';
+import { packageRoot } from '../package-root';
 
-export const DEMO_DIR = fileURLToPath(new URL('../../examples/demo', import.meta.url));
+export const DEMO_DIR = join(packageRoot(), 'examples', 'demo');
 const DEMO_DB = 'godwit_demo';
 const TARGET = 'demo';
 

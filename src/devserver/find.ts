@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { packageRoot } from '../package-root';
 
 /** The Temporal CLI release Godwit pins and builds when none is installed. */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
@@ -49,19 +49,8 @@ export class TemporalUnavailableError extends Error {
 
 const exeName = (name: string): string => (process.platform === 'win32' ? `${name}.exe` : name);
 
-/** The Godwit package root: the nearest folder above this module holding a package.json. */
-export function defaultProjectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-}
-
 /** The project-local folder the pinned CLI is built into. */
-export function localBinDir(projectRoot: string = defaultProjectRoot()): string {
+export function localBinDir(projectRoot: string = packageRoot()): string {
   return join(projectRoot, '.godwit', 'bin');
 }
 
@@ -113,7 +102,7 @@ function findGo(opts: EnsureTemporalCliOptions, env: NodeJS.ProcessEnv): { go: s
  */
 export async function ensureTemporalCli(opts: EnsureTemporalCliOptions = {}): Promise<TemporalCli> {
   const env = opts.env ?? process.env;
-  const projectRoot = opts.projectRoot ?? defaultProjectRoot();
+  const projectRoot = opts.projectRoot ?? packageRoot();
   const binDir = localBinDir(projectRoot);
   const local = join(binDir, exeName('temporal'));
 

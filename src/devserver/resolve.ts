@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { defaultProjectRoot, ensureTemporalCli } from './find';
+import { ensureTemporalCli } from './find';
+import { packageRoot } from '../package-root';
 import { DEV_SERVER_HOST, PortInUseError, startDevServer } from './server';
 
 /** Where Godwit's Temporal lives for this process: a server it was pointed at, or a dev server it started. */
@@ -27,7 +28,7 @@ export const DEV_PORT = 7233;
 export const DEV_UI_PORT = 8233;
 
 /** The SQLite file `godwit dev` (and `persistent: true`) keeps history in. */
-export function devDbFile(projectRoot: string = defaultProjectRoot()): string {
+export function devDbFile(projectRoot: string = packageRoot()): string {
   return join(projectRoot, '.godwit', 'temporal.db');
 }
 
@@ -63,7 +64,7 @@ export async function connectOrStartTemporal(opts: ConnectOrStartOptions = {}): 
       stop: async () => {},
     };
   }
-  const projectRoot = opts.projectRoot ?? defaultProjectRoot();
+  const projectRoot = opts.projectRoot ?? packageRoot();
   const cli = await ensureTemporalCli({ onNote: opts.onNote, projectRoot, env });
   const server = await startDevServer({
     cliPath: cli.path,
@@ -111,7 +112,7 @@ export interface RunDevServerOptions {
  */
 export async function runDevServer(opts: RunDevServerOptions = {}): Promise<void> {
   const out = opts.out ?? ((line: string) => console.log(line));
-  const projectRoot = opts.projectRoot ?? defaultProjectRoot();
+  const projectRoot = opts.projectRoot ?? packageRoot();
   const port = opts.port ?? DEV_PORT;
   const uiPort = opts.uiPort ?? DEV_UI_PORT;
   const dbFile = devDbFile(projectRoot);

@@ -1,5 +1,5 @@
 import { isGrpcServiceError, type Connection } from '@temporalio/client';
-import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
 
 /** The custom search attributes Godwit writes on every migration workflow, by name and Temporal type. */
 export const SEARCH_ATTRIBUTES = {

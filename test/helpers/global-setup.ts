@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { connectOrStartTemporal } from '../../src/devserver';
-import { defaultProjectRoot } from '../../src/devserver/find';
+import { packageRoot } from '../../src/package-root';
+import { buildCli, freshEntry } from '../../bin/cli-build.js';
 import { WORKFLOWS_PATH } from '../../worker';
 
 declare module 'vitest' {
@@ -21,8 +22,11 @@ declare module 'vitest' {
  * the workflow code bundled once so each test worker starts in milliseconds.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The compiled CLI that spawned `godwit` processes run, built once here rather than by
+  // several test files' processes at the same moment.
+  if (!freshEntry(packageRoot())) await buildCli(packageRoot());
   const endpoint = await connectOrStartTemporal({ onNote: (line) => console.log(line) });
-  const dir = join(defaultProjectRoot(), '.godwit', 'cache');
+  const dir = join(packageRoot(), '.godwit', 'cache');
   mkdirSync(dir, { recursive: true });
   const bundlePath = join(dir, `workflow-bundle-${process.pid}.js`);
   const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });

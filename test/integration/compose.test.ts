@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { DEV_SERVER_DYNAMIC_CONFIG, defaultProjectRoot, SEARCH_ATTRIBUTES } from '../../src/devserver';
+import { DEV_SERVER_DYNAMIC_CONFIG, SEARCH_ATTRIBUTES } from '../../src/devserver';
+import { packageRoot } from '../../src/package-root';
 
-const composeFile = join(defaultProjectRoot(), 'docker-compose.yml');
+const composeFile = join(packageRoot(), 'docker-compose.yml');
 
 interface ComposeService {
   image?: string;

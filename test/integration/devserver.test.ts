@@ -3,12 +3,12 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../src/package-root';
 import {
   connectOrStartTemporal,
-  defaultProjectRoot,
   deriveUiUrl,
   DevPortTakenError,
   DevServerStartError,
@@ -32,7 +32,7 @@ const scratch: string[] = [];
 
 /** A scratch folder removed after the file; under .godwit/ when it must resolve the project's node_modules. */
 function scratchDir(inProject = false): string {
-  const base = inProject ? join(defaultProjectRoot(), '.godwit', 'tmp') : tmpdir();
+  const base = inProject ? join(packageRoot(), '.godwit', 'tmp') : tmpdir();
   mkdirSync(base, { recursive: true });
   const dir = mkdtempSync(join(base, 'godwit-devserver-'));
   scratch.push(dir);
