@@ -16,7 +16,8 @@ import { TargetPools } from '../src/db/pool';
 import { connectClient, manageSnapshots, startMigration, verifyDrift, watchMigration } from '../src/client';
 import { parseManifest } from '../src/manifest';
 import { connectWorkerConnection, createGodwitWorker } from '../worker';
-import { approveUpdate, resolveUpdate, SNAPSHOTS_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type FaultInjection } from '../workflows/definitions';
+import { SNAPSHOTS_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type FaultInjection } from '../workflows/definitions';
+import { approveUpdate, resolveUpdate } from '../workflows/messages';
 import type { TemporalSettings } from '../src/config/temporal';
 
 const OUT = fileURLToPath(new URL('../test/replay/histories', import.meta.url));

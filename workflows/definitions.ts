@@ -1,5 +1,3 @@
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { MigrationState } from '../src/lifecycle/states';
 import type { PlannedStep } from '../src/operations/types';
 import type { AuditEntry } from '../src/db/audit';
@@ -10,9 +8,15 @@ import type { SnapshotRecord } from '../src/db/snapshots';
 export const WORKFLOW_TYPE = 'migrationWorkflow';
 export const DEFAULT_TASK_QUEUE = 'godwit';
 
-export const GodwitTargetKey = defineSearchAttributeKey('GodwitTarget', SearchAttributeType.KEYWORD);
-export const GodwitMigrationIdKey = defineSearchAttributeKey('GodwitMigrationId', SearchAttributeType.KEYWORD);
-export const GodwitStateKey = defineSearchAttributeKey('GodwitState', SearchAttributeType.KEYWORD);
+/**
+ * Names of the search attributes on every migration workflow (Keyword). The SDK's typed
+ * keys, queries, signals and updates are in messages.ts: this module stays free of SDK
+ * imports so the CLI's apply path can use it without loading the SDK.
+ */
+export const SEARCH_ATTRIBUTE = { target: 'GodwitTarget', migrationId: 'GodwitMigrationId', state: 'GodwitState' } as const;
+
+/** The query every migration workflow answers with its MigrationProgress. */
+export const STATE_QUERY = 'stateQuery';
 
 /** `godwit/<target>/<migration id>`: one workflow per migration per target. */
 export function migrationWorkflowId(target: string, migrationId: string): string {
@@ -185,14 +189,6 @@ export interface FinishResult {
   fingerprintAfter: string | null;
 }
 
-// ---- messages ----
-
-export const stateQuery = defineQuery<MigrationProgress>('stateQuery');
-export const rollbackSignal = defineSignal<[{ by: string; reason?: string }]>('rollbackSignal');
-export const retryRollbackSignal = defineSignal<[{ by: string }]>('retryRollbackSignal');
-export const approveUpdate = defineUpdate<MigrationState, [{ by: string; note?: string }]>('approveUpdate');
-export const rejectUpdate = defineUpdate<MigrationState, [{ by: string; reason?: string }]>('rejectUpdate');
-export const resolveUpdate = defineUpdate<MigrationState, [{ by: string; note: string }]>('resolveUpdate');
 
 // ---- inspection workflows (verify, snapshots) ----
 

@@ -15,21 +15,8 @@ import { type LifecycleEvent, type MigrationState } from '../src/lifecycle/state
 import { startLifecycle, stateOf, step as stepMachine, type LifecycleSnapshot } from '../src/lifecycle/machine';
 import type { AuditEntry } from '../src/db/audit';
 import type { PlannedStep } from '../src/operations/types';
-import {
-  approveUpdate,
-  rejectUpdate,
-  resolveUpdate,
-  retryRollbackSignal,
-  rollbackSignal,
-  stateQuery,
-  type MigrationInput,
-  type MigrationOutcome,
-  type MigrationProgress,
-  type MigrationResult,
-  type RunScope,
-  type StepProgress,
-  GodwitStateKey,
-} from './definitions';
+import { type MigrationInput, type MigrationOutcome, type MigrationProgress, type MigrationResult, type RunScope, type StepProgress } from './definitions';
+import { approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, stateQuery, GodwitStateKey } from './messages';
 
 // Activity profiles. Preparation fails fast on bad input (unknown target, plan
 // error); steps retry lock timeouts and lost connections with backoff for long.

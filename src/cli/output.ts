@@ -1,4 +1,4 @@
-import type { ProgressEvent } from '../client/migrations';
+import type { ProgressEvent } from '../client/watch';
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code: number) => (s: string) => (useColor ? `\u001b[${code}m${s}\u001b[0m` : s);

@@ -1,19 +1,15 @@
 import { Client, Connection } from '@temporalio/client';
 import type { TemporalSettings } from '../config/temporal';
+import { temporalUnreachable } from './errors';
 
-/** Thrown when the CLI cannot reach Temporal. */
-export class TemporalUnreachableError extends Error {
-  override readonly name = 'TemporalUnreachableError';
-}
+export { TemporalUnreachableError } from './errors';
 
+/** The SDK's client, for everything but the apply path (see src/client/wire for that). */
 export async function connectClient(settings: TemporalSettings): Promise<Client> {
   try {
     const connection = await Connection.connect({ address: settings.address, connectTimeout: '5 seconds' });
     return new Client({ connection, namespace: settings.namespace });
   } catch (err) {
-    throw new TemporalUnreachableError(
-      `cannot reach Temporal at ${settings.address} (${(err as Error).message.split('\n')[0]}). ` +
-        'Start a local server and worker with `godwit dev` and `godwit worker`, or set TEMPORAL_ADDRESS to your cluster.',
-    );
+    throw temporalUnreachable(settings.address, (err as Error).message);
   }
 }

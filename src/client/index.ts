@@ -1,3 +1,4 @@
+export * from './errors';
 export * from './connect';
 export * from './migrations';
 export * from './status';

@@ -2,14 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { TemporalSettings } from '../config/temporal';
 import type { LoadedManifest } from '../manifest';
-import {
-  GodwitTargetKey,
-  SNAPSHOTS_WORKFLOW_TYPE,
-  VERIFY_WORKFLOW_TYPE,
-  type DriftReport,
-  type SnapshotsInput,
-  type SnapshotsReport,
-} from '../../workflows/definitions';
+import { SNAPSHOTS_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type DriftReport, type SnapshotsInput, type SnapshotsReport } from '../../workflows/definitions';
+import { GodwitTargetKey } from '../../workflows/messages';
 
 /** Thrown when an inspection could not run (unknown target, database unreachable...). */
 export class InspectionFailedError extends Error {

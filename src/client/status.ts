@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { runUrl, type TemporalSettings } from '../config/temporal';
-import { stateQuery, type MigrationProgress } from '../../workflows/definitions';
+import { type MigrationProgress } from '../../workflows/definitions';
+import { stateQuery } from '../../workflows/messages';
 import { FINAL_STATES, type MigrationState } from '../lifecycle/states';
 
 export interface MigrationStatusRow {

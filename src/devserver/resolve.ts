@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { ensureTemporalCli } from './find';
 import { packageRoot } from '../package-root';
+import { DEFAULT_TEMPORAL_PORT, deriveUiUrl } from '../config/temporal';
 import { DEV_SERVER_HOST, PortInUseError, startDevServer } from './server';
+
+export { deriveUiUrl };
 
 /** Where Godwit's Temporal lives for this process: a server it was pointed at, or a dev server it started. */
 export interface TemporalEndpoint {
@@ -24,7 +27,7 @@ export interface ConnectOrStartOptions {
 }
 
 /** The ports `godwit dev` serves on: Temporal's usual ones. */
-export const DEV_PORT = 7233;
+export const DEV_PORT = DEFAULT_TEMPORAL_PORT;
 export const DEV_UI_PORT = 8233;
 
 /** The SQLite file `godwit dev` (and `persistent: true`) keeps history in. */
@@ -32,20 +35,6 @@ export function devDbFile(projectRoot: string = packageRoot()): string {
   return join(projectRoot, '.godwit', 'temporal.db');
 }
 
-/**
- * The Web UI URL for a Temporal gRPC address that Godwit did not start (GODWIT_UI_URL overrides it):
- * - Temporal Cloud (`*.tmprl.cloud`): `https://cloud.temporal.io/namespaces/<namespace>`;
- * - anything else is assumed to follow the dev server's scheme, where the UI listens over plain
- *   HTTP on the same host at the gRPC port + 1000 (`127.0.0.1:7233` → `http://127.0.0.1:8233`).
- *   A self-hosted cluster with its UI elsewhere needs GODWIT_UI_URL.
- */
-export function deriveUiUrl(address: string, namespace: string): string {
-  const match = /^(?:[a-z]+:\/\/)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?/i.exec(address.trim());
-  const host = match?.[1] ?? DEV_SERVER_HOST;
-  const port = Number(match?.[2] ?? DEV_PORT);
-  if (/\.tmprl\.cloud$/i.test(host)) return `https://cloud.temporal.io/namespaces/${encodeURIComponent(namespace)}`;
-  return `http://${host}:${port + 1000}`;
-}
 
 /**
  * Uses the Temporal server named by TEMPORAL_ADDRESS when it is set (starting nothing), otherwise

@@ -6,7 +6,9 @@ import { Connection } from '@temporalio/client';
 import { ensureTemporalCli } from './find';
 import { ensureSearchAttributes, SEARCH_ATTRIBUTES, SearchAttributeTypeMismatchError } from './search-attributes';
 
-export const DEV_SERVER_HOST = '127.0.0.1';
+import { DEFAULT_TEMPORAL_HOST } from '../config/temporal';
+
+export const DEV_SERVER_HOST = DEFAULT_TEMPORAL_HOST;
 
 /**
  * The dynamic config Godwit runs the dev server with: activities are handed to the worker in the

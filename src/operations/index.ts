@@ -117,6 +117,11 @@ export function planManifest(manifest: Manifest, schema?: SchemaModel, options: 
   return steps;
 }
 
+/** Whether planning `manifest` reads SQL with the parser (its `sql` steps): then await loadSqlParser() first. */
+export function needsSqlParser(manifest: Manifest): boolean {
+  return manifest.operations.some((op) => operationEntry(op).kind === 'sql');
+}
+
 export * from './types';
 export { loadSqlParser, SqlParserNotLoadedError, SqlSyntaxError } from './sql-parser';
 export { writtenTables, type TableName, type WrittenTables } from './sql-tables';

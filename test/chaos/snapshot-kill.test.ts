@@ -5,7 +5,7 @@ import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/tempo
 import { spawnWorker, waitForExit, type SpawnedWorker } from '../helpers/process';
 import { finalState, fingerprintOf } from '../helpers/migrate';
 import { startMigration, watchMigration } from '../../src/client';
-import { stateQuery } from '../../workflows/definitions';
+import { stateQuery } from '../../workflows/messages';
 import { tableChecksum, type TableChecksum } from '../../src/db/checksum';
 
 let db: TestDatabase;

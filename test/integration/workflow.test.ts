@@ -3,7 +3,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
 import { applyAndWatch, finalState, fingerprintOf } from '../helpers/migrate';
 import { MigrationAlreadyRunningError, MigrationFailedError, startMigration, watchMigration } from '../../src/client';
-import { resolveUpdate, stateQuery } from '../../workflows/definitions';
+import { resolveUpdate, stateQuery } from '../../workflows/messages';
 
 let db: TestDatabase;
 let t: TestTemporal;

@@ -1,7 +1,9 @@
 import { userInfo } from 'node:os';
-import type { Client } from '@temporalio/client';
 import { loadManifests, type LoadedManifest } from '../../manifest';
-import { connectClient, MigrationFailedError, startMigration, watchMigration } from '../../client';
+// Not the SDK's client: see src/client/wire/run.ts for why apply talks to Temporal on its own.
+import { MigrationFailedError } from '../../client/errors';
+import { watchRun } from '../../client/watch';
+import { connectWire, startMigrationRun, type TemporalWire } from '../../client/wire/run';
 import { runUrl, temporalSettings, type TemporalSettings } from '../../config/temporal';
 import { TARGET_ALIAS } from '../../config/targets';
 import type { FaultInjection, MigrationProgress } from '../../../workflows/definitions';
@@ -56,12 +58,12 @@ export async function applyCommand(path: string, opts: ApplyOptions, out: (line:
   const manifests = await loadManifests(path);
   if (manifests.length === 0) throw new CliError(`no manifests found in ${path}: expected .yaml, .yml, .json or .sql files`);
   const settings = temporalSettings(opts);
-  const client = await connectClient(settings);
+  const wire = await connectWire(settings);
   const reports: ApplyReport[] = [];
   const wait = opts.wait || manifests.length > 1;
   try {
     for (const loaded of manifests) {
-      const { report, code } = await applyOne(client, settings, loaded, opts, wait, opts.json ? () => undefined : out);
+      const { report, code } = await applyOne(wire, settings, loaded, opts, wait, opts.json ? () => undefined : out);
       reports.push(report);
       if (code !== ExitCode.applied) {
         if (opts.json) out(JSON.stringify({ migrations: reports }, null, 2));
@@ -70,14 +72,14 @@ export async function applyCommand(path: string, opts: ApplyOptions, out: (line:
       }
     }
   } finally {
-    await client.connection.close();
+    await wire.close();
   }
   if (opts.json) out(JSON.stringify({ migrations: reports }, null, 2));
   return ExitCode.applied;
 }
 
 async function applyOne(
-  client: Client,
+  wire: TemporalWire,
   settings: TemporalSettings,
   loaded: LoadedManifest,
   opts: ApplyOptions,
@@ -85,22 +87,22 @@ async function applyOne(
   out: (line: string) => void,
 ): Promise<{ report: ApplyReport; code: ExitCode }> {
   const id = loaded.manifest.id;
-  const handle = await startMigration(client, settings, {
+  const run = await startMigrationRun(wire, settings, {
     target: opts.target,
     loaded,
     requestedBy: opts.requestedBy ?? defaultRequester(),
     ...(opts.faults ? { faults: opts.faults } : {}),
   });
-  const runId = handle.firstExecutionRunId;
-  const url = runUrl(settings, handle.workflowId, runId);
-  const base = { migrationId: id, workflowId: handle.workflowId, runId, url };
+  const { workflowId, runId } = run;
+  const url = runUrl(settings, workflowId, runId);
+  const base = { migrationId: id, workflowId, runId, url };
   out(`${bold(id)} → ${opts.target}: started ${url}`);
   if (!wait) {
     return { report: { ...base, state: 'planned', alreadyApplied: false, fingerprintBefore: null, fingerprintAfter: null, reason: null, rollback: null }, code: ExitCode.applied };
   }
   let outcome;
   try {
-    outcome = await watchMigration(handle, (e) => {
+    outcome = await watchRun(run, (e) => {
       out(formatProgress(e));
       if (e.kind === 'transition' && e.to === 'awaiting_approval') {
         out(`  waiting for approval: \`godwit approve ${id} --target ${opts.target}\` (or reject), or in the UI: ${url}`);

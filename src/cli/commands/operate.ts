@@ -1,15 +1,8 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { connectClient } from '../../client';
 import { runUrl, temporalSettings, type TemporalSettings } from '../../config/temporal';
-import {
-  approveUpdate,
-  migrationWorkflowId,
-  rejectUpdate,
-  resolveUpdate,
-  retryRollbackSignal,
-  rollbackSignal,
-  stateQuery,
-} from '../../../workflows/definitions';
+import { migrationWorkflowId } from '../../../workflows/definitions';
+import { approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, stateQuery } from '../../../workflows/messages';
 import { CliError } from '../exit-codes';
 import { defaultRequester } from './apply';
 

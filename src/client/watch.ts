@@ -1,0 +1,73 @@
+import type { MigrationProgress, MigrationResult, ProgressEvent } from '../../workflows/definitions';
+
+export type { ProgressEvent };
+
+/** A started migration run, as the watcher sees it, whichever client started it. */
+export interface MigrationRun {
+  readonly workflowId: string;
+  readonly runId: string;
+  /** The run's progress (its state query); rejects when it cannot answer yet or has closed. */
+  progress(): Promise<MigrationProgress>;
+  /** Settles when the run closes: its result, or MigrationFailedError when the workflow failed. */
+  result(): Promise<MigrationResult>;
+}
+
+export type WatchOutcome =
+  | { kind: 'finished'; result: MigrationResult }
+  /** The run is open in rollback_failed: a human must retry or resolve it. */
+  | { kind: 'waiting'; progress: MigrationProgress };
+
+/**
+ * Follows a run until it finishes or stops to wait for a human, reporting each
+ * change. Progress comes from the state query, polled; the final word from the
+ * result, a long poll that settles the moment the run closes.
+ *
+ * The loop ends as soon as the result is in: a query still in flight is abandoned
+ * and the pending poll timer cleared, so a CLI process exits right away instead of
+ * waiting out a query or the rest of a poll interval. The first query goes out
+ * after one interval, not at once: a query sent before the run's first workflow
+ * task has completed only waits for it, and a short run ends without any.
+ */
+export async function watchRun(
+  run: MigrationRun,
+  onEvent: (e: ProgressEvent) => void,
+  opts: { pollMs?: number; stopWhenWaiting?: boolean } = {},
+): Promise<WatchOutcome> {
+  let last: MigrationProgress | null = null;
+  const report = (p: MigrationProgress) => {
+    for (const e of p.events.slice(last?.events.length ?? 0)) onEvent(e);
+    last = p;
+  };
+  const resultPromise = run.result().then(
+    (r) => ({ ok: true as const, r }),
+    (e: unknown) => ({ ok: false as const, e }),
+  );
+  const finished = resultPromise.then(() => 'finished' as const);
+  const poll = opts.pollMs ?? 100;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tick = () => new Promise<'tick'>((r) => (timer = setTimeout(() => r('tick'), poll)));
+  // A query still being retried when the caller closes the connection would throw from
+  // the SDK's retry timer and crash the process, so it is always let to settle.
+  let inFlight: Promise<unknown> = Promise.resolve();
+  try {
+    let next = tick();
+    while ((await Promise.race([next, finished])) === 'tick') {
+      next = tick(); // the interval runs from the start of one query to the start of the next
+      // not queryable yet (first workflow task pending) or already closed: the result settles it
+      const query = run.progress().catch(() => null);
+      inFlight = query;
+      const p = await Promise.race([query, finished]);
+      if (p === 'finished') break;
+      if (p === null) continue;
+      report(p);
+      if (opts.stopWhenWaiting !== false && p.state === 'rollback_failed') return { kind: 'waiting', progress: p };
+    }
+  } finally {
+    clearTimeout(timer);
+    await inFlight;
+  }
+  const settled = await resultPromise;
+  if (!settled.ok) throw settled.e;
+  report(settled.r);
+  return { kind: 'finished', result: settled.r };
+}
