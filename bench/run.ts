@@ -16,12 +16,12 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { buildCliBundle } from './lib/bundle';
 import { runTimeline, type RunTimeline } from './lib/history';
 import { waitForQuiet } from './lib/quiet';
 import { BENCH_DB, BENCH_TARGET, createBenchDatabase, dropBenchDatabase, rebuildUsersIfWorn, startTemporalAndWorker, USER_ROWS, type BenchTemporal } from './lib/setup';
 import { fmtMs, fmtRatio, median, summarize, type Summary } from './lib/stats';
 import { timedSpawn, type TimedRun } from './lib/timed';
+import { buildCli, freshEntry } from '../bin/cli-build.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const README = fileURLToPath(new URL('README.md', import.meta.url));
@@ -58,6 +58,8 @@ interface Contender {
   cwd: string;
   /** The row the ratios are computed against, and the headline rows. */
   headline?: boolean;
+  /** Added to the environment every command gets. */
+  env?: NodeJS.ProcessEnv;
 }
 
 interface Sample {
@@ -74,7 +76,6 @@ async function main(): Promise<void> {
   out(`machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, node ${process.version}, load ${load0.map((l) => l.toFixed(2)).join(' ')}`);
 
   const work = mkdtempSync(join(tmpdir(), 'godwit-bench-'));
-  let bundle: { entry: string; dir: string } | null = null;
   let temporal: BenchTemporal | undefined;
   let db: pg.Client | undefined;
   let dbCreated = false;
@@ -86,7 +87,6 @@ async function main(): Promise<void> {
     if (dbCreated) await dropBenchDatabase(ADMIN_URL).catch((err: unknown) => out(`dropping ${BENCH_DB}: ${(err as Error).message}`));
     dbCreated = false;
     rmSync(work, { recursive: true, force: true });
-    if (bundle) rmSync(bundle.dir, { recursive: true, force: true });
   };
   const onSignal = () => {
     out('\ninterrupted: cleaning up');
@@ -112,8 +112,8 @@ async function main(): Promise<void> {
     writeFileSync(manifest, GODWIT_MANIFEST);
     writeFileSync(join(npmDir, `${NPM_NAME}.sql`), NPM_MIGRATION);
     const consumer = makeConsumerProject(work);
-    bundle = await buildCliBundle(ROOT);
-    out(bundle ? `experiment: the CLI bundled by esbuild at ${bundle.entry}` : 'experiment skipped: esbuild could not be loaded to bundle the CLI');
+    // The compiled CLI as `npm ci` leaves it (bin/godwit.js would build it on first use anyway).
+    if (!freshEntry(ROOT)) out(`built the compiled CLI: ${await buildCli(ROOT)}`);
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -129,12 +129,18 @@ async function main(): Promise<void> {
     const apply = ['apply', manifest, '--target', BENCH_TARGET, '--wait'];
     const npmUp = ['up', '-m', npmDir];
     const contenders: Contender[] = [
-      { key: 'godwit-npx', label: 'npx godwit apply --wait', tool: 'godwit', cmd: 'npx', args: ['godwit', ...apply], cwd: ROOT, headline: true },
+      { key: 'godwit-npx-dep', label: 'npx godwit apply --wait', tool: 'godwit', cmd: 'npx', args: ['godwit', ...apply], cwd: consumer, headline: true },
       { key: 'godwit-node', label: 'node bin/godwit.js apply --wait', tool: 'godwit', cmd: process.execPath, args: ['bin/godwit.js', ...apply], cwd: ROOT },
-      { key: 'godwit-npx-dep', label: 'npx godwit apply --wait (godwit installed as a dependency)', tool: 'godwit', cmd: 'npx', args: ['godwit', ...apply], cwd: consumer },
-      ...(bundle
-        ? [{ key: 'godwit-bundle', label: 'node <esbuild bundle of src/cli> apply --wait (experiment: no tsx)', tool: 'godwit' as const, cmd: process.execPath, args: [bundle.entry, ...apply], cwd: ROOT }]
-        : []),
+      { key: 'godwit-npx', label: "npx godwit apply --wait, inside Godwit's own repository", tool: 'godwit', cmd: 'npx', args: ['godwit', ...apply], cwd: ROOT },
+      {
+        key: 'godwit-source',
+        label: 'GODWIT_FROM_SOURCE=1 node bin/godwit.js apply --wait (TypeScript through tsx, SDK client: how it ran before)',
+        tool: 'godwit',
+        cmd: process.execPath,
+        args: ['bin/godwit.js', ...apply],
+        cwd: ROOT,
+        env: { GODWIT_FROM_SOURCE: '1' },
+      },
       { key: 'npm-npx', label: 'npx node-pg-migrate up', tool: 'node-pg-migrate', cmd: 'npx', args: ['node-pg-migrate', ...npmUp], cwd: ROOT, headline: true },
       { key: 'npm-node', label: 'node node_modules/node-pg-migrate/bin/node-pg-migrate.js up', tool: 'node-pg-migrate', cmd: process.execPath, args: ['node_modules/node-pg-migrate/bin/node-pg-migrate.js', ...npmUp], cwd: ROOT },
       { key: 'psql', label: 'psql -c', tool: 'psql', cmd: '/usr/bin/psql', args: ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', dbUrl, '-c', DDL], cwd: ROOT, headline: true },
@@ -169,7 +175,7 @@ async function main(): Promise<void> {
             if (!q.quiet) quiet.busyStarts++;
           }
         }
-        const run = await timedSpawn(c.cmd, c.args, { cwd: c.cwd, env });
+        const run = await timedSpawn(c.cmd, c.args, { cwd: c.cwd, env: { ...env, ...c.env } });
         await verify(conn, c, run);
         if (!warm) samples.get(c.key)!.push({ run, resetMs });
         process.stdout.write('.');
@@ -222,12 +228,12 @@ async function main(): Promise<void> {
     L(`| ratio | median | p90 |`);
     L(`|---|---:|---:|`);
     const ratioRow = (label: string, a: string, b: string) => L(`| ${label} | ${fmtRatio(ratio(a, b, 'median'))} | ${fmtRatio(ratio(a, b, 'p90'))} |`);
-    ratioRow('`npx godwit` ÷ `npx node-pg-migrate up`', 'godwit-npx', 'npm-npx');
-    ratioRow('`npx godwit` ÷ `psql -c`', 'godwit-npx', 'psql');
+    ratioRow('`npx godwit` ÷ `npx node-pg-migrate up` (each installed in the project that runs it)', 'godwit-npx-dep', 'npm-npx');
+    ratioRow('`npx godwit` ÷ `psql -c`', 'godwit-npx-dep', 'psql');
     ratioRow('`node bin/godwit.js` ÷ `node …/node-pg-migrate.js` (no npx on either side)', 'godwit-node', 'npm-node');
-    ratioRow('`npx godwit` (as a dependency) ÷ `npx node-pg-migrate up`', 'godwit-npx-dep', 'npm-npx');
-    if (summaries.has('godwit-bundle')) ratioRow('`node <bundle>` (experiment: no tsx) ÷ `node …/node-pg-migrate.js`', 'godwit-bundle', 'npm-node');
-    L(`| \`npx godwit\` ÷ \`npx node-pg-migrate up\`, CPU time of the command | ${fmtRatio(cpu('godwit-npx') / cpu('npm-npx'))} | |`);
+    ratioRow("`npx godwit` inside Godwit's own repository ÷ `npx node-pg-migrate up`", 'godwit-npx', 'npm-npx');
+    ratioRow('`node bin/godwit.js` ÷ the same from the TypeScript sources with the SDK client (before)', 'godwit-node', 'godwit-source');
+    L(`| \`npx godwit\` ÷ \`npx node-pg-migrate up\`, CPU time of the command | ${fmtRatio(cpu('godwit-npx-dep') / cpu('npm-npx'))} | |`);
     L(`| \`node bin/godwit.js\` ÷ \`node …/node-pg-migrate.js\`, CPU time of the command | ${fmtRatio(cpu('godwit-node') / cpu('npm-node'))} | |`);
     L();
     L(`npx's own cost: godwit ${fmtMs(summaries.get('godwit-npx')!.median - summaries.get('godwit-node')!.median)} ` +
@@ -245,7 +251,7 @@ async function main(): Promise<void> {
     const godwitKeys = contenders.filter((c) => c.tool === 'godwit').map((c) => c.key);
     const med = (key: string, f: (t: RunTimeline) => number) => median((timelines.get(key) ?? []).map(f));
     const row = (label: string, f: (t: RunTimeline) => number) => P(`| ${label} | ${godwitKeys.map((k) => fmtMs(med(k, f))).join(' | ')} |`);
-    row('spawn → WorkflowExecutionStarted (npx, node, tsx, imports, connect, start)', (t) => t.toStarted);
+    row('spawn → WorkflowExecutionStarted (npx, node, imports, connect, start)', (t) => t.toStarted);
     const startedLine = (k: string) =>
       median(samples.get(k)!.map((x) => x.run.lines.find((l) => l.stream === 'stdout' && / started /.test(l.text))?.at ?? Number.NaN).filter(Number.isFinite));
     P(`| spawn → "started <link>" printed (start RPC answered) | ${godwitKeys.map((k) => fmtMs(startedLine(k))).join(' | ')} |`);
@@ -270,16 +276,14 @@ async function main(): Promise<void> {
       P('```');
       P();
     }
-    const probeKeys = ['boot', 'tsx', 'cli', 'temporalClient', 'zodYaml', 'applyModules', 'connect', 'close'];
+    const probeKeys = ['boot', 'check', 'main', 'apply', 'connect', 'close'];
     const probeLabels: Record<string, string> = {
       boot: 'node boot (process start → first line of the script)',
-      tsx: "`tsx/esm/api` import + `register()`",
-      cli: '`src/cli/main.ts` (commander, exit codes, output)',
-      temporalClient: '`@temporalio/client` (grpc-js, protobufjs, @temporalio/proto, common)',
-      zodYaml: '`zod` + `yaml` (through tsx\'s loader hooks)',
-      applyModules: '`src/cli/commands/apply.ts` and the rest of its graph (manifest, operations, client, config, devserver, @temporalio/workflow)',
-      connect: '`connectClient` (Connection.connect to the warm server)',
-      close: '`connection.close()`',
+      check: 'bin/cli-build.js: is the compiled CLI fresh (a stat per source file)',
+      main: 'the main chunk: commander, the command table, exit codes, output',
+      apply: "the apply chunk and its imports: manifest (yaml, zod), operations, the wire client (protobufjs/light, the API slice)",
+      connect: 'the HTTP/2 connection to the warm server (what `connectWire` opens)',
+      close: 'closing it',
     };
     P(`Startup of \`godwit apply\` stage by stage (\`bench/startup-probe.mjs\`: the apply path's imports in order, each timed in a fresh process, one per round; medians of ${RUNS}):`);
     P();
@@ -291,7 +295,7 @@ async function main(): Promise<void> {
     for (const k of probeKeys) P(`| ${probeLabels[k]} | ${fmtMs(stageMedians[k]!)} | ${share(stageMedians[k]!)} |`);
     P(`| probe process, spawn → exit | ${fmtMs(median(probeWall))} | |`);
     P(`| for comparison: \`node -e 0\`, spawn → exit (the floor for any Node tool) | ${fmtMs(median(nodeFloor))} | |`);
-    P(`| for comparison: \`node bin/godwit.js --help\`, spawn → exit (tsx + commander only) | ${fmtMs(median(helpRuns))} | |`);
+    P(`| for comparison: \`node bin/godwit.js --help\`, spawn → exit (the build check and commander only) | ${fmtMs(median(helpRuns))} | |`);
     const profileText = prof.join('\n');
 
     const load =

@@ -125,12 +125,13 @@ program
 
 /** Prints an error as the user should see it and sets the exit code. */
 function fail(err: unknown): void {
-  const e = err as Error & { exitCode?: number; code?: string };
-  if (e?.code === 'commander.helpDisplayed' || e?.code === 'commander.version' || e?.code === 'commander.help') {
+  const e = err as Error & { exitCode?: number; code?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') {
     process.exitCode = 0;
     return;
   }
-  if (e?.code?.startsWith('commander.')) {
+  if (code.startsWith('commander.')) {
     process.exitCode = ExitCode.error;
     return; // commander already printed it
   }

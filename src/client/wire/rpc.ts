@@ -56,35 +56,51 @@ function statusOf(headers: IncomingHttpHeaders): { code: number; details: string
   return { code: Number(code), details };
 }
 
+function openSession(address: string, timeoutMs: number): Promise<ClientHttp2Session> {
+  return new Promise((resolve, reject) => {
+    const session = connect(`http://${address}`);
+    const timer = setTimeout(() => {
+      session.destroy();
+      reject(new RpcError(GrpcStatus.UNAVAILABLE, `no answer within ${timeoutMs} ms`, 'connect'));
+    }, timeoutMs);
+    session.once('connect', () => {
+      clearTimeout(timer);
+      // Errors after this point reach the calls' streams, which reject their own promises.
+      session.on('error', () => undefined);
+      resolve(session);
+    });
+    session.once('error', (err: Error) => {
+      clearTimeout(timer);
+      reject(new RpcError(GrpcStatus.UNAVAILABLE, err.message, 'connect'));
+    });
+  });
+}
+
 export class GrpcChannel {
+  private closing = false;
+
   private constructor(
-    private readonly session: ClientHttp2Session,
-    private readonly headers: Record<string, string>,
+    private session: ClientHttp2Session,
+    private readonly address: string,
+    private readonly opts: { timeoutMs: number; headers: Record<string, string> },
   ) {}
 
   /** Opens the HTTP/2 connection; rejects with UNAVAILABLE when nothing answers within `timeoutMs`. */
-  static open(address: string, opts: { timeoutMs: number; headers?: Record<string, string> }): Promise<GrpcChannel> {
-    return new Promise((resolve, reject) => {
-      const session = connect(`http://${address}`);
-      const timer = setTimeout(() => {
-        session.destroy();
-        reject(new RpcError(GrpcStatus.UNAVAILABLE, `no answer within ${opts.timeoutMs} ms`, 'connect'));
-      }, opts.timeoutMs);
-      session.once('connect', () => {
-        clearTimeout(timer);
-        // Errors after this point reach the calls' streams, which reject their own promises.
-        session.on('error', () => undefined);
-        resolve(new GrpcChannel(session, opts.headers ?? {}));
-      });
-      session.once('error', (err: Error) => {
-        clearTimeout(timer);
-        reject(new RpcError(GrpcStatus.UNAVAILABLE, err.message, 'connect'));
-      });
-    });
+  static async open(address: string, opts: { timeoutMs: number; headers?: Record<string, string> }): Promise<GrpcChannel> {
+    const settings = { timeoutMs: opts.timeoutMs, headers: opts.headers ?? {} };
+    return new GrpcChannel(await openSession(address, settings.timeoutMs), address, settings);
+  }
+
+  /** The connection, opened again when the server closed it (a restart sends GOAWAY) or it broke. */
+  private async live(): Promise<ClientHttp2Session> {
+    if (this.closing) throw new RpcError(GrpcStatus.CANCELLED, 'the channel is closed', 'connect');
+    if (this.session.closed || this.session.destroyed) this.session = await openSession(this.address, this.opts.timeoutMs);
+    return this.session;
   }
 
   /** One request, one response message; rejects with RpcError on any status but OK. */
-  unary(method: string, request: Uint8Array, opts: { deadlineMs: number }): Promise<Buffer> {
+  async unary(method: string, request: Uint8Array, opts: { deadlineMs: number }): Promise<Buffer> {
+    const session = await this.live();
     return new Promise((resolve, reject) => {
       let settled = false;
       const settle = (err: RpcError | null, value?: Buffer) => {
@@ -96,13 +112,13 @@ export class GrpcChannel {
       };
       let stream: ReturnType<ClientHttp2Session['request']>;
       try {
-        stream = this.session.request({
+        stream = session.request({
           [constants.HTTP2_HEADER_METHOD]: 'POST',
           [constants.HTTP2_HEADER_PATH]: method,
           'content-type': 'application/grpc',
           te: 'trailers',
           'grpc-timeout': `${Math.max(1, Math.ceil(opts.deadlineMs))}m`,
-          ...this.headers,
+          ...this.opts.headers,
         });
       } catch (err) {
         reject(new RpcError(GrpcStatus.UNAVAILABLE, (err as Error).message, method));
@@ -125,7 +141,9 @@ export class GrpcChannel {
       stream.on('error', (err) => settle(new RpcError(GrpcStatus.UNAVAILABLE, err.message, method)));
       stream.on('close', () => {
         if (status === undefined) {
-          const why = httpStatus !== undefined && httpStatus !== 200 ? `HTTP status ${httpStatus}: not a gRPC endpoint?` : 'the call ended without a gRPC status';
+          // No answer at all: the connection went away (a server restarting closes it).
+          if (httpStatus === undefined) return settle(new RpcError(GrpcStatus.UNAVAILABLE, 'the connection closed before the server answered', method));
+          const why = httpStatus !== 200 ? `HTTP status ${httpStatus}: not a gRPC endpoint?` : 'the call ended without a gRPC status';
           return settle(new RpcError(GrpcStatus.UNKNOWN, why, method));
         }
         if (status.code !== GrpcStatus.OK) return settle(new RpcError(status.code, status.details, method));
@@ -141,6 +159,7 @@ export class GrpcChannel {
   }
 
   close(): Promise<void> {
+    this.closing = true;
     return new Promise((resolve) => {
       if (this.session.closed || this.session.destroyed) return resolve();
       this.session.close(() => resolve());

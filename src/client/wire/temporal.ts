@@ -150,9 +150,15 @@ export class TemporalWire {
    * Waits for the run's close event (long polls of its history, filtered to that event),
    * following continue-as-new to the run that finally closes.
    */
-  async awaitClose(workflowId: string, firstRunId: string): Promise<CloseEvent> {
+  async awaitClose(workflowId: string, firstRunId: string, opts: { unavailableForMs?: number } = {}): Promise<CloseEvent> {
     let runId = firstRunId;
     let nextPageToken: Uint8Array | undefined;
+    // A migration may run for hours; the server may restart meanwhile. Calls that find it
+    // unavailable are retried with backoff for this long before the CLI gives up (the run
+    // itself goes on regardless).
+    const budget = opts.unavailableForMs ?? 120_000;
+    let unavailableSince: number | undefined;
+    let backoff = 250;
     for (;;) {
       let res: { history?: { events?: HistoryEvent[] }; nextPageToken?: Uint8Array };
       try {
@@ -173,8 +179,18 @@ export class TemporalWire {
       } catch (err) {
         // The server ends a long poll that saw nothing with a deadline; ask again.
         if (err instanceof RpcError && err.code === GrpcStatus.DEADLINE_EXCEEDED) continue;
+        if (err instanceof RpcError && err.code === GrpcStatus.UNAVAILABLE) {
+          unavailableSince ??= Date.now();
+          if (Date.now() - unavailableSince < budget) {
+            await new Promise((r) => setTimeout(r, backoff));
+            backoff = Math.min(backoff * 2, 5_000);
+            continue;
+          }
+        }
         throw err;
       }
+      unavailableSince = undefined;
+      backoff = 250;
       const event = res.history?.events?.[0];
       if (!event) {
         nextPageToken = res.nextPageToken;
