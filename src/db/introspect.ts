@@ -290,6 +290,51 @@ select n.nspname as schema, c.relname as name, pg_get_viewdef(c.oid) as definiti
  order by 1, 2`;
 }
 
+/**
+ * Tables Postgres refuses to rewrite with ALTER COLUMN ... TYPE ... USING, with the reason:
+ * a column of a table or materialized view stores the table's row type (directly, or in an
+ * array, domain, range or composite type of it: Postgres follows the same dependencies), or
+ * a partition is a foreign table. A rollback then restores column values by UPDATE instead.
+ */
+function rewriteBlockersSql(client: pg.ClientBase): string {
+  return `
+with recursive uses(root, typ) as (
+  select c.oid, c.reltype from pg_class c join pg_namespace n on n.oid = c.relnamespace
+   where c.relkind in ('r', 'p') and ${userSchemaSql(client, 'n.nspname')}
+  union
+  select u.root, x.typ
+    from uses u
+   cross join lateral (
+     select d.objid as typ from pg_depend d
+      where d.refclassid = 'pg_type'::regclass and d.refobjid = u.typ and d.classid = 'pg_type'::regclass
+     union all
+     select r.reltype from pg_depend d join pg_class r on r.oid = d.objid
+      where d.refclassid = 'pg_type'::regclass and d.refobjid = u.typ and d.classid = 'pg_class'::regclass
+        and d.objsubid > 0 and r.relkind not in ('r', 'm', 'p') and r.reltype <> 0
+   ) x
+)
+select n.nspname as table_schema, c.relname as table_name,
+       min(format('column %s.%s.%s stores its row type', rn.nspname, r.relname, a.attname)) as reason
+  from uses u
+  join pg_class c on c.oid = u.root
+  join pg_namespace n on n.oid = c.relnamespace
+  join pg_depend d on d.refclassid = 'pg_type'::regclass and d.refobjid = u.typ and d.classid = 'pg_class'::regclass and d.objsubid > 0
+  join pg_class r on r.oid = d.objid and r.relkind in ('r', 'm', 'p')
+  join pg_namespace rn on rn.oid = r.relnamespace
+  join pg_attribute a on a.attrelid = r.oid and a.attnum = d.objsubid
+ group by n.nspname, c.relname
+union all
+select n.nspname, c.relname, min(format('its partition %s.%s is a foreign table', fn.nspname, f.relname))
+  from pg_class c
+  join pg_namespace n on n.oid = c.relnamespace
+ cross join lateral pg_partition_tree(c.oid) t
+  join pg_class f on f.oid = t.relid and f.relkind = 'f'
+  join pg_namespace fn on fn.oid = f.relnamespace
+ where c.relkind = 'p' and ${userSchemaSql(client, 'n.nspname')}
+ group by n.nspname, c.relname
+ order by 1, 2, 3`;
+}
+
 /** Sets an own property even for a name like `__proto__`, which plain assignment would not. */
 function put<T>(record: Record<string, T>, name: string, value: T): void {
   Object.defineProperty(record, name, { value, enumerable: true, writable: true, configurable: true });
@@ -352,7 +397,7 @@ function toView(row: ViewRow): ViewModel {
  * schema-qualified (see `queryCatalog`).
  */
 export async function introspectSchema(client: pg.ClientBase): Promise<SchemaModel> {
-  const [schemaRows = [], tableRows = [], indexRows = [], constraintRows = [], sequenceRows = [], triggerRows = [], grantRows = [], enumRows = [], viewRows = []] =
+  const [schemaRows = [], tableRows = [], indexRows = [], constraintRows = [], sequenceRows = [], triggerRows = [], grantRows = [], enumRows = [], viewRows = [], blockerRows = []] =
     await queryCatalog(client, [
       schemasSql(client),
       tablesSql(client),
@@ -363,6 +408,7 @@ export async function introspectSchema(client: pg.ClientBase): Promise<SchemaMod
       grantsSql(client),
       enumsSql(client),
       viewsSql(client),
+      rewriteBlockersSql(client),
     ]);
 
   const tables: Record<string, TableModel> = {};
@@ -388,6 +434,10 @@ export async function introspectSchema(client: pg.ClientBase): Promise<SchemaMod
   for (const row of grantRows as GrantRow[]) {
     const table = tableOf(row);
     if (table !== undefined) (table.grants ??= []).push({ grantee: row.grantee, privilege: row.privilege, grantable: row.grantable });
+  }
+  for (const row of blockerRows as (OfTable & { reason: string })[]) {
+    const table = tableOf(row);
+    if (table !== undefined) table.rewriteBlocked ??= row.reason;
   }
 
   const indexes: Record<string, IndexModel> = {};

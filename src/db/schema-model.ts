@@ -110,6 +110,12 @@ export interface TableModel {
   unlogged?: boolean;
   /** Storage parameters as the catalog keeps them: `fillfactor=70`. */
   options?: string[];
+  /**
+   * Why Postgres refuses to rewrite the table with ALTER COLUMN ... TYPE ... USING (a
+   * column elsewhere stores its row type, a partition is a foreign table); absent when
+   * it does not. Restores from snapshots then use an UPDATE (see operations/restore.ts).
+   */
+  rewriteBlocked?: string;
   /** User triggers (not the internal ones of foreign keys), by name. */
   triggers?: Record<string, TriggerModel>;
   grants?: GrantModel[];

@@ -7,7 +7,7 @@ import { column, isNewColumn, relFromText, requireColumn, requireNotUsedByGenera
 import { constraintsOf, requireRowKey } from './model-constraints';
 import { fromCatalogNote } from './notes';
 import { columnType, tx } from './recreate';
-import { columnsSnapshot, updateFromSnapshot } from './restore';
+import { columnsSnapshot, restoreByUpdateNote, rewriteFromSnapshot, rewriteRestoreProblem, updateFromSnapshot } from './restore';
 import { PlanError, Risk, type Operation, type PlanContext, type SqlAction, type StepDraft } from './types';
 
 export const alterColumnTypeSpec = strict(
@@ -23,12 +23,26 @@ export const alterColumnTypeSpec = strict(
 export type AlterColumnTypeSpec = z.output<typeof alterColumnTypeSpec>;
 
 /**
- * Back to the old type by rewriting every value to NULL (no cast that could fail or
- * lose anything), then the old values from the snapshot. NOT NULL and the default are
- * taken off first and put back last: a NULL would break the one, and a default of the
- * new type may not cast back.
+ * Back to the old type with the old values from the snapshot, in one table rewrite:
+ * `TYPE <old> USING <lookup in the snapshot by key>` (see rewriteFromSnapshot). The
+ * default is taken off first and put back last, as a default of the new type may not
+ * cast back; NOT NULL stays, the rewrite checks it.
  */
-function restoreFromSnapshot(table: Rel, col: ColumnModel, key: string[]): SqlAction[] {
+function rewriteBack(table: Rel, model: TableModel, col: ColumnModel, key: string[]): SqlAction[] {
+  const alter = `ALTER TABLE ${table.sql} ALTER COLUMN ${quoteIdent(col.name)}`;
+  const rewrite = rewriteFromSnapshot(table, model, col, columnType(col), key);
+  if (col.default === null) return rewrite;
+  return [tx(`${alter} DROP DEFAULT`), ...rewrite, tx(`${alter} SET DEFAULT ${col.default}`)];
+}
+
+/**
+ * Where the table cannot be rewritten that way (rewriteRestoreProblem): back to the old
+ * type by rewriting every value to NULL (no cast that could fail or lose anything), then
+ * the old values from the snapshot with an UPDATE. NOT NULL and the default are taken off
+ * first and put back last: a NULL would break the one, and a default of the new type may
+ * not cast back.
+ */
+function updateBack(table: Rel, col: ColumnModel, key: string[]): SqlAction[] {
   const alter = `ALTER TABLE ${table.sql} ALTER COLUMN ${quoteIdent(col.name)}`;
   const out: SqlAction[] = [];
   if (col.default !== null) out.push(tx(`${alter} DROP DEFAULT`));
@@ -122,7 +136,10 @@ export const alterColumnType = {
       } else {
         const key = requireRowKey(ctx, table, model, [spec.column], `the old values of ${name}`, `give down_using: how to compute the old ${col.type} value from the new one`);
         draft.snapshots = [columnsSnapshot(table, key, [spec.column])];
-        draft.inverse = [...restoreFromSnapshot(table, col, key), ...reinstateDependents(ctx.schema, table, model, col.name)];
+        const byUpdate = rewriteRestoreProblem(ctx.schema, table, model, col, key);
+        if (byUpdate !== null) draft.lint.push(restoreByUpdateNote(name, byUpdate));
+        const back = byUpdate === null ? rewriteBack(table, model, col, key) : updateBack(table, col, key);
+        draft.inverse = [...back, ...reinstateDependents(ctx.schema, table, model, col.name)];
       }
     }
 

@@ -68,6 +68,13 @@ export const backfill = {
     } else {
       const key = requireRowKey(ctx, table, model, columns, `the values this backfill overwrites`, 'backfill only columns added earlier in this manifest');
       draft.snapshots = [columnsSnapshot(table, key, columns, spec.where)];
+      // An UPDATE, not the table rewrite drop_column and alter_column_type restore with
+      // (rewriteFromSnapshot): a backfill may overwrite only the rows `where` picks, and a
+      // rewrite costs the whole table and a build of every index however few rows come
+      // back; rows the snapshot lacks would need their current value passed through. And
+      // these columns are live, unlike a re-added one or one whose type just changed: a
+      // view, rule, policy, trigger column list or generated column that uses one of them
+      // makes ALTER COLUMN ... TYPE fail.
       draft.inverse = [updateFromSnapshot(table, key, columns)];
       draft.risk = Risk.high;
       draft.lint.push({ level: 'warning', code: 'destructive', message: `overwrites ${what}; the old values are snapshotted and restored on rollback` });

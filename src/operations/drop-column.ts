@@ -7,7 +7,7 @@ import { column, forgetNewColumn, getOwn, isNewColumn, knowsPresence, relFromTex
 import { constraintDisplay, constraintsOf, referencingForeignKeys, requireRowKey } from './model-constraints';
 import { fromCatalogNote } from './notes';
 import { restoreColumnSql } from './recreate';
-import { columnsSnapshot } from './restore';
+import { columnsSnapshot, restoreByUpdateNote, rewriteRestoreProblem } from './restore';
 import { PlanError, Risk, type Operation, type PlanContext, type StepDraft } from './types';
 
 export const dropColumnSpec = strict(
@@ -79,8 +79,14 @@ export const dropColumn = {
       // Values written by this migration need no snapshot: rolling back drops them anyway.
       const keep = col.generated === undefined && !isNewColumn(ctx, table.key, spec.column);
       const key = keep ? requireRowKey(ctx, table, model, [spec.column], `the values of ${column(table, spec.column)}`) : undefined;
-      if (key !== undefined) draft.snapshots = [columnsSnapshot(table, key, [spec.column])];
-      draft.inverse = restoreColumnSql(ctx.schema, table, model, col, { ...(key !== undefined ? { key } : {}), ...dropped });
+      let rewrite = false;
+      if (key !== undefined) {
+        draft.snapshots = [columnsSnapshot(table, key, [spec.column])];
+        const problem = rewriteRestoreProblem(ctx.schema, table, model, col, key);
+        rewrite = problem === null;
+        if (problem !== null) draft.lint.push(restoreByUpdateNote(column(table, spec.column), problem));
+      }
+      draft.inverse = restoreColumnSql(ctx.schema, table, model, col, { ...(key !== undefined ? { key, rewrite } : {}), ...dropped });
     }
 
     if (model !== undefined) {

@@ -7,7 +7,7 @@
 import { quoteIdent, quoteLiteral } from '../db/ident';
 import type { ColumnModel, ConstraintModel, SchemaModel, SequenceModel, TableModel } from '../db/schema-model';
 import { getOwn, rel, type Rel } from './model';
-import { updateFromSnapshot } from './restore';
+import { rewriteFromSnapshot, updateFromSnapshot } from './restore';
 import type { SqlAction } from './types';
 
 export const tx = (sql: string): SqlAction => ({ sql, transactional: true });
@@ -187,6 +187,8 @@ export function recreateTableSql(schema: SchemaModel, table: Rel, model: TableMo
 export interface ColumnRestore {
   /** Restore the column's values from snapshot 0 by this row key; absent: its values are not kept. */
   key?: string[];
+  /** Restore them with one table rewrite (rewriteFromSnapshot) rather than an UPDATE; see rewriteRestoreProblem. */
+  rewrite?: boolean;
   /** Constraints and indexes that went with the column (Postgres drops them with it). */
   constraints: ConstraintModel[];
   indexes: string[];
@@ -194,7 +196,8 @@ export interface ColumnRestore {
 
 /**
  * Re-adds a dropped column as it was: its sequence, the column (nullable at first, so
- * the values can be put back), its values from the snapshot, then its default, NOT
+ * the values can be put back), its values from the snapshot (by one table rewrite when
+ * `restore.rewrite`, else by an UPDATE), then its default, NOT
  * NULL, identity, sequence position, the constraints and indexes that went with it,
  * replica identity and comment. A generated column is simply added again: Postgres
  * computes its values.
@@ -210,7 +213,9 @@ export function restoreColumnSql(schema: SchemaModel, table: Rel, model: TableMo
     out.push(tx(`${alter} ADD COLUMN ${name} ${columnType(col)} GENERATED ALWAYS AS (${col.generated}) STORED`));
   } else {
     out.push(tx(`${alter} ADD COLUMN ${name} ${columnType(col)}`));
-    if (restore.key !== undefined) out.push(updateFromSnapshot(table, restore.key, [col.name]));
+    if (restore.key !== undefined) {
+      out.push(...(restore.rewrite === true ? rewriteFromSnapshot(table, model, col, columnType(col), restore.key) : [updateFromSnapshot(table, restore.key, [col.name])]));
+    }
     if (col.default !== null) out.push(tx(`${alter} ALTER COLUMN ${name} SET DEFAULT ${col.default}`));
     if (!col.nullable) out.push(tx(`${alter} ALTER COLUMN ${name} SET NOT NULL`));
     if (col.identity !== undefined) out.push(tx(`${alter} ALTER COLUMN ${name} ADD ${identityClause(col.identity, seq)}`));

@@ -81,6 +81,53 @@ checks:
     expect(snaps.rows).toEqual([{ kind: 'columns', row_count: 5000, restored: true }]);
   }, 120_000);
 
+  it('restores dropped data exactly when the worker is killed inside the compensation, after it began the restore', async () => {
+    const before = await checksumOf('users');
+    const fingerprint = await fingerprintOf(db.url);
+    const loaded = await manifestFrom(`
+id: 0003_drop_email
+operations:
+  - drop_column: { table: users, column: email }
+  - sql: { up: "select pg_sleep(3)", down: "select 1" }
+checks:
+  post:
+    - { name: fails on purpose, sql: select false }
+policy:
+  lock_timeout: 60s
+`);
+    const handle = await startMigration(t.client, t.settings, { target: 'app', loaded, requestedBy: 'chaos' });
+    await waitForStep(handle, '2.');
+    // While step 2 sleeps, hold the snapshot so that the compensation of step 1 waits, inside
+    // its transaction (the column already added back), to give the snapshot its key.
+    const snapshot = await db.query<{ name: string }>(`select 'godwit_snapshots.' || snapshot_table as name from godwit.snapshots where migration_id = '0003_drop_email'`);
+    const name = snapshot.rows[0]!.name;
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query(`begin; lock table ${name} in access share mode`);
+      for (let i = 0; ; i++) {
+        const waiting = await db.query(`select 1 from pg_locks where relation = $1::regclass and not granted`, [name]);
+        if (waiting.rowCount === 1) break;
+        if (i > 1200) throw new Error('the compensation never waited for the snapshot');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await killAndReplace(workers.at(-1)!);
+    } finally {
+      await holder.query('rollback');
+      await holder.end();
+    }
+
+    const outcome = await watchMigration(handle, () => undefined, { pollMs: 250 });
+    expect(finalState(outcome)).toBe('rolled_back');
+    expect(await checksumOf('users')).toEqual(before);
+    expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
+    const history = await handle.fetchHistory();
+    const attempts = (history.events ?? []).map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0);
+    expect(Math.max(...attempts)).toBeGreaterThanOrEqual(2);
+    const leftovers = await db.query(`select proname from pg_proc where proname like 'godwit_restore%'`);
+    expect(leftovers.rows).toEqual([]);
+  }, 120_000);
+
   it('leaves exactly one valid index after CREATE INDEX CONCURRENTLY is interrupted by a killed worker', async () => {
     const loaded = await manifestFrom(`
 id: 0002_events_idx

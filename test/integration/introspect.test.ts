@@ -225,6 +225,33 @@ describe('introspectSchema: what inverses recreate', () => {
     expect(Object.keys(model.tables['app.orders'] ?? {}).sort()).toEqual(['columns', 'constraints', 'name', 'schema']);
   });
 
+  it('records why Postgres would refuse to rewrite a table: its row type stored in a column, a foreign partition', async () => {
+    await client.query(`
+      create schema blocked;
+      create table blocked.cell (id int primary key, v text);
+      create domain blocked.cells as blocked.cell[];
+      create table blocked.grid (id int, "row" blocked.cells);
+      create view blocked.cell_ids as select id from blocked.cell;
+      create table blocked.free (id int primary key);
+      create extension if not exists file_fdw;
+      create server blocked_files foreign data wrapper file_fdw;
+      create table blocked.parts (id int, k int) partition by list (k);
+      create table blocked.parts_1 partition of blocked.parts for values in (1);
+      create foreign table blocked.parts_2 partition of blocked.parts for values in (2) server blocked_files options (filename '/dev/null');
+    `);
+    try {
+      const tables = (await introspectSchema(client)).tables;
+      expect(tables['blocked.cell']?.rewriteBlocked).toBe('column blocked.grid.row stores its row type');
+      expect(tables['blocked.parts']?.rewriteBlocked).toBe('its partition blocked.parts_2 is a foreign table');
+      // A view of the table does not store its rows; the grid itself and a partition of ordinary tables are free.
+      expect([tables['blocked.free']?.rewriteBlocked, tables['blocked.grid']?.rewriteBlocked, tables['blocked.parts_1']?.rewriteBlocked]).toEqual([undefined, undefined, undefined]);
+      await expect(client.query(`alter table blocked.cell alter column v type text using v || ''`)).rejects.toThrow(/uses its row type/);
+      await expect(client.query(`alter table blocked.parts alter column id type int using id + 0`)).rejects.toThrow(/"parts_2" is not a table/);
+    } finally {
+      await client.query('drop schema blocked cascade; drop server blocked_files');
+    }
+  });
+
   it('reads enums with their labels in order', () => {
     expect(model.enums).toEqual({ 'public.mood': { schema: 'public', name: 'mood', values: ['happy', 'sad'] } });
   });

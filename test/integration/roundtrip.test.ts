@@ -46,6 +46,32 @@ const FIXTURE = `
       from generate_series(1, 3000) g;
   insert into orders (user_id, total_cents, note)
     select 1 + g % 3000, g * 10, case when g % 4 = 0 then null else 'order ' || g end from generate_series(1, 5000) g;
+  -- Restores by a composite key of awkward names, into columns of awkward names and types.
+  create table memberships (
+    "org id" int not null,
+    "user's id" bigint not null,
+    "roles $$" mood[],
+    "note\\" varchar(40),
+    since date not null default '2026-01-01',
+    primary key ("org id", "user's id")
+  );
+  insert into memberships
+    select g % 5, g, case when g % 4 = 0 then null else array['happy', null, '🙂']::mood[] end,
+           case when g % 3 = 0 then null else 'n''' || g end, '2026-01-01'::date + g
+      from generate_series(1, 2000) g;
+  -- An update trigger that would change another column if a restore fired it.
+  create function touch() returns trigger language plpgsql as $$ begin new.touched_at := clock_timestamp(); return new; end $$;
+  create table audited (id int primary key, bio text, touched_at timestamptz not null default '2026-01-01');
+  insert into audited select g, case when g % 6 = 0 then null else 'bio ' || g end, '2026-01-01' from generate_series(1, 500) g;
+  create trigger audited_touch before update on audited for each row execute function touch();
+  create table events (id int, k int, payload text, primary key (id, k)) partition by range (k);
+  create table events_a partition of events for values from (0) to (5);
+  create table events_b partition of events for values from (5) to (10);
+  insert into events select g, g % 10, case when g % 3 = 0 then null else 'p' || g end from generate_series(1, 1000) g;
+  -- A table whose row type another table's column stores: Postgres will not rewrite it.
+  create table cells (id int primary key, v text);
+  insert into cells select g, case when g % 4 = 0 then null else 'v' || g end from generate_series(1, 300) g;
+  create table grid (c cells);
 `;
 
 interface Case {
@@ -92,6 +118,31 @@ const cases: Case[] = [
     name: 'alter_column_type from a snapshot',
     operations: `\n  - alter_column_type: { table: orders, column: note, type: varchar(20), using: "left(note, 20)" }`,
     applied: `select character_maximum_length = 20 from information_schema.columns where table_name = 'orders' and column_name = 'note'`,
+  },
+  {
+    name: 'drop_column restored by a composite key of awkward names, with NULLs and an enum array',
+    operations: `\n  - drop_column: { table: memberships, column: "roles $$" }\n  - drop_column: { table: memberships, column: 'note\\' }`,
+    applied: `select count(*) = 3 from information_schema.columns where table_name = 'memberships'`,
+  },
+  {
+    name: 'alter_column_type from a snapshot of a NOT NULL column with a default, and of an enum array',
+    operations: `\n  - alter_column_type: { table: memberships, column: since, type: text, using: "since::text" }\n  - alter_column_type: { table: memberships, column: "roles $$", type: text, using: '"roles $$"::text' }`,
+    applied: `select count(*) = 2 from information_schema.columns where table_name = 'memberships' and data_type = 'text'`,
+  },
+  {
+    name: 'drop_column of a table with an update trigger, which the restore must not fire',
+    operations: `\n  - drop_column: { table: audited, column: bio }`,
+    applied: `select not exists (select from information_schema.columns where table_name = 'audited' and column_name = 'bio')`,
+  },
+  {
+    name: 'drop_column of a partitioned table',
+    operations: `\n  - drop_column: { table: events, column: payload }`,
+    applied: `select not exists (select from information_schema.columns where table_name = 'events_b' and column_name = 'payload')`,
+  },
+  {
+    name: 'drop_column of a table whose row type another table stores (restored by UPDATE)',
+    operations: `\n  - drop_column: { table: cells, column: v }`,
+    applied: `select not exists (select from information_schema.columns where table_name = 'cells' and column_name = 'v')`,
   },
   {
     name: 'set_not_null and drop_not_null',

@@ -168,7 +168,11 @@ describe('drop_column', () => {
     const step = only({ drop_column: { table: 'accounts', column: 'email' } }, withAccounts());
     expect(sqlOf(step.inverse)).toEqual([
       `${ACCOUNTS} ADD COLUMN "email" character varying(200) COLLATE pg_catalog."C"`,
-      'UPDATE "public"."accounts" AS t SET "email" = s."email" FROM {{snapshot:0}} AS s WHERE t."id" = s."id"',
+      // One rewrite puts the values back; the function returns the type without its collation.
+      'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("id")',
+      `CREATE FUNCTION pg_temp."godwit_restore_e95ce3d2"(integer) RETURNS character varying(200) LANGUAGE sql STABLE AS 'SELECT "email" FROM {{snapshot:0}} WHERE "id" = $1'`,
+      `${ACCOUNTS} ALTER COLUMN "email" TYPE character varying(200) COLLATE pg_catalog."C" USING pg_temp."godwit_restore_e95ce3d2"("id")`,
+      'DROP FUNCTION pg_temp."godwit_restore_e95ce3d2"(integer)',
       `${ACCOUNTS} ALTER COLUMN "email" SET DEFAULT 'x'::character varying`,
       `${ACCOUNTS} ALTER COLUMN "email" SET NOT NULL`,
       "CREATE UNIQUE INDEX accounts_email_idx ON public.accounts USING btree (email) WITH (fillfactor='70')",
@@ -182,7 +186,10 @@ describe('drop_column', () => {
     const step = only({ drop_column: { table: 'accounts', column: 'ticket' } }, withAccounts());
     expect(sqlOf(step.inverse)).toEqual([
       `${ACCOUNTS} ADD COLUMN "ticket" bigint`,
-      'UPDATE "public"."accounts" AS t SET "ticket" = s."ticket" FROM {{snapshot:0}} AS s WHERE t."id" = s."id"',
+      'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("id")',
+      `CREATE FUNCTION pg_temp."godwit_restore_639e6582"(integer) RETURNS bigint LANGUAGE sql STABLE AS 'SELECT "ticket" FROM {{snapshot:0}} WHERE "id" = $1'`,
+      `${ACCOUNTS} ALTER COLUMN "ticket" TYPE bigint USING pg_temp."godwit_restore_639e6582"("id")`,
+      'DROP FUNCTION pg_temp."godwit_restore_639e6582"(integer)',
       `${ACCOUNTS} ALTER COLUMN "ticket" SET NOT NULL`,
       `${ACCOUNTS} ALTER COLUMN "ticket" ADD GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME "public"."accounts_ticket_seq" INCREMENT BY 5 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 100 CACHE 1 NO CYCLE)`,
       `SELECT setval('"public"."accounts_ticket_seq"'::regclass, max("ticket")) FROM "public"."accounts"`,
@@ -191,7 +198,7 @@ describe('drop_column', () => {
 
   it('re-adds the constraints that went with the column', () => {
     const step = only({ drop_column: { table: 'accounts', column: 'note' } }, withAccounts());
-    expect(sqlOf(step.inverse)?.slice(2)).toEqual([`${ACCOUNTS} ADD CONSTRAINT "accounts_note_check" CHECK ((length(note) < 1000)) NOT VALID`]);
+    expect(sqlOf(step.inverse)?.slice(5)).toEqual([`${ACCOUNTS} ADD CONSTRAINT "accounts_note_check" CHECK ((length(note) < 1000)) NOT VALID`]);
   });
 
   it('adds a generated column back without a snapshot: Postgres computes it', () => {
@@ -213,7 +220,10 @@ describe('drop_column', () => {
     expect(sqlOf(step.inverse)).toEqual([
       'CREATE SEQUENCE "public"."accounts_id_seq" AS integer INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 START WITH 1 CACHE 1 NO CYCLE',
       `${ACCOUNTS} ADD COLUMN "id" integer`,
-      'UPDATE "public"."accounts" AS t SET "id" = s."id" FROM {{snapshot:0}} AS s WHERE t."ticket" = s."ticket"',
+      'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("ticket")',
+      `CREATE FUNCTION pg_temp."godwit_restore_3c822a03"(bigint) RETURNS integer LANGUAGE sql STABLE AS 'SELECT "id" FROM {{snapshot:0}} WHERE "ticket" = $1'`,
+      `${ACCOUNTS} ALTER COLUMN "id" TYPE integer USING pg_temp."godwit_restore_3c822a03"("ticket")`,
+      'DROP FUNCTION pg_temp."godwit_restore_3c822a03"(bigint)',
       `${ACCOUNTS} ALTER COLUMN "id" SET DEFAULT nextval('public.accounts_id_seq'::regclass)`,
       `${ACCOUNTS} ALTER COLUMN "id" SET NOT NULL`,
       'ALTER SEQUENCE "public"."accounts_id_seq" OWNED BY "public"."accounts"."id"',
@@ -260,6 +270,122 @@ describe('drop_column', () => {
     const error = planError(operations);
     expect(error.message).toBe(message);
     expect(error.hint).toMatch(hint);
+  });
+});
+
+describe('restoring a column by one table rewrite', () => {
+  /** usersSchema() plus `members`: a composite key of hostile names, and columns of every shape. */
+  function withMembers(change?: (members: TableModel, schema: SchemaModel) => void): SchemaModel {
+    const schema = usersSchema();
+    const members: TableModel = {
+      schema: 'public',
+      name: 'members',
+      columns: {
+        "org's $$": { name: "org's $$", type: 'integer', nullable: false, default: null },
+        'user\\id': { name: 'user\\id', type: 'public."we""ird"', nullable: false, default: null },
+        tags: { name: 'tags', type: 'public.mood[]', nullable: true, default: null },
+        amount: { name: 'amount', type: 'numeric(12,2)', nullable: false, default: '0' },
+      },
+      constraints: {
+        members_pkey: { name: 'members_pkey', type: 'primary_key', definition: 'PRIMARY KEY (...)', columns: ["org's $$", 'user\\id'], valid: true, index: 'members_pkey' },
+      },
+    };
+    schema.tables['public.members'] = members;
+    change?.(members, schema);
+    return schema;
+  }
+  const M = 'ALTER TABLE "public"."members"';
+
+  it('keys the snapshot, looks values up by every key column with its type, and keeps identifiers and the body literal intact', () => {
+    const step = only({ drop_column: { table: 'members', column: 'tags' } }, withMembers());
+    const fn = 'pg_temp."godwit_restore_c36cd7c2"';
+    expect(sqlOf(step.inverse)).toEqual([
+      `${M} ADD COLUMN "tags" public.mood[]`,
+      `ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("org's $$", "user\\id")`,
+      // The body is a string literal: its quote doubled, its backslash escaped (E''), its $$ harmless.
+      `CREATE FUNCTION ${fn}(integer, public."we""ird") RETURNS public.mood[] LANGUAGE sql STABLE AS E'SELECT "tags" FROM {{snapshot:0}} WHERE "org''s $$" = $1 AND "user\\\\id" = $2'`,
+      `${M} ALTER COLUMN "tags" TYPE public.mood[] USING ${fn}("org's $$", "user\\id")`,
+      `DROP FUNCTION ${fn}(integer, public."we""ird")`,
+    ]);
+    expect(step.lint.map((l) => l.code)).not.toContain('restore_by_update');
+  });
+
+  it('gives each column of each table its own function name', () => {
+    const names = [
+      only({ drop_column: { table: 'members', column: 'tags' } }, withMembers()),
+      only({ drop_column: { table: 'members', column: 'amount' } }, withMembers()),
+      only({ drop_column: { table: 'users', column: 'name' } }, withMembers()),
+    ].map((step) => /pg_temp\."(godwit_restore_[0-9a-f]{8})"/.exec(sqlOf(step.inverse)?.join('\n') ?? '')?.[1]);
+    expect(new Set(names).size).toBe(3);
+  });
+
+  it('rewrites a partitioned table too: Postgres rewrites each partition', () => {
+    const step = only({ drop_column: { table: 'members', column: 'tags' } }, withMembers((m) => (m.partitioned = true)));
+    expect(sqlOf(step.inverse)?.some((q) => q.includes(' USING pg_temp.'))).toBe(true);
+  });
+
+  it.each<[string, (m: TableModel, s: SchemaModel) => void, string]>([
+    [
+      'a table Postgres cannot rewrite',
+      (m) => (m.rewriteBlocked = 'column public.grid.c stores its row type'),
+      'Postgres cannot rewrite members: column public.grid.c stores its row type',
+    ],
+    [
+      'a table with inheritance children',
+      (_m, s) => (s.tables['public.old_members'] = { schema: 'public', name: 'old_members', columns: {}, inherits: ['public.members'] }),
+      'members has inheritance children (old_members) whose rows its snapshot holds too, and their keys need not be unique across them',
+    ],
+    ['a key column whose type names a collation', (m) => (m.columns["org's $$"]!.type = 'text COLLATE "C"'), `the type text COLLATE "C" of its key column org's $$ names a collation`],
+  ])('falls back to the UPDATE for %s, and says why', (_what, change, why) => {
+    const step = only({ drop_column: { table: 'members', column: 'tags' } }, withMembers(change));
+    expect(sqlOf(step.inverse)).toEqual([
+      `${M} ADD COLUMN "tags" public.mood[]`,
+      `UPDATE "public"."members" AS t SET "tags" = s."tags" FROM {{snapshot:0}} AS s WHERE t."org's $$" = s."org's $$" AND t."user\\id" = s."user\\id"`,
+    ]);
+    expect(step.lint.filter((l) => l.code === 'restore_by_update')).toEqual([
+      { level: 'info', code: 'restore_by_update', message: `rolling back puts back the values of members.tags with an UPDATE of every row, not one table rewrite: ${why}` },
+    ]);
+  });
+
+  it('alter_column_type keeps NOT NULL through the rewrite, and the fallback empties the column first as before', () => {
+    const rewrite = only({ alter_column_type: { table: 'members', column: 'amount', type: 'text' } }, withMembers());
+    const fn = 'pg_temp."godwit_restore_df5fad43"';
+    expect(sqlOf(rewrite.inverse)).toEqual([
+      `${M} ALTER COLUMN "amount" DROP DEFAULT`,
+      `ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("org's $$", "user\\id")`,
+      `CREATE FUNCTION ${fn}(integer, public."we""ird") RETURNS numeric(12,2) LANGUAGE sql STABLE AS E'SELECT "amount" FROM {{snapshot:0}} WHERE "org''s $$" = $1 AND "user\\\\id" = $2'`,
+      `${M} ALTER COLUMN "amount" TYPE numeric(12,2) USING ${fn}("org's $$", "user\\id")`,
+      `DROP FUNCTION ${fn}(integer, public."we""ird")`,
+      `${M} ALTER COLUMN "amount" SET DEFAULT 0`,
+    ]);
+    const update = only({ alter_column_type: { table: 'members', column: 'amount', type: 'text' } }, withMembers((m) => (m.rewriteBlocked = 'its partition public.p2 is a foreign table')));
+    expect(sqlOf(update.inverse)).toEqual([
+      `${M} ALTER COLUMN "amount" DROP DEFAULT`,
+      `${M} ALTER COLUMN "amount" DROP NOT NULL`,
+      `${M} ALTER COLUMN "amount" TYPE numeric(12,2) USING NULL`,
+      `UPDATE "public"."members" AS t SET "amount" = s."amount" FROM {{snapshot:0}} AS s WHERE t."org's $$" = s."org's $$" AND t."user\\id" = s."user\\id"`,
+      `${M} ALTER COLUMN "amount" SET NOT NULL`,
+      `${M} ALTER COLUMN "amount" SET DEFAULT 0`,
+    ]);
+    expect(update.lint.map((l) => l.code)).toContain('restore_by_update');
+  });
+
+  it('alter_column_type falls back when the old type, as an earlier step spelled it, names a collation', () => {
+    const step = last(
+      [
+        { alter_column_type: { table: 'users', column: 'name', type: 'varchar(9) COLLATE "C"', down_using: 'name' } },
+        { alter_column_type: { table: 'users', column: 'name', type: 'int', using: 'length(name)' } },
+      ],
+      withMembers(),
+    );
+    expect(sqlOf(step.inverse)?.[1]).toBe('UPDATE "public"."users" AS t SET "name" = s."name" FROM {{snapshot:0}} AS s WHERE t."id" = s."id"');
+  });
+
+  it('backfill restores the rows it overwrote with an UPDATE, never a rewrite of the whole table', () => {
+    const step = only({ backfill: { table: 'members', set: { amount: 'amount + 1' }, where: 'amount > 100' } }, withMembers());
+    expect(sqlOf(step.inverse)).toEqual([
+      `UPDATE "public"."members" AS t SET "amount" = s."amount" FROM {{snapshot:0}} AS s WHERE t."org's $$" = s."org's $$" AND t."user\\id" = s."user\\id"`,
+    ]);
   });
 });
 

@@ -115,7 +115,13 @@ describe('forward and inverse SQL', () => {
       'drop_column adds the column back and its values by key',
       { drop_column: { table: 'users', column: 'name' } },
       ['ALTER TABLE "public"."users" DROP COLUMN "name"'],
-      ['ALTER TABLE "public"."users" ADD COLUMN "name" text', 'UPDATE "public"."users" AS t SET "name" = s."name" FROM {{snapshot:0}} AS s WHERE t."id" = s."id"'],
+      [
+        'ALTER TABLE "public"."users" ADD COLUMN "name" text',
+        'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("id")',
+        `CREATE FUNCTION pg_temp."godwit_restore_a3f7e305"(bigint) RETURNS text LANGUAGE sql STABLE AS 'SELECT "name" FROM {{snapshot:0}} WHERE "id" = $1'`,
+        'ALTER TABLE "public"."users" ALTER COLUMN "name" TYPE text USING pg_temp."godwit_restore_a3f7e305"("id")',
+        'DROP FUNCTION pg_temp."godwit_restore_a3f7e305"(bigint)',
+      ],
     ],
     [
       'rename_column',
