@@ -64,7 +64,7 @@ export function sdkRun(handle: WorkflowHandle<typeof migrationWorkflow>): Migrat
 export function watchMigration(
   handle: WorkflowHandle<typeof migrationWorkflow>,
   onEvent: (e: ProgressEvent) => void,
-  opts: { pollMs?: number; stopWhenWaiting?: boolean } = {},
+  opts: { pollMs?: number; firstPollMs?: number; stopWhenWaiting?: boolean } = {},
 ): Promise<WatchOutcome> {
   return watchRun(sdkRun(handle), onEvent, opts);
 }
