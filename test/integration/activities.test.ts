@@ -2,57 +2,19 @@ import pg from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { manifestFrom } from '../helpers/temporal';
+import { directCalls } from '../helpers/direct';
 import { createActivities } from '../../activities';
 import { TargetPools } from '../../src/db/pool';
-import { acquireLease } from '../../src/db/lease';
-import { ensureControlSchema } from '../../src/db/control-schema';
-import { introspectSchema } from '../../src/db/introspect';
-import { loadSqlParser, planManifest } from '../../src/operations';
-import type { PlannedStep } from '../../src/operations/types';
-import type { StepInput } from '../../workflows/definitions';
 import { tableChecksum } from '../../src/db/checksum';
 
 // The activities called directly, as Temporal would on a retry: at least once.
 let db: TestDatabase;
 let pools: TargetPools;
 let acts: ReturnType<typeof createActivities>;
-let runSeq = 0;
+const { withClient, plan, stepInput } = directCalls(() => db.url);
 
-async function withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: db.url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
-async function plan(yaml: string): Promise<PlannedStep[]> {
-  const loaded = await manifestFrom(yaml);
-  await loadSqlParser();
-  return withClient(async (c) => planManifest(loaded.manifest, await introspectSchema(c)));
-}
 
-async function stepInput(step: PlannedStep, policy: Partial<StepInput['policy']> = {}): Promise<StepInput> {
-  const runId = `run-${++runSeq}`;
-  const token = await withClient(async (c) => {
-    await ensureControlSchema(c);
-    await c.query('delete from godwit.leases');
-    return acquireLease(c, 'app', `wf-${runId}`);
-  });
-  return {
-    target: 'app',
-    migrationId: 'm1',
-    workflowId: `wf-${runId}`,
-    runId,
-    token,
-    step,
-    policy: { approval: 'auto', bake_seconds: 0, lock_timeout: '5s', statement_timeout: '0', ...policy },
-    audit: [],
-  };
-}
 
 beforeAll(async () => {
   db = await createTestDatabase('godwit_acts');

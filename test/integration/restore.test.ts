@@ -1,17 +1,12 @@
-import pg from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { manifestFrom } from '../helpers/temporal';
+import { directCalls } from '../helpers/direct';
 import { fingerprintOf } from '../helpers/migrate';
 import { createActivities } from '../../activities';
 import { TargetPools } from '../../src/db/pool';
-import { acquireLease } from '../../src/db/lease';
-import { ensureControlSchema } from '../../src/db/control-schema';
-import { introspectSchema } from '../../src/db/introspect';
 import { pruneSnapshots, snapshotTableName } from '../../src/db/snapshots';
 import { tableChecksum, type TableChecksum } from '../../src/db/checksum';
-import { loadSqlParser, planManifest } from '../../src/operations';
 import type { PlannedStep } from '../../src/operations/types';
 import type { StepInput } from '../../workflows/definitions';
 
@@ -22,7 +17,7 @@ import type { StepInput } from '../../workflows/definitions';
 let db: TestDatabase;
 let pools: TargetPools;
 let acts: ReturnType<typeof createActivities>;
-let runSeq = 0;
+const { withClient, plan: planYaml, stepInput } = directCalls(() => db.url);
 
 /** The table under test: a composite key of hostile names, and a column of every shape worth restoring. */
 const T = `"Member's ""Ships"""`;
@@ -59,40 +54,11 @@ const FIXTURE = `
     from generate_series(1, 2000) g;
 `;
 
-async function withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: db.url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 async function plan(operations: string): Promise<PlannedStep[]> {
-  const loaded = await manifestFrom(`id: m1\noperations:\n${operations}\n`);
-  await loadSqlParser();
-  return withClient(async (c) => planManifest(loaded.manifest, await introspectSchema(c)));
+  return planYaml(`id: m1\noperations:\n${operations}\n`);
 }
 
-async function stepInput(step: PlannedStep): Promise<StepInput> {
-  const runId = `run-${++runSeq}`;
-  const token = await withClient(async (c) => {
-    await ensureControlSchema(c);
-    await c.query('delete from godwit.leases');
-    return acquireLease(c, 'app', `wf-${runId}`);
-  });
-  return {
-    target: 'app',
-    migrationId: 'm1',
-    workflowId: `wf-${runId}`,
-    runId,
-    token,
-    step,
-    policy: { approval: 'auto', bake_seconds: 0, lock_timeout: '5s', statement_timeout: '0', ...{} },
-    audit: [],
-  };
-}
 
 const checksumOf = (table: string): Promise<TableChecksum> => withClient((c) => tableChecksum(c, 'public', table));
 
