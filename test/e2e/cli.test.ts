@@ -98,6 +98,32 @@ describe('godwit apply --wait', () => {
     expect(await columnsOf('users')).not.toContain('score');
   });
 
+  it('exits 3 when the rollback itself fails, says a human is needed, and resolve closes the run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'godwit-e2e-'));
+    const file = join(dir, '0105_broken_down.yaml');
+    writeFileSync(
+      file,
+      `id: 0105_broken_down
+operations:
+  - sql: { up: "create table parked (id int)", down: "drop table no_such_table" }
+checks:
+  post:
+    - { name: fails on purpose, sql: select false }
+`,
+    );
+    const run = await apply(file);
+    expectExit(run, 3);
+    expect(run.stdout).toContain('rollback_failed');
+    expect(run.stdout).toMatch(/a human is needed: fix the database, then `godwit retry-rollback 0105_broken_down --target app` or `godwit resolve 0105_broken_down/);
+    expect(await tableExists('parked')).toBe(true);
+
+    await db.query('drop table parked');
+    const resolved = await godwit(['resolve', '0105_broken_down', '--target', TARGET, '--by', 'oncall', '--note', 'dropped parked by hand'], t.env);
+    expectExit(resolved, 0);
+    const row = await db.query(`select state from godwit.migrations where migration_id = '0105_broken_down'`);
+    expect(row.rows[0]?.state).toBe('resolved_manually');
+  });
+
   it('--json prints parseable JSON with the state of each migration', async () => {
     const run = await apply(fixture('cli/json'), '--json');
     expectExit(run, 0);

@@ -78,6 +78,8 @@ function openSession(address: string, timeoutMs: number): Promise<ClientHttp2Ses
 
 export class GrpcChannel {
   private closing = false;
+  /** Calls not answered yet (a long poll can stay open for tens of seconds). */
+  private inFlight = 0;
 
   private constructor(
     private session: ClientHttp2Session,
@@ -103,9 +105,11 @@ export class GrpcChannel {
     const session = await this.live();
     return new Promise((resolve, reject) => {
       let settled = false;
+      this.inFlight++;
       const settle = (err: RpcError | null, value?: Buffer) => {
         if (settled) return;
         settled = true;
+        this.inFlight--;
         clearTimeout(timer);
         if (err) reject(err);
         else resolve(value!);
@@ -121,6 +125,7 @@ export class GrpcChannel {
           ...this.opts.headers,
         });
       } catch (err) {
+        this.inFlight--;
         reject(new RpcError(GrpcStatus.UNAVAILABLE, (err as Error).message, method));
         return;
       }
@@ -158,10 +163,19 @@ export class GrpcChannel {
     });
   }
 
+  /**
+   * Closes the connection. Calls still waiting (a long poll on a run that stays open, say
+   * in rollback_failed) are cut at once rather than waited for: their callers have
+   * stopped listening, and a graceful close would wait out the server's long poll.
+   */
   close(): Promise<void> {
     this.closing = true;
     return new Promise((resolve) => {
       if (this.session.closed || this.session.destroyed) return resolve();
+      if (this.inFlight > 0) {
+        this.session.destroy();
+        return resolve();
+      }
       this.session.close(() => resolve());
     });
   }

@@ -84,6 +84,8 @@ export class WorkflowAlreadyStartedError extends Error {
 }
 
 export class TemporalWire {
+  private closed = false;
+
   private constructor(
     private readonly channel: GrpcChannel,
     readonly namespace: string,
@@ -179,7 +181,7 @@ export class TemporalWire {
       } catch (err) {
         // The server ends a long poll that saw nothing with a deadline; ask again.
         if (err instanceof RpcError && err.code === GrpcStatus.DEADLINE_EXCEEDED) continue;
-        if (err instanceof RpcError && err.code === GrpcStatus.UNAVAILABLE) {
+        if (err instanceof RpcError && err.code === GrpcStatus.UNAVAILABLE && !this.closed) {
           unavailableSince ??= Date.now();
           if (Date.now() - unavailableSince < budget) {
             await new Promise((r) => setTimeout(r, backoff));
@@ -211,6 +213,7 @@ export class TemporalWire {
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return this.channel.close();
   }
 }
