@@ -387,7 +387,7 @@ async function restoreVariants(): Promise<{ variants: Variant[]; planned: string
     return { snapshot: qualifiedSnapshot(rows[0]!.snapshot_table), recorded: { rows: Number(rows[0]!.row_count), checksum: rows[0]!.checksum } };
   });
   const planned = drop.inverse.map((a) => a.sql.replace(/\{\{snapshot:0\}\}/g, snapshot));
-  if (!planned.some((q) => / TYPE text USING pg_temp\./.test(q))) throw new Error(`the compensation does not restore by a rewrite: ${planned.join('; ')}`);
+  if (!planned.some((q) => / TYPE text USING "godwit_snapshots"\./.test(q))) throw new Error(`the compensation does not restore by a rewrite: ${planned.join('; ')}`);
   const addColumn = planned.filter((q) => /^ALTER TABLE "public"\."users" ADD COLUMN /.test(q));
   const update = updateFromSnapshot(rel('public', 'users'), ['id'], ['bio']).sql.replace(/\{\{snapshot:0\}\}/g, snapshot);
   const workMem = `SET LOCAL work_mem = '${process.env.GODWIT_RESTORE_WORK_MEM ?? '256MB'}'`;
@@ -397,7 +397,7 @@ async function restoreVariants(): Promise<{ variants: Variant[]; planned: string
     variants: [
       {
         key: 'planned',
-        label: 'as Godwit plans it: `ADD COLUMN bio text`, key the snapshot, then one rewrite `ALTER COLUMN bio TYPE text USING pg_temp.godwit_restore_…(id)` (a SQL function reading the snapshot by key)',
+        label: 'as Godwit plans it: `ADD COLUMN bio text`, key the snapshot, then one rewrite `ALTER COLUMN bio TYPE text USING godwit_snapshots.godwit_restore_…(id)` (a SQL function reading the snapshot by key)',
         sql: [workMem, ...planned],
       },
       {

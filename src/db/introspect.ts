@@ -13,8 +13,9 @@ import type {
   ViewModel,
 } from './schema-model';
 
-/** Schemas Godwit creates in every target: its control tables and its snapshots. */
-export const GODWIT_SCHEMAS = ['godwit', 'godwit_snapshots'] as const;
+import { GODWIT_SCHEMAS } from './schemas';
+
+export { GODWIT_SCHEMAS };
 
 /** Postgres' own schemas. `pg_temp_*` and `pg_toast_temp_*` are caught by the `pg_` prefix,
  * which Postgres reserves for system schemas. */

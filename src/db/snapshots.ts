@@ -4,7 +4,9 @@ import { quoteIdent } from './ident';
 import { tableChecksum } from './checksum';
 import type { SnapshotSpec } from '../operations/types';
 
-export const SNAPSHOT_SCHEMA = 'godwit_snapshots';
+import { SNAPSHOT_SCHEMA } from './schemas';
+
+export { SNAPSHOT_SCHEMA };
 
 /** How long a snapshot is kept by default before `godwit snapshots prune` may drop it. */
 export const DEFAULT_RETENTION = '14 days';

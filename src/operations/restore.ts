@@ -4,6 +4,7 @@
  * `{{snapshot:N}}`, which the executor binds to the snapshot table.
  */
 import { quoteIdent, quoteLiteral } from '../db/ident';
+import { SNAPSHOT_SCHEMA } from '../db/schemas';
 import type { ColumnModel, SchemaModel, TableModel } from '../db/schema-model';
 import { getOwn, type Rel } from './model';
 import { snapshotPlaceholder, type LintFinding, type SnapshotSpec, type SqlAction } from './types';
@@ -97,7 +98,9 @@ function digest(text: string): string {
  */
 export function rewriteFromSnapshot(table: Rel, model: TableModel, col: ColumnModel, type: string, key: readonly string[], n = 0): SqlAction[] {
   const snapshot = snapshotPlaceholder(n);
-  const fn = `pg_temp.${quoteIdent(`godwit_restore_${digest(`${table.key}\u0000${col.name}\u0000${n}`)}`)}`;
+  // In the snapshots' schema, which Godwit owns, rather than pg_temp: a role without the
+  // TEMP privilege (often revoked from PUBLIC) can still roll back.
+  const fn = `${quoteIdent(SNAPSHOT_SCHEMA)}.${quoteIdent(`godwit_restore_${digest(`${table.key}\u0000${col.name}\u0000${n}`)}`)}`;
   const signature = `${fn}(${key.map((k) => getOwn(model.columns, k)?.type ?? '').join(', ')})`;
   const keys = key.map(quoteIdent).join(', ');
   const match = key.map((k, i) => `${quoteIdent(k)} = $${i + 1}`).join(' AND ');

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { ADMIN_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
 import { directCalls } from '../helpers/direct';
 import { fingerprintOf } from '../helpers/migrate';
 import { createActivities } from '../../activities';
@@ -83,7 +85,7 @@ async function roundTrip(table: string, operation: string): Promise<{ step: Plan
 }
 
 const sqlOf = (step: PlannedStep) => (step.inverse ?? []).map((a) => a.sql);
-const rewrites = (step: PlannedStep) => sqlOf(step).some((q) => / USING pg_temp\."godwit_restore_[0-9a-f]{8}"\(/.test(q)) && !sqlOf(step).some((q) => q.startsWith('UPDATE '));
+const rewrites = (step: PlannedStep) => sqlOf(step).some((q) => / USING "godwit_snapshots"\."godwit_restore_[0-9a-f]{8}"\(/.test(q)) && !sqlOf(step).some((q) => q.startsWith('UPDATE '));
 const lintCodes = (step: PlannedStep) => step.lint.map((l) => l.code);
 
 beforeAll(async () => {
@@ -221,5 +223,43 @@ describe('where Postgres cannot rewrite the table, an UPDATE restores the column
     expect(await checksumOf('child')).toEqual(before);
     expect(rewrites(step)).toBe(false);
     expect(lintCodes(step)).toContain('restore_by_update');
+  });
+});
+
+describe('a migration role without the TEMP privilege (often revoked from PUBLIC)', () => {
+  it('still rolls back a dropped column by the rewrite: the lookup function lives in godwit_snapshots, not pg_temp', async () => {
+    const role = `godwit_notemp_${randomBytes(3).toString('hex')}`;
+    const own = await createTestDatabase('godwit_notemp');
+    const admin = new pg.Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    let rolePools: TargetPools | undefined;
+    try {
+      await admin.query(`create role ${role} login`);
+      await admin.query(`alter database "${own.name}" owner to ${role}`);
+      await admin.query(`revoke temporary on database "${own.name}" from public, ${role}`);
+      const url = new URL(own.url);
+      url.username = role;
+      const roleUrl = url.toString();
+      const calls = directCalls(() => roleUrl);
+      await calls.withClient(async (c) => {
+        await c.query(`create table people (id int primary key, bio text)`);
+        await c.query(`insert into people select g, case when g % 4 = 0 then null else 'bio ' || g end from generate_series(1, 300) g`);
+        await expect(c.query('create temp table probe (x int)')).rejects.toThrow(/permission denied to create temporary tables/);
+      });
+      const before = await calls.withClient((c) => tableChecksum(c, 'public', 'people'));
+      rolePools = new TargetPools(() => roleUrl);
+      const roleActs = createActivities({ pools: rolePools });
+      const [step] = await calls.plan(`id: m1\noperations:\n  - drop_column: { table: people, column: bio }\n`);
+      expect(rewrites(step!)).toBe(true);
+      const input = await calls.stepInput(step!);
+      await roleActs.runStep(input);
+      await roleActs.compensateStep(input);
+      expect(await calls.withClient((c) => tableChecksum(c, 'public', 'people'))).toEqual(before);
+    } finally {
+      await rolePools?.close();
+      await own.drop();
+      await admin.query(`drop role if exists ${role}`);
+      await admin.end();
+    }
   });
 });

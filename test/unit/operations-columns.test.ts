@@ -18,7 +18,7 @@ const column = (s: SchemaModel, name: string) => {
 
 const ALTER = 'ALTER TABLE "public"."users" ALTER COLUMN';
 /** users.name back to text from snapshot 0 by id, in one rewrite (see rewriteFromSnapshot). */
-const FN_NAME = 'pg_temp."godwit_restore_a3f7e305"';
+const FN_NAME = '"godwit_snapshots"."godwit_restore_a3f7e305"';
 const REWRITE_NAME = (type: string) => [
   'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("id")',
   `CREATE FUNCTION ${FN_NAME}(bigint) RETURNS text LANGUAGE sql STABLE AS 'SELECT "name" FROM {{snapshot:0}} WHERE "id" = $1'`,
@@ -464,7 +464,7 @@ describe('hostile identifiers', () => {
       table.columns[hostile] = { name: hostile, type: 'text', nullable: true, default: null };
     });
     const step = only({ alter_column_type: { table: 'users', column: hostile, type: 'int', using: '0' } }, schema);
-    const fn = 'pg_temp."godwit_restore_46198670"';
+    const fn = '"godwit_snapshots"."godwit_restore_46198670"';
     expect(sqlOf(step.inverse)).toEqual([
       'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("id")',
       `CREATE FUNCTION ${fn}(bigint) RETURNS text LANGUAGE sql STABLE AS 'SELECT "x""; drop table y;--" FROM {{snapshot:0}} WHERE "id" = $1'`,

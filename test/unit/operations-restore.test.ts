@@ -170,9 +170,9 @@ describe('drop_column', () => {
       `${ACCOUNTS} ADD COLUMN "email" character varying(200) COLLATE pg_catalog."C"`,
       // One rewrite puts the values back; the function returns the type without its collation.
       'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("id")',
-      `CREATE FUNCTION pg_temp."godwit_restore_e95ce3d2"(integer) RETURNS character varying(200) LANGUAGE sql STABLE AS 'SELECT "email" FROM {{snapshot:0}} WHERE "id" = $1'`,
-      `${ACCOUNTS} ALTER COLUMN "email" TYPE character varying(200) COLLATE pg_catalog."C" USING pg_temp."godwit_restore_e95ce3d2"("id")`,
-      'DROP FUNCTION pg_temp."godwit_restore_e95ce3d2"(integer)',
+      `CREATE FUNCTION "godwit_snapshots"."godwit_restore_e95ce3d2"(integer) RETURNS character varying(200) LANGUAGE sql STABLE AS 'SELECT "email" FROM {{snapshot:0}} WHERE "id" = $1'`,
+      `${ACCOUNTS} ALTER COLUMN "email" TYPE character varying(200) COLLATE pg_catalog."C" USING "godwit_snapshots"."godwit_restore_e95ce3d2"("id")`,
+      'DROP FUNCTION "godwit_snapshots"."godwit_restore_e95ce3d2"(integer)',
       `${ACCOUNTS} ALTER COLUMN "email" SET DEFAULT 'x'::character varying`,
       `${ACCOUNTS} ALTER COLUMN "email" SET NOT NULL`,
       "CREATE UNIQUE INDEX accounts_email_idx ON public.accounts USING btree (email) WITH (fillfactor='70')",
@@ -187,9 +187,9 @@ describe('drop_column', () => {
     expect(sqlOf(step.inverse)).toEqual([
       `${ACCOUNTS} ADD COLUMN "ticket" bigint`,
       'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("id")',
-      `CREATE FUNCTION pg_temp."godwit_restore_639e6582"(integer) RETURNS bigint LANGUAGE sql STABLE AS 'SELECT "ticket" FROM {{snapshot:0}} WHERE "id" = $1'`,
-      `${ACCOUNTS} ALTER COLUMN "ticket" TYPE bigint USING pg_temp."godwit_restore_639e6582"("id")`,
-      'DROP FUNCTION pg_temp."godwit_restore_639e6582"(integer)',
+      `CREATE FUNCTION "godwit_snapshots"."godwit_restore_639e6582"(integer) RETURNS bigint LANGUAGE sql STABLE AS 'SELECT "ticket" FROM {{snapshot:0}} WHERE "id" = $1'`,
+      `${ACCOUNTS} ALTER COLUMN "ticket" TYPE bigint USING "godwit_snapshots"."godwit_restore_639e6582"("id")`,
+      'DROP FUNCTION "godwit_snapshots"."godwit_restore_639e6582"(integer)',
       `${ACCOUNTS} ALTER COLUMN "ticket" SET NOT NULL`,
       `${ACCOUNTS} ALTER COLUMN "ticket" ADD GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME "public"."accounts_ticket_seq" INCREMENT BY 5 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 100 CACHE 1 NO CYCLE)`,
       `SELECT setval('"public"."accounts_ticket_seq"'::regclass, max("ticket")) FROM "public"."accounts"`,
@@ -221,9 +221,9 @@ describe('drop_column', () => {
       'CREATE SEQUENCE "public"."accounts_id_seq" AS integer INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 START WITH 1 CACHE 1 NO CYCLE',
       `${ACCOUNTS} ADD COLUMN "id" integer`,
       'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("ticket")',
-      `CREATE FUNCTION pg_temp."godwit_restore_3c822a03"(bigint) RETURNS integer LANGUAGE sql STABLE AS 'SELECT "id" FROM {{snapshot:0}} WHERE "ticket" = $1'`,
-      `${ACCOUNTS} ALTER COLUMN "id" TYPE integer USING pg_temp."godwit_restore_3c822a03"("ticket")`,
-      'DROP FUNCTION pg_temp."godwit_restore_3c822a03"(bigint)',
+      `CREATE FUNCTION "godwit_snapshots"."godwit_restore_3c822a03"(bigint) RETURNS integer LANGUAGE sql STABLE AS 'SELECT "id" FROM {{snapshot:0}} WHERE "ticket" = $1'`,
+      `${ACCOUNTS} ALTER COLUMN "id" TYPE integer USING "godwit_snapshots"."godwit_restore_3c822a03"("ticket")`,
+      'DROP FUNCTION "godwit_snapshots"."godwit_restore_3c822a03"(bigint)',
       `${ACCOUNTS} ALTER COLUMN "id" SET DEFAULT nextval('public.accounts_id_seq'::regclass)`,
       `${ACCOUNTS} ALTER COLUMN "id" SET NOT NULL`,
       'ALTER SEQUENCE "public"."accounts_id_seq" OWNED BY "public"."accounts"."id"',
@@ -298,7 +298,7 @@ describe('restoring a column by one table rewrite', () => {
 
   it('keys the snapshot, looks values up by every key column with its type, and keeps identifiers and the body literal intact', () => {
     const step = only({ drop_column: { table: 'members', column: 'tags' } }, withMembers());
-    const fn = 'pg_temp."godwit_restore_c36cd7c2"';
+    const fn = '"godwit_snapshots"."godwit_restore_c36cd7c2"';
     expect(sqlOf(step.inverse)).toEqual([
       `${M} ADD COLUMN "tags" public.mood[]`,
       `ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("org's $$", "user\\id")`,
@@ -315,13 +315,13 @@ describe('restoring a column by one table rewrite', () => {
       only({ drop_column: { table: 'members', column: 'tags' } }, withMembers()),
       only({ drop_column: { table: 'members', column: 'amount' } }, withMembers()),
       only({ drop_column: { table: 'users', column: 'name' } }, withMembers()),
-    ].map((step) => /pg_temp\."(godwit_restore_[0-9a-f]{8})"/.exec(sqlOf(step.inverse)?.join('\n') ?? '')?.[1]);
+    ].map((step) => /"godwit_snapshots"\."(godwit_restore_[0-9a-f]{8})"/.exec(sqlOf(step.inverse)?.join('\n') ?? '')?.[1]);
     expect(new Set(names).size).toBe(3);
   });
 
   it('rewrites a partitioned table too: Postgres rewrites each partition', () => {
     const step = only({ drop_column: { table: 'members', column: 'tags' } }, withMembers((m) => (m.partitioned = true)));
-    expect(sqlOf(step.inverse)?.some((q) => q.includes(' USING pg_temp.'))).toBe(true);
+    expect(sqlOf(step.inverse)?.some((q) => q.includes(' USING "godwit_snapshots".'))).toBe(true);
   });
 
   it.each<[string, (m: TableModel, s: SchemaModel) => void, string]>([
@@ -349,7 +349,7 @@ describe('restoring a column by one table rewrite', () => {
 
   it('alter_column_type keeps NOT NULL through the rewrite, and the fallback empties the column first as before', () => {
     const rewrite = only({ alter_column_type: { table: 'members', column: 'amount', type: 'text' } }, withMembers());
-    const fn = 'pg_temp."godwit_restore_df5fad43"';
+    const fn = '"godwit_snapshots"."godwit_restore_df5fad43"';
     expect(sqlOf(rewrite.inverse)).toEqual([
       `${M} ALTER COLUMN "amount" DROP DEFAULT`,
       `ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("org's $$", "user\\id")`,

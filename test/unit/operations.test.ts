@@ -118,9 +118,9 @@ describe('forward and inverse SQL', () => {
       [
         'ALTER TABLE "public"."users" ADD COLUMN "name" text',
         'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("id")',
-        `CREATE FUNCTION pg_temp."godwit_restore_a3f7e305"(bigint) RETURNS text LANGUAGE sql STABLE AS 'SELECT "name" FROM {{snapshot:0}} WHERE "id" = $1'`,
-        'ALTER TABLE "public"."users" ALTER COLUMN "name" TYPE text USING pg_temp."godwit_restore_a3f7e305"("id")',
-        'DROP FUNCTION pg_temp."godwit_restore_a3f7e305"(bigint)',
+        `CREATE FUNCTION "godwit_snapshots"."godwit_restore_a3f7e305"(bigint) RETURNS text LANGUAGE sql STABLE AS 'SELECT "name" FROM {{snapshot:0}} WHERE "id" = $1'`,
+        'ALTER TABLE "public"."users" ALTER COLUMN "name" TYPE text USING "godwit_snapshots"."godwit_restore_a3f7e305"("id")',
+        'DROP FUNCTION "godwit_snapshots"."godwit_restore_a3f7e305"(bigint)',
       ],
     ],
     [
