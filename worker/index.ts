@@ -6,7 +6,8 @@ import { createActivities } from '../activities';
 import { TargetPools } from '../src/db/pool';
 import { ensureSearchAttributes } from '../src/devserver/search-attributes';
 import { packageRoot } from '../src/package-root';
-import { temporalSettings, type TemporalSettings } from '../src/config/temporal';
+import { temporalUnreachable } from '../src/client/errors';
+import { temporalSettings, type TemporalConnectionOptions, type TemporalSettings } from '../src/config/temporal';
 
 export const WORKFLOWS_PATH = join(packageRoot(), 'workflows', 'index.ts');
 
@@ -24,9 +25,9 @@ export function installRuntime(level = (process.env.GODWIT_LOG_LEVEL ?? 'WARN') 
 }
 
 /** Connects a worker connection, with Godwit's runtime settings installed first. */
-export async function connectWorkerConnection(address: string): Promise<NativeConnection> {
+export async function connectWorkerConnection(address: string, options: TemporalConnectionOptions = {}): Promise<NativeConnection> {
   installRuntime();
-  return NativeConnection.connect({ address });
+  return NativeConnection.connect({ address, ...options });
 }
 
 export interface GodwitWorkerOptions {
@@ -53,19 +54,11 @@ export async function createGodwitWorker(opts: GodwitWorkerOptions): Promise<{ w
   return { worker, pools };
 }
 
-/** Thrown when the worker cannot reach Temporal. */
-export class TemporalUnreachableError extends Error {
-  override readonly name = 'TemporalUnreachableError';
-}
-
-export async function connectNative(settings: Pick<TemporalSettings, 'address'>): Promise<NativeConnection> {
+export async function connectNative(settings: Pick<TemporalSettings, 'address' | 'connection'>): Promise<NativeConnection> {
   try {
-    return await connectWorkerConnection(settings.address);
+    return await connectWorkerConnection(settings.address, settings.connection);
   } catch (err) {
-    throw new TemporalUnreachableError(
-      `cannot reach Temporal at ${settings.address}: ${(err as Error).message}. ` +
-        'Start a local server with `godwit dev`, or set TEMPORAL_ADDRESS to your cluster.',
-    );
+    throw temporalUnreachable(settings.address, (err as Error).message);
   }
 }
 
@@ -76,7 +69,7 @@ export async function connectNative(settings: Pick<TemporalSettings, 'address'>)
 export async function runWorker(flags: { address?: string; namespace?: string; taskQueue?: string } = {}, out: (line: string) => void = console.log): Promise<void> {
   const settings = temporalSettings(flags);
   const connection = await connectNative(settings);
-  const client = await Connection.connect({ address: settings.address });
+  const client = await Connection.connect({ address: settings.address, ...settings.connection });
   try {
     const { added } = await ensureSearchAttributes(client, settings.namespace);
     if (added.length > 0) out(`registered search attributes: ${added.join(', ')}`);

@@ -135,7 +135,7 @@ function fail(err: unknown): void {
     process.exitCode = ExitCode.error;
     return; // commander already printed it
   }
-  const known = err instanceof CliError || ['ManifestError', 'PlanError', 'ConfigError', 'TemporalUnreachableError', 'MigrationAlreadyRunningError', 'MigrationFailedError', 'TemporalUnavailableError', 'PortInUseError', 'UnknownTargetError', 'SearchAttributesMissingError', 'InspectionFailedError'].includes(e?.name);
+  const known = err instanceof CliError || ['ManifestError', 'PlanError', 'ConfigError', 'TemporalUnreachableError', 'TemporalRefusedError', 'MigrationAlreadyRunningError', 'MigrationFailedError', 'TemporalUnavailableError', 'PortInUseError', 'UnknownTargetError', 'SearchAttributesMissingError', 'InspectionFailedError'].includes(e?.name);
   console.error(red('error: ') + (known ? e.message : (e?.stack ?? String(err))));
   process.exitCode = err instanceof CliError ? err.exitCode : ExitCode.error;
 }

@@ -13,6 +13,11 @@ export function temporalUnreachable(address: string, cause: string): TemporalUnr
   );
 }
 
+/** Thrown when Temporal answers but refuses: credentials, permissions, an unknown namespace. */
+export class TemporalRefusedError extends Error {
+  override readonly name = 'TemporalRefusedError';
+}
+
 /** Thrown when the same migration is already running on the target. */
 export class MigrationAlreadyRunningError extends Error {
   override readonly name = 'MigrationAlreadyRunningError';

@@ -4,7 +4,8 @@
  * `content-type: application/grpc`, its body one length-prefixed message; the answer is
  * one length-prefixed message and trailers with `grpc-status` (the gRPC over HTTP/2
  * protocol, https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md).
- * Plain-text HTTP/2 only, as the SDK's connection is configured here too.
+ * Plain-text HTTP/2, or TLS (with a client certificate for mTLS) as Temporal Cloud and
+ * secured clusters serve it.
  */
 import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 
@@ -56,9 +57,18 @@ function statusOf(headers: IncomingHttpHeaders): { code: number; details: string
   return { code: Number(code), details };
 }
 
-function openSession(address: string, timeoutMs: number): Promise<ClientHttp2Session> {
+/** TLS for the connection: true for the system's CAs, or the CA, client certificate and server name to use. */
+export type ChannelTls = boolean | { serverNameOverride?: string; serverRootCACertificate?: Uint8Array; clientCertPair?: { crt: Uint8Array; key: Uint8Array } };
+
+function openSession(address: string, timeoutMs: number, tls: ChannelTls | undefined): Promise<ClientHttp2Session> {
   return new Promise((resolve, reject) => {
-    const session = connect(`http://${address}`);
+    const session = tls
+      ? connect(`https://${address}`, {
+          ...(typeof tls === 'object' && tls.serverRootCACertificate ? { ca: Buffer.from(tls.serverRootCACertificate) } : {}),
+          ...(typeof tls === 'object' && tls.clientCertPair ? { cert: Buffer.from(tls.clientCertPair.crt), key: Buffer.from(tls.clientCertPair.key) } : {}),
+          ...(typeof tls === 'object' && tls.serverNameOverride ? { servername: tls.serverNameOverride } : {}),
+        })
+      : connect(`http://${address}`);
     const timer = setTimeout(() => {
       session.destroy();
       reject(new RpcError(GrpcStatus.UNAVAILABLE, `no answer within ${timeoutMs} ms`, 'connect'));
@@ -84,19 +94,19 @@ export class GrpcChannel {
   private constructor(
     private session: ClientHttp2Session,
     private readonly address: string,
-    private readonly opts: { timeoutMs: number; headers: Record<string, string> },
+    private readonly opts: { timeoutMs: number; headers: Record<string, string>; tls?: ChannelTls },
   ) {}
 
-  /** Opens the HTTP/2 connection; rejects with UNAVAILABLE when nothing answers within `timeoutMs`. */
-  static async open(address: string, opts: { timeoutMs: number; headers?: Record<string, string> }): Promise<GrpcChannel> {
-    const settings = { timeoutMs: opts.timeoutMs, headers: opts.headers ?? {} };
-    return new GrpcChannel(await openSession(address, settings.timeoutMs), address, settings);
+  /** Opens the HTTP/2 connection (over TLS when `tls` is set); rejects with UNAVAILABLE when nothing answers within `timeoutMs`. */
+  static async open(address: string, opts: { timeoutMs: number; headers?: Record<string, string>; tls?: ChannelTls }): Promise<GrpcChannel> {
+    const settings = { timeoutMs: opts.timeoutMs, headers: opts.headers ?? {}, ...(opts.tls ? { tls: opts.tls } : {}) };
+    return new GrpcChannel(await openSession(address, settings.timeoutMs, settings.tls), address, settings);
   }
 
   /** The connection, opened again when the server closed it (a restart sends GOAWAY) or it broke. */
   private async live(): Promise<ClientHttp2Session> {
     if (this.closing) throw new RpcError(GrpcStatus.CANCELLED, 'the channel is closed', 'connect');
-    if (this.session.closed || this.session.destroyed) this.session = await openSession(this.address, this.opts.timeoutMs);
+    if (this.session.closed || this.session.destroyed) this.session = await openSession(this.address, this.opts.timeoutMs, this.opts.tls);
     return this.session;
   }
 

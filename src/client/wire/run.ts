@@ -7,7 +7,7 @@
  */
 import type { TemporalSettings } from '../../config/temporal';
 import { STATE_QUERY, WORKFLOW_TYPE, type MigrationProgress, type MigrationResult } from '../../../workflows/definitions';
-import { alreadyRunningError, MigrationFailedError, temporalUnreachable } from '../errors';
+import { alreadyRunningError, MigrationFailedError, TemporalRefusedError, temporalUnreachable } from '../errors';
 import { migrationStartRequest, type StartOptions } from '../start';
 import type { MigrationRun } from '../watch';
 import { GrpcStatus, RpcError } from './rpc';
@@ -16,16 +16,34 @@ import { TemporalWire, WorkflowAlreadyStartedError, type CloseEvent } from './te
 export { TemporalWire };
 
 /** Connects to Temporal; TemporalUnreachableError (what to do about it) when nothing answers. */
-export async function connectWire(settings: Pick<TemporalSettings, 'address' | 'namespace'>): Promise<TemporalWire> {
+export async function connectWire(settings: Pick<TemporalSettings, 'address' | 'namespace' | 'connection'>): Promise<TemporalWire> {
   try {
-    return await TemporalWire.connect(settings.address, settings.namespace);
+    return await TemporalWire.connect(settings.address, settings.namespace, settings.connection);
   } catch (err) {
-    throw temporalUnreachable(settings.address, (err as Error).message);
+    const message = (err as RpcError).details ?? (err as Error).message;
+    if (settings.connection?.tls && /certificate|self.signed|SSL|TLS|handshake|altname/i.test(message)) {
+      throw new TemporalRefusedError(
+        `the TLS handshake with Temporal at ${settings.address} failed: ${message}. ` +
+          "Point TEMPORAL_TLS_SERVER_CA_CERT_PATH at the server's CA, or set TEMPORAL_TLS_SERVER_NAME to the name its certificate carries.",
+      );
+    }
+    throw temporalUnreachable(settings.address, message);
   }
 }
 
-function unreachableOr(settings: TemporalSettings, err: unknown): unknown {
-  return err instanceof RpcError && err.code === GrpcStatus.UNAVAILABLE ? temporalUnreachable(settings.address, err.details) : err;
+/** What a user can act on, for the errors a call to Temporal ends in. */
+function explained(settings: TemporalSettings, err: unknown): unknown {
+  if (!(err instanceof RpcError)) return err;
+  if (err.code === GrpcStatus.UNAVAILABLE) return temporalUnreachable(settings.address, err.details);
+  if (err.code === GrpcStatus.UNAUTHENTICATED || err.code === GrpcStatus.PERMISSION_DENIED) {
+    return new TemporalRefusedError(
+      `Temporal at ${settings.address} refused the call: ${err.details}. ` +
+        'Check TEMPORAL_API_KEY, or the client certificate (TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH), ' +
+        `and that it may use namespace '${settings.namespace}'.`,
+    );
+  }
+  if (err.code === GrpcStatus.NOT_FOUND) return new TemporalRefusedError(`Temporal at ${settings.address}: ${err.details}. Set TEMPORAL_NAMESPACE to a namespace that exists.`);
+  return err;
 }
 
 function resultOf(close: CloseEvent, workflowId: string, runId: string): MigrationResult {
@@ -63,7 +81,7 @@ export async function startMigrationRun(wire: TemporalWire, settings: TemporalSe
     });
   } catch (err) {
     if (err instanceof WorkflowAlreadyStartedError) throw alreadyRunningError(settings, opts.target, opts.loaded.manifest.id, workflowId);
-    throw unreachableOr(settings, err);
+    throw explained(settings, err);
   }
   return {
     workflowId,
@@ -73,7 +91,7 @@ export async function startMigrationRun(wire: TemporalWire, settings: TemporalSe
       try {
         return resultOf(await wire.awaitClose(workflowId, runId), workflowId, runId);
       } catch (err) {
-        throw unreachableOr(settings, err);
+        throw explained(settings, err);
       }
     },
   };

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import protobuf from 'protobufjs/light.js';
 import descriptor from './temporal-api.json';
+import type { TemporalConnectionOptions } from '../../config/temporal';
 import { GrpcChannel, GrpcStatus, RpcError } from './rpc';
 
 const root = protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
@@ -91,8 +92,11 @@ export class TemporalWire {
     readonly namespace: string,
   ) {}
 
-  static async connect(address: string, namespace: string, timeoutMs = 5_000): Promise<TemporalWire> {
-    const channel = await GrpcChannel.open(address, { timeoutMs, headers: { 'temporal-namespace': namespace } });
+  /** `security`: TLS, an API key (sent as `authorization: Bearer`) and extra metadata, as the SDK's connections take them. */
+  static async connect(address: string, namespace: string, security: TemporalConnectionOptions = {}, timeoutMs = 5_000): Promise<TemporalWire> {
+    const headers: Record<string, string> = { ...security.metadata, 'temporal-namespace': namespace };
+    if (security.apiKey) headers.authorization = `Bearer ${security.apiKey}`;
+    const channel = await GrpcChannel.open(address, { timeoutMs, headers, ...(security.tls ? { tls: security.tls } : {}) });
     return new TemporalWire(channel, namespace);
   }
 
