@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
-import { MigrationAlreadyRunningError, MigrationFailedError, TemporalUnreachableError } from '../../src/client/errors';
+import { MigrationAlreadyRunningError, MigrationFailedError, TemporalRefusedError, TemporalUnreachableError } from '../../src/client/errors';
 import { watchRun } from '../../src/client/watch';
 import { connectWire, startMigrationRun, type TemporalWire } from '../../src/client/wire/run';
 import { temporalApiSubset } from '../../scripts/temporal-api-subset';
 import committedApi from '../../src/client/wire/temporal-api.json';
+import { msToTs } from '@temporalio/common/lib/time.js';
 import { findFreePorts } from '../../src/devserver';
 import type { MigrationProgress } from '../../workflows/definitions';
 
@@ -136,6 +137,27 @@ operations:
     const [port] = await findFreePorts(1);
     await expect(connectWire({ address: `127.0.0.1:${port}`, namespace: 'default' })).rejects.toThrow(TemporalUnreachableError);
     await expect(connectWire({ address: `127.0.0.1:${port}`, namespace: 'default' })).rejects.toThrow(/cannot reach Temporal at 127\.0\.0\.1:\d+ .*godwit dev/);
+  });
+
+  it("says how to register Godwit's search attributes when the namespace lacks them", async () => {
+    const namespace = `godwit-bare-${Date.now().toString(36)}`;
+    await t.client.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    const loaded = await manifestFrom(`id: 0006_wire_bare\noperations:\n  - add_column: { table: users, column: { name: c6, type: int } }\n`);
+    const bare = { ...t.settings, namespace };
+    const elsewhere = await connectWire(bare);
+    try {
+      let err: unknown;
+      for (let i = 0; i < 50; i++) {
+        // a namespace just registered takes a moment to be known to the frontend
+        err = await startMigrationRun(elsewhere, bare, { target: TARGET, loaded, requestedBy: 'a' }).then(() => null, (e: unknown) => e);
+        if (!(err instanceof Error && /not found|NotFound/i.test(err.message) && !/search attribute/i.test(err.message))) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(err).toBeInstanceOf(TemporalRefusedError);
+      expect((err as Error).message).toMatch(new RegExp(`search attributes are missing in namespace '${namespace}': start \`godwit worker\``));
+    } finally {
+      await elsewhere.close();
+    }
   });
 
   it('ships the slice of the Temporal API that scripts/gen-temporal-api.ts makes from the installed SDK', () => {

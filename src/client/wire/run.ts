@@ -43,7 +43,13 @@ function explained(settings: TemporalSettings, err: unknown): unknown {
     );
   }
   if (err.code === GrpcStatus.NOT_FOUND) return new TemporalRefusedError(`Temporal at ${settings.address}: ${err.details}. Set TEMPORAL_NAMESPACE to a namespace that exists.`);
-  return err;
+  if (/search attribute/i.test(err.details)) {
+    return new TemporalRefusedError(
+      `Temporal at ${settings.address} refused the migration: ${err.details}. Godwit's search attributes are missing in namespace ` +
+        `'${settings.namespace}': start \`godwit worker\` against it once (it registers them, or prints the commands that do).`,
+    );
+  }
+  return new TemporalRefusedError(`Temporal at ${settings.address} answered ${err.method.split('/').pop()} with an error: ${err.details} (gRPC status ${err.code})`);
 }
 
 function resultOf(close: CloseEvent, workflowId: string, runId: string): MigrationResult {
