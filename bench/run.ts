@@ -183,7 +183,7 @@ async function main(): Promise<void> {
       // The startup probe in the same rounds, so its stages see the same machine load.
       const floor = await timedSpawn(process.execPath, ['-e', '0'], { cwd: ROOT, env });
       const help = await timedSpawn(process.execPath, ['bin/godwit.js', '--help'], { cwd: ROOT, env });
-      const probe = await timedSpawn(process.execPath, ['bench/startup-probe.mjs'], { cwd: ROOT, env });
+      const probe = await timedSpawn(process.execPath, ['bench/startup-probe.mjs', manifest], { cwd: ROOT, env });
       if (probe.code !== 0) throw new Error(`startup probe failed:\n${probe.stderr}`);
       if (!warm) {
         nodeFloor.push(floor.ms);
@@ -280,8 +280,8 @@ async function main(): Promise<void> {
     const probeLabels: Record<string, string> = {
       boot: 'node boot (process start → first line of the script)',
       check: 'bin/cli-build.js: is the compiled CLI fresh (a stat per source file)',
-      main: 'the main chunk: commander, the command table, exit codes, output',
-      apply: "the apply chunk and its imports: manifest (yaml, zod), operations, the wire client (protobufjs/light, the API slice)",
+      main: 'loading the compiled CLI with its V8 code cache (main.cjs: commander, the command table)',
+      apply: "`apply` up to connecting: its modules initialised (yaml, zod and the operations' schemas, the wire client), the manifest read and validated",
       connect: 'the HTTP/2 connection to the warm server (what `connectWire` opens)',
       close: 'closing it',
     };

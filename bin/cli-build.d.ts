@@ -2,3 +2,4 @@
 export declare const DIST_DIR: string;
 export declare function freshEntry(root: string): string | null;
 export declare function buildCli(root: string): Promise<string>;
+export declare function loadCompiled(entry: string, command?: string): { main: (argv?: string[]) => Promise<void> };

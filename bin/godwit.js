@@ -2,8 +2,8 @@
 // Runs the compiled CLI (dist/cli, see cli-build.js), building it first when it is
 // missing or older than a source file. When it cannot be built, the TypeScript
 // sources run through tsx: `npx godwit ...` works straight after `npm ci` either way.
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { buildCli, freshEntry } from './cli-build.js';
+import { fileURLToPath } from 'node:url';
+import { buildCli, freshEntry, loadCompiled } from './cli-build.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -21,8 +21,7 @@ async function compiledEntry() {
 
 const entry = await compiledEntry();
 if (entry) {
-  const { main } = await import(pathToFileURL(entry).href);
-  await main();
+  await loadCompiled(entry).main();
 } else {
   const { register } = await import('tsx/esm/api');
   register();

@@ -1,9 +1,12 @@
 /**
  * The real Postgres parser (libpg-query, compiled to WebAssembly) behind a synchronous
  * call, so planning stays synchronous. The module is loaded once, by `loadSqlParser()`,
- * which whoever plans awaits first; it is imported dynamically so that code which never
- * plans (most CLI commands, the workflow bundle) never loads it.
+ * which whoever plans awaits first; it is required only then, so that code which never
+ * plans (most CLI commands, the workflow bundle) never loads it. `require`, not `import()`:
+ * the compiled CLI is one CommonJS file run with a V8 code cache (bin/cli-build.js), where
+ * a dynamic import has no loader to go to.
  */
+import { createRequire } from 'node:module';
 import type { Node, ParseResult } from 'libpg-query';
 import { PlanError } from './types';
 
@@ -12,8 +15,9 @@ let loading: Promise<void> | undefined;
 
 /** Loads the parser (about 100 ms, once per process). Await it before planning a manifest. */
 export function loadSqlParser(): Promise<void> {
-  loading ??= import('libpg-query')
-    .then(async (lib) => {
+  loading ??= Promise.resolve()
+    .then(async () => {
+      const lib = createRequire(import.meta.url)('libpg-query') as typeof import('libpg-query');
       await lib.loadModule();
       parseSync = lib.parseSync;
     })

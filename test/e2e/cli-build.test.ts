@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -37,6 +37,18 @@ describe('the compiled CLI (bin/godwit.js, bin/cli-build.js)', () => {
     expect(entry).not.toBeNull();
     expect((await godwit()).stdout).toBe('first\n');
     expect(freshEntry(root)).toBe(entry);
+  });
+
+  it('keeps a V8 code cache beside the build, one per command, and replaces one V8 rejects', async () => {
+    const entry = freshEntry(root)!;
+    const cache = `${entry}.other.v8cache`; // run with no command
+    expect(existsSync(cache)).toBe(true);
+    writeFileSync(cache, 'not a code cache');
+    expect((await godwit()).stdout).toBe('first\n');
+    expect(readFileSync(cache).toString()).not.toBe('not a code cache');
+    expect((await godwit()).stdout).toBe('first\n');
+    await run(process.execPath, [join(root, 'bin', 'godwit.js'), 'plan'], { cwd: root });
+    expect(existsSync(`${entry}.plan.v8cache`)).toBe(true);
   });
 
   it('rebuilds when a source file changed after the build', async () => {
