@@ -204,10 +204,18 @@ async function launch(
   // With setpriv guarding against orphans, the server gets its own process group, so a Ctrl+C in the
   // terminal reaches only us and we stop the server in order; without it, it shares the Ctrl+C.
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: setpriv !== undefined });
-  let output = '';
+  // The head and the tail of what it prints: a Go panic says why in its first line
+  // (say, a port taken between the CLI's check and its bind), then dumps goroutines.
+  let head = '';
+  let tail = '';
+  let total = 0;
   const keep = (chunk: Buffer): void => {
-    output = (output + chunk.toString()).slice(-6000);
+    const text = chunk.toString();
+    total += text.length;
+    if (head.length < 2000) head = (head + text).slice(0, 2000);
+    tail = (tail + text).slice(-6000);
   };
+  const output = (): string => (total <= head.length + tail.length ? (total <= tail.length ? tail : `${head}${tail.slice(head.length + tail.length - total)}`) : `${head}\n[...]\n${tail}`);
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -243,13 +251,13 @@ async function launch(
       opts,
       exited,
       hasExited: () => exitInfo,
-      output: () => output,
+      output,
     });
   } catch (err) {
     await stop();
     throw err;
   }
-  return { address, uiUrl, metricsUrl, namespace, pid: child.pid!, command, logTail: () => output, exited, stop };
+  return { address, uiUrl, metricsUrl, namespace, pid: child.pid!, command, logTail: () => tail, exited, stop };
 }
 
 async function waitUntilReady(ctx: {
