@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
 import { MigrationAlreadyRunningError, MigrationFailedError, TemporalRefusedError, TemporalUnreachableError } from '../../src/client/errors';
-import { watchRun } from '../../src/client/watch';
+import { watchRun, type MigrationRun } from '../../src/client/watch';
 import { connectWire, startMigrationRun, type TemporalWire } from '../../src/client/wire/run';
 import { temporalApiSubset } from '../../scripts/temporal-api-subset';
 import committedApi from '../../src/client/wire/temporal-api.json';
@@ -33,6 +33,16 @@ afterAll(async () => {
   await t?.close();
   await db?.drop();
 });
+
+/** The run's progress once a step is running (polled by the wire client's own query), or the last answer. */
+async function runningStep(run: MigrationRun): Promise<MigrationProgress | null> {
+  let progress: MigrationProgress | null = null;
+  for (let i = 0; i < 100 && progress?.currentStep == null; i++) {
+    progress = await run.progress().catch(() => null);
+    if (progress?.currentStep == null) await new Promise((r) => setTimeout(r, 50));
+  }
+  return progress;
+}
 
 describe("the apply path's Temporal client (src/client/wire)", () => {
   it('starts a migration the SDK and the worker read as their own, and follows it to applied', async () => {
@@ -79,11 +89,7 @@ operations:
   - add_column: { table: users, column: { name: c2, type: int } }
 `);
     const run = await startMigrationRun(wire, t.settings, { target: TARGET, loaded, requestedBy: 'wire-test', faults: { sleepAtStep: { step: 1, ms: 1500 } } });
-    let progress: MigrationProgress | null = null;
-    for (let i = 0; i < 100 && progress?.currentStep == null; i++) {
-      progress = await run.progress().catch(() => null);
-      if (progress?.currentStep == null) await new Promise((r) => setTimeout(r, 50));
-    }
+    const progress = await runningStep(run);
     expect(progress?.state).toBe('in_progress');
     expect(progress?.currentStep).toBe('1. add_column users.c2');
     const viaSdk = await t.client.workflow.getHandle(run.workflowId, run.runId).query<MigrationProgress>('stateQuery');
@@ -100,11 +106,7 @@ operations:
 `);
     const first = await startMigrationRun(wire, t.settings, { target: TARGET, loaded: slow, requestedBy: 'a', faults: { sleepAtStep: { step: 1, ms: 2500 } } });
     await expect(startMigrationRun(wire, t.settings, { target: TARGET, loaded: slow, requestedBy: 'a' })).rejects.toThrow(MigrationAlreadyRunningError);
-    for (let i = 0; i < 100; i++) {
-      const p = await first.progress().catch(() => null);
-      if (p?.currentStep) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await runningStep(first);
     const other = await manifestFrom(`
 id: 0004_wire_other
 operations:
