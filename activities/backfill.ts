@@ -1,7 +1,11 @@
 import type pg from 'pg';
 import { quoteIdent } from '../src/db/ident';
+import { SNAPSHOT_SCHEMA } from '../src/db/schemas';
 import { checkFence } from '../src/db/lease';
 import { bindSnapshots, checkRestored, takeSnapshots, type SnapshotScope } from '../src/db/snapshots';
+import { changeLogsOf, createChangeLogs, OP_COLUMN } from '../src/db/changes';
+import { recordRestore } from '../src/db/restores';
+import { restoreFromLogs } from './restore';
 import type { PlannedStep } from '../src/operations/types';
 import type { StepInput, StepResult } from '../workflows/definitions';
 import { inTransaction } from './context';
@@ -47,6 +51,25 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, on
   const table = `${quoteIdent(update.schema)}.${quoteIdent(update.table)}`;
   const keyList = key.map(quoteIdent).join(', ');
   const keyRow = key.length === 1 ? quoteIdent(key[0]!) : `(${keyList})`;
+  const logs = changeLogsOf(scope, step.snapshots);
+  // With a change log, each batch also writes the rows it changes as they were (from the rows
+  // it holds FOR UPDATE) and as it left them, in the same statement: exact, and no table lock.
+  const log = logs[0];
+  const logged = log === undefined ? [] : [...new Set([...log.spec.key, ...(log.spec.columns ?? [])])];
+  const capture =
+    log === undefined
+      ? ''
+      : `, logged as (
+           insert into ${quoteIdent(SNAPSHOT_SCHEMA)}.${quoteIdent(log.name)} (${[...logged, OP_COLUMN].map(quoteIdent).join(', ')})
+           select ${[...logged, OP_COLUMN].map(quoteIdent).join(', ')} from (
+             select ${logged.map((c) => `batch.${quoteIdent(c)}`).join(', ')}, 'o'::"char" as ${quoteIdent(OP_COLUMN)}, 0 as ord from batch
+             union all
+             select ${logged.map((c) => `updated.${quoteIdent(c)}`).join(', ')}, 'n'::"char", 1 from updated
+           ) images order by ord
+           returning 1
+         )`;
+  const batchColumns = log === undefined ? keyList : logged.map(quoteIdent).join(', ');
+  const returning = log === undefined ? key.map((k) => `t.${quoteIdent(k)}`).join(', ') : logged.map((c) => `t.${quoteIdent(c)}`).join(', ');
 
   const first = await inTransaction(client, input.policy, async () => {
     await checkFence(client, input.target, input.token);
@@ -54,7 +77,10 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, on
     if ((await readLedger(client, input.runId, step.id)).forward_done) return null;
     const progress = await readProgress(client, input.runId, step.id);
     if (!progress.snapshotTaken && (step.snapshots?.length ?? 0) > 0) {
-      await takeSnapshots(client, scope, step.snapshots!);
+      // A change log is filled by the batches themselves; a copy (plans made before change
+      // logs existed) is taken now, locking the table against writes while it copies.
+      await createChangeLogs(client, scope, logs, input.policy.retention);
+      await takeSnapshots(client, scope, step.snapshots!, input.policy.retention);
       progress.snapshotTaken = true;
       await saveProgress(client, input, progress);
     }
@@ -71,13 +97,13 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, on
         // Postgres picks the batch's last key, so key order is Postgres' own (collations, types).
         const { rows } = await client.query<Record<string, string> & { n: string }>(
           `with batch as (
-             select ${keyList} from ${table} where (${update.where ?? 'true'})${after}
+             select ${batchColumns} from ${table} where (${update.where ?? 'true'})${after}
              order by ${keyList} limit ${size} for update
            ), updated as (
              update ${table} as t set ${update.set} from batch
               where ${key.map((k) => `t.${quoteIdent(k)} = batch.${quoteIdent(k)}`).join(' and ')}
-             returning ${key.map((k) => `t.${quoteIdent(k)}`).join(', ')}
-           )
+             returning ${returning}
+           )${capture}
            select count(*) over ()::text as n, ${key.map((k) => `${quoteIdent(k)}::text as ${quoteIdent(k)}`).join(', ')}
              from updated order by ${key.map((k) => `updated.${quoteIdent(k)} desc`).join(', ')} limit 1`,
           progress.lastKey ?? [],
@@ -103,9 +129,11 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, on
   } catch (err) {
     if (!toFailure(err).nonRetryable || progress.batches === 0 || step.inverse === null) throw err;
     // Put back what the committed batches changed; a retryable failure resumes instead.
+    const restored = logs.length > 0 ? await restoreFromLogs(client, input, logs) : [];
     await inTransaction(client, input.policy, async () => {
       for (const action of step.inverse!) await client.query(bindSnapshots(action.sql, scope));
       if ((step.snapshots?.length ?? 0) > 0) await checkRestored(client, scope, step.snapshots!);
+      for (const r of restored) await recordRestore(client, input, r);
       await saveProgress(client, input, { ...START });
     });
     throw err;

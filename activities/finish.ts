@@ -3,7 +3,8 @@ import { checkFence, releaseLease } from '../src/db/lease';
 import { appendAudit } from '../src/db/audit';
 import type pg from 'pg';
 import { tableChecksum, type TableChecksum } from '../src/db/checksum';
-import type { CheckResult, ChecksInput, DataChecksumComparison, FinishInput, FinishResult, RollbackProof, VerifyInput } from '../workflows/definitions';
+import type { CheckResult, ChecksInput, DataChecksumComparison, FinishInput, FinishResult, RestoreProof, RollbackProof, VerifyInput } from '../workflows/definitions';
+import { listRestores } from '../src/db/restores';
 import { type ActivityDeps, inTransaction, withTarget } from './context';
 import { recordTransitions } from './ledger';
 import { FINAL_STATES } from '../src/lifecycle/states';
@@ -62,8 +63,11 @@ export function makeFinish(deps: ActivityDeps) {
         if (!row) throw new Error(`no record of run ${input.runId} of ${input.migrationId} in godwit.migrations`);
         const before: SchemaFingerprint = { hash: row.fingerprint_before, entries: row.fingerprint_before_entries };
         const after = await schemaFingerprint(client);
-        const data = await compareData(client, row.checksums_before ?? []);
+        const dataProof = input.dataProof ?? 'whole_table';
+        const data = dataProof === 'whole_table' ? await compareData(client, row.checksums_before ?? []) : [];
+        const restores: RestoreProof[] = (await listRestores(client, input.runId)).map(({ ordinal: _o, ...r }) => r);
         const schemaDiff = after.hash === before.hash ? [] : diffFingerprints(before, after);
+        const restoreDiff = restores.filter((r) => !r.equal).map((r) => `restore of ${r.source} (step ${r.stepId}): ${r.detail ?? 'does not match its snapshot'}`);
         const dataDiff = data
           .filter((d) => !d.equal)
           .map((d) =>
@@ -72,11 +76,13 @@ export function makeFinish(deps: ActivityDeps) {
               : `data of ${d.table}: the table is gone, it had ${d.before.rows} rows`,
           );
         const proof: RollbackProof = {
-          equal: schemaDiff.length === 0 && dataDiff.length === 0,
+          equal: schemaDiff.length === 0 && restoreDiff.length === 0 && dataDiff.length === 0,
           fingerprintBefore: before.hash,
           fingerprintAfter: after.hash,
+          dataProof,
+          restores,
           data,
-          differences: [...schemaDiff, ...dataDiff],
+          differences: [...schemaDiff, ...restoreDiff, ...dataDiff],
         };
         await inTransaction(client, null, async () => {
           await checkFence(client, input.target, input.token);

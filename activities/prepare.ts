@@ -54,8 +54,12 @@ export function makePrepare(deps: ActivityDeps) {
              fingerprint_before_entries = excluded.fingerprint_before_entries, fingerprint_after = null`,
           [input.migrationId, input.description, input.checksum, input.workflowId, input.runId, input.requestedBy, fingerprint.hash, JSON.stringify(fingerprint.entries)],
         );
-        return { alreadyApplied: false, token, steps, fingerprintBefore: fingerprint.hash, tables: touchedTables(steps, schema) } as const;
+        // Whole-table checksums only where the proof compares whole tables (a quiet database):
+        // on a live one each restore is proven against its own snapshot instead.
+        const tables = manifest.policy.data_proof === 'whole_table' ? touchedTables(steps, schema) : [];
+        return { alreadyApplied: false, token, steps, fingerprintBefore: fingerprint.hash, tables } as const;
       }).then(async ({ tables, ...prepared }) => {
+        if (tables.length === 0) return prepared;
         // Outside the lease transaction, so a concurrent apply is refused at once rather than waiting on it.
         // Big tables take a while: progress rides on the heartbeat, and a retried attempt resumes from it.
         const onProgress = (p: { resumeFrom: unknown }) => heartbeatDetails({ checksums: p.resumeFrom });

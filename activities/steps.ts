@@ -1,7 +1,11 @@
 import type pg from 'pg';
 import { checkFence } from '../src/db/lease';
 import { quoteIdent } from '../src/db/ident';
-import { bindSnapshots, checkRestored, takeSnapshots, type SnapshotScope } from '../src/db/snapshots';
+import { bindSnapshots, proveRestored, takeSnapshots, type SnapshotScope } from '../src/db/snapshots';
+import { CAPTURE_SETTING, changeLogsOf, createChangeLogs, installCapture, removeCapture, type ChangeLog } from '../src/db/changes';
+import { restoreFromLogs } from './restore';
+import { checkUnretired, recordRetired } from '../src/db/retired';
+import { recordRestore } from '../src/db/restores';
 import type { CatalogProbe, SqlAction } from '../src/operations/types';
 import type { StepInput, StepResult } from '../workflows/definitions';
 import { type ActivityDeps, heartbeatDetails, inTransaction, resetTimeouts, setTimeouts, withTarget } from './context';
@@ -44,6 +48,32 @@ async function maybeInjectFault(client: pg.ClientBase, input: StepInput, phase: 
   if (phase === 'inverse' && f.failCompensationOfStep === index) throw new InjectedFault(`injected failure compensating step ${index}`);
 }
 
+/** Where a step's snapshots and retired objects are kept until (the policy's retention, or the default). */
+function retentionOf(input: StepInput): string | undefined {
+  return input.policy.retention;
+}
+
+/**
+ * The forward side of a step whose change logs are kept by capture triggers (an sql step
+ * without a down): the triggers go in before it, in a short transaction of their own under
+ * the policy's lock_timeout, and come out after it, whether it committed or not. They record
+ * only the step's own transaction, which sets `godwit.capture` to the step's tag.
+ */
+async function withCapture<T>(client: pg.ClientBase, input: StepInput, logs: readonly ChangeLog[], fn: (tag: string) => Promise<T>): Promise<T> {
+  const scope: SnapshotScope = { migrationId: input.migrationId, runId: input.runId, stepId: input.step.id };
+  const tag = `${input.runId}/${input.step.id}`;
+  await inTransaction(client, input.policy, async () => {
+    await checkFence(client, input.target, input.token);
+    await createChangeLogs(client, scope, logs, retentionOf(input));
+    await installCapture(client, tag, logs);
+  });
+  try {
+    return await fn(tag);
+  } finally {
+    await inTransaction(client, input.policy, () => removeCapture(client, logs));
+  }
+}
+
 /**
  * Runs one side (forward or inverse) of a planned step exactly once per run.
  * Transactional actions commit together with their ledger row, so a retry after a
@@ -66,23 +96,45 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
   }
   const snapshotScope: SnapshotScope = { migrationId: input.migrationId, runId: input.runId, stepId: step.id };
   const snapshots = step.snapshots ?? [];
+  const logs = changeLogsOf(snapshotScope, snapshots);
+  const retire = step.retire ?? [];
   if (isTransactional(actions)) {
-    return inTransaction(client, policy, async () => {
-      await checkFence(client, input.target, input.token);
-      await recordTransitions(client, input, input.audit);
-      if (alreadyDone(await readLedger(client, input.runId, step.id))) return { skipped: true, ms: Date.now() - started };
-      if (phase === 'forward' && snapshots.length > 0) await takeSnapshots(client, snapshotScope, snapshots);
-      // A restore joins the table with its snapshot row by row: with the default 4MB the
-      // hash join spills to disk (a 1M-row restore ran 20% faster with 256MB).
-      if (phase === 'inverse' && snapshots.length > 0) await client.query(`select set_config('work_mem', $1, true)`, [RESTORE_WORK_MEM]);
-      await runActions(client, actions, snapshotScope);
-      if (phase === 'inverse' && snapshots.length > 0) await checkRestored(client, snapshotScope, snapshots);
-      await maybeInjectFault(client, input, phase);
-      await mark();
-      return { skipped: false, ms: Date.now() - started };
-    });
+    if (alreadyDone(await readLedger(client, input.runId, step.id))) {
+      // A retry of a step that committed: only the capture triggers may still need to go.
+      if (phase === 'forward' && logs.some((l) => l.spec.capture === 'triggers')) await inTransaction(client, policy, () => removeCapture(client, logs));
+      return { skipped: true, ms: Date.now() - started };
+    }
+    const restoredFromLogs = phase === 'inverse' && logs.length > 0 ? await restoreFromLogs(client, input, logs) : [];
+    const body = (tag: string | null) =>
+      inTransaction(client, policy, async () => {
+        await checkFence(client, input.target, input.token);
+        await recordTransitions(client, input, input.audit);
+        if (alreadyDone(await readLedger(client, input.runId, step.id))) return { skipped: true, ms: Date.now() - started };
+        if (tag !== null) await client.query(`select set_config('${CAPTURE_SETTING}', $1, true)`, [tag]);
+        if (phase === 'forward' && snapshots.length > 0) await takeSnapshots(client, snapshotScope, snapshots, retentionOf(input));
+        // A restore joins the table with its snapshot row by row: with the default 4MB the
+        // hash join spills to disk (a 1M-row restore ran 20% faster with 256MB).
+        if (phase === 'inverse' && snapshots.length > 0) await client.query(`select set_config('work_mem', $1, true)`, [RESTORE_WORK_MEM]);
+        await runActions(client, actions, snapshotScope);
+        if (phase === 'forward' && retire.length > 0) await recordRetired(client, snapshotScope, retire, retentionOf(input));
+        if (phase === 'inverse') {
+          const proofs = [...restoredFromLogs, ...(snapshots.length > 0 ? await proveRestored(client, snapshotScope, snapshots) : [])];
+          const problems = retire.length > 0 ? await checkUnretired(client, snapshotScope, retire) : [];
+          for (const [ordinal, r] of retire.entries()) {
+            const what = r.kind === 'column' ? `${r.schema}.${r.table}.${r.column}` : `${r.schema}.${r.table}`;
+            const problem = problems.find((p) => p.includes(what)) ?? null;
+            proofs.push({ stepId: step.id, ordinal, kind: 'retired', source: what, rows: 0, restored: 0, kept: 0, gone: 0, equal: problem === null, detail: problem ?? 'renamed back' });
+          }
+          for (const p of proofs) await recordRestore(client, input, p);
+        }
+        await maybeInjectFault(client, input, phase);
+        await mark();
+        return { skipped: false, ms: Date.now() - started };
+      });
+    const watched = logs.filter((l) => l.spec.capture === 'triggers');
+    if (phase === 'forward' && watched.length > 0) return withCapture(client, input, watched, (tag) => body(tag));
+    return body(null);
   }
-
   // Non-transactional: fence and ledger first, then the statement on its own, then the ledger.
   await inTransaction(client, null, async () => {
     await checkFence(client, input.target, input.token);

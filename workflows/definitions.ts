@@ -33,6 +33,8 @@ export interface MigrationPolicy {
   bake_seconds: number;
   lock_timeout: string;
   statement_timeout: string;
+  data_proof?: 'restores' | 'whole_table';
+  retention?: string;
 }
 
 /** Test and chaos hooks; absent in normal runs. Recorded in history like any input. */
@@ -84,14 +86,46 @@ export interface DataChecksumComparison {
   equal: boolean;
 }
 
+/** The proof of one restore, against its own snapshot or change log (see src/db/restores.ts). */
+export interface RestoreProof {
+  /** The step whose writes were undone: `3-backfill`. */
+  stepId: string;
+  kind: 'changes' | 'columns' | 'table' | 'retired';
+  /** `public.accounts (owner)`, or a retired `public.accounts.bio`. */
+  source: string;
+  /** Rows the step changed. */
+  rows: number;
+  /** Put back as they were, each checked. */
+  restored: number;
+  /** Changed again by the application after the step: its values were kept. */
+  kept: number;
+  /** Deleted by the application after the step: they stay deleted. */
+  gone: number;
+  equal: boolean;
+  detail: string | null;
+}
+
+/** One line for a restore's proof: `proven: 9,412 of 10,000 rows restored, 588 kept (the application's later writes)`. */
+export function describeRestore(r: RestoreProof): string {
+  if (r.kind === 'retired') return r.equal ? 'proven: renamed back' : `NOT proven: ${r.detail ?? ''}`;
+  const parts = [`${r.restored} of ${r.rows} rows restored`];
+  if (r.kept > 0) parts.push(`${r.kept} kept (changed by the application after the migration)`);
+  if (r.gone > 0) parts.push(`${r.gone} gone (deleted by the application)`);
+  return `${r.equal ? 'proven' : 'NOT proven'}: ${parts.join(', ')}${r.equal || !r.detail ? '' : `; ${r.detail}`}`;
+}
+
 export interface RollbackProof {
-  /** Schema fingerprint and every touched table's data checksum equal to before. */
+  /** Schema fingerprint equal to before, every restore proven, and (data_proof whole_table) every touched table's checksum equal. */
   equal: boolean;
   fingerprintBefore: string;
   fingerprintAfter: string;
-  /** The data checksums of the tables the plan touched, before and after. */
+  /** What the data proof compared: each restore against its own snapshot (default), or whole tables too. Absent in runs before it existed. */
+  dataProof?: 'restores' | 'whole_table';
+  /** Each restore's proof, in the order the compensations ran. Absent in runs before it existed. */
+  restores?: RestoreProof[];
+  /** The data checksums of the tables the plan touched, before and after (data_proof whole_table only). */
   data: DataChecksumComparison[];
-  /** Readable differences (schema objects, then tables whose data changed), empty when equal. */
+  /** Readable differences (schema objects, restores that did not hold, tables whose data changed), empty when equal. */
   differences: string[];
 }
 
@@ -173,6 +207,8 @@ export interface CheckResult {
 export interface VerifyInput extends RunScope {
   token: string;
   audit: AuditEntry[];
+  /** The policy's data proof; absent (runs started before it existed) means whole_table, as they were planned. */
+  dataProof?: 'restores' | 'whole_table';
 }
 
 export interface FinishInput extends RunScope {

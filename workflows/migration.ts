@@ -15,7 +15,7 @@ import { type LifecycleEvent, type MigrationState } from '../src/lifecycle/state
 import { startLifecycle, stateOf, step as stepMachine, type LifecycleSnapshot } from '../src/lifecycle/machine';
 import type { AuditEntry } from '../src/db/audit';
 import type { PlannedStep } from '../src/operations/types';
-import { type MigrationInput, type MigrationOutcome, type MigrationProgress, type MigrationResult, type RunScope, type StepProgress } from './definitions';
+import { describeRestore, type MigrationInput, type MigrationOutcome, type MigrationProgress, type MigrationResult, type RunScope, type StepProgress } from './definitions';
 import { approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, stateQuery, GodwitStateKey } from './messages';
 
 // Activity profiles. Preparation fails fast on bad input (unknown target, plan
@@ -156,6 +156,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     for (const s of progress.steps) lines.push(`- [${s.status}] ${s.index}. ${s.summary}${s.error ? ` — ${s.error}` : ''}`);
     if (progress.rollback) {
       lines.push(`fingerprint before: \`${progress.rollback.fingerprintBefore}\``, `fingerprint after:  \`${progress.rollback.fingerprintAfter}\``);
+      for (const r of progress.rollback.restores ?? []) lines.push(`restore of ${r.source}: ${describeRestore(r)}`);
       for (const d of progress.rollback.data ?? []) lines.push(`data of ${d.table}: ${d.equal ? 'equal' : 'DIFFERENT'} (${d.before.rows} rows before)`);
       for (const d of progress.rollback.differences.slice(0, 20)) lines.push(`  - ${d}`);
     }
@@ -281,7 +282,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     }
     if (failure === null) {
       const proof = await recordActivities.verifyRollback.executeWithOptions({ summary: 'compare schema fingerprint with before' }, [
-        { ...scope, token, audit: takeAudit() },
+        { ...scope, token, audit: takeAudit(), dataProof: input.policy.data_proof ?? 'restores' },
       ]);
       progress.rollback = proof;
       progress.fingerprintAfter = proof.fingerprintAfter;

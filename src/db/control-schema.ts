@@ -89,6 +89,43 @@ const UPGRADES: readonly string[] = [
   /* 3: progress of steps that commit in batches (backfill), so a retry resumes */ `
   alter table godwit.step_ledger add column progress jsonb;
   `,
+  /* 4: live databases: change logs, retired columns and tables, and the proof of each restore */ `
+  alter table godwit.snapshots drop constraint snapshots_kind_check;
+  alter table godwit.snapshots add constraint snapshots_kind_check check (kind in ('table', 'columns', 'changes'));
+  create schema if not exists godwit_retired;
+  create table godwit.retired (
+    retired_name   text not null,
+    kind           text not null check (kind in ('column', 'table')),
+    migration_id   text not null,
+    run_id         text not null,
+    step_id        text not null,
+    ordinal        int not null,
+    source_schema  text not null,
+    source_table   text not null,
+    source_column  text,
+    retired_at     timestamptz not null default now(),
+    retain_until   timestamptz not null,
+    restored_at    timestamptz,
+    purged_at      timestamptz,
+    primary key (run_id, step_id, ordinal)
+  );
+  create table godwit.restores (
+    run_id         text not null,
+    step_id        text not null,
+    ordinal        int not null,
+    migration_id   text not null,
+    kind           text not null,
+    source         text not null,
+    rows           bigint not null,
+    restored       bigint not null,
+    kept           bigint not null,
+    gone           bigint not null,
+    equal          boolean not null,
+    detail         text,
+    at             timestamptz not null default now(),
+    primary key (run_id, step_id, kind, ordinal)
+  );
+  `,
 ];
 
 export const CONTROL_SCHEMA_VERSION = UPGRADES.length;

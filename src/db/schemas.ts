@@ -5,5 +5,13 @@ export const CONTROL_SCHEMA = 'godwit';
 /** Copies of data that destructive steps destroy, and what restores from them. */
 export const SNAPSHOT_SCHEMA = 'godwit_snapshots';
 
-/** Schemas Godwit creates in every target: its control tables and its snapshots. */
-export const GODWIT_SCHEMAS = [CONTROL_SCHEMA, SNAPSHOT_SCHEMA] as const;
+/** Tables a migration dropped, kept out of the application's way until they are purged. */
+export const RETIRED_SCHEMA = 'godwit_retired';
+/**
+ * Prefix of a column a migration dropped, renamed out of the application's way until it is
+ * purged. The schema fingerprint leaves such columns (and what mentions them) out.
+ */
+export const RETIRED_COLUMN_PREFIX = '_godwit_retired_';
+
+/** Schemas Godwit creates in every target: its control tables, its snapshots and what it retired. */
+export const GODWIT_SCHEMAS = [CONTROL_SCHEMA, SNAPSHOT_SCHEMA, RETIRED_SCHEMA] as const;

@@ -103,8 +103,15 @@ const policy = strict(
       .default(DEFAULT_POLICY.bake_seconds),
     lock_timeout: duration('how long a step may wait for a lock').default(DEFAULT_POLICY.lock_timeout),
     statement_timeout: duration("how long one statement may run; '0' is no limit").default(DEFAULT_POLICY.statement_timeout),
+    // No defaults below: a field a manifest leaves out stays out of its canonical form, so
+    // adding a policy field never changes the checksum of a manifest already applied.
+    data_proof: choice(
+      ['restores', 'whole_table'] as const,
+      "what the rollback proof compares: restores (each restore against its own snapshot; right while the application writes) or whole_table (every touched table's checksum against before; only for a database nobody writes to during the migration)",
+    ).optional(),
+    retention: duration("how long snapshots and retired columns and tables are kept after the migration, e.g. '14d' or '12h'").optional(),
   },
-  'the policy: { approval, bake_seconds, lock_timeout, statement_timeout }',
+  'the policy: { approval, bake_seconds, lock_timeout, statement_timeout, data_proof, retention }',
 );
 
 export const manifestSchema = strict(

@@ -43,6 +43,10 @@ export interface Policy {
   bake_seconds: number;
   lock_timeout: string;
   statement_timeout: string;
+  /** What the rollback proof compares (default `restores`); `whole_table` is for quiet databases. */
+  data_proof?: 'restores' | 'whole_table';
+  /** How long snapshots and retired columns and tables are kept (default 14 days). */
+  retention?: string;
 }
 
 export const DEFAULT_POLICY: Policy = { approval: 'auto', bake_seconds: 0, lock_timeout: '5s', statement_timeout: '0' };

@@ -4,7 +4,7 @@ import { expression, friendly, identifier, qualifiedName, strict } from './field
 import { column, isNewColumn, relFromText, requireColumn, requireTable } from './model';
 import { requireRowKey, rowKey } from './model-constraints';
 import { fromCatalogNote } from './notes';
-import { columnsSnapshot, updateFromSnapshot } from './restore';
+import { changesLog } from './restore';
 import { PlanError, Risk, type LintFinding, type Operation, type PlanContext, type StepDraft } from './types';
 
 /** Rows per batch when the manifest gives no batch_size. */
@@ -67,17 +67,18 @@ export const backfill = {
       draft.inverseNote = fromCatalogNote(`the key of ${table.display}`);
     } else {
       const key = requireRowKey(ctx, table, model, columns, `the values this backfill overwrites`, 'backfill only columns added earlier in this manifest');
-      draft.snapshots = [columnsSnapshot(table, key, columns, spec.where)];
-      // An UPDATE, not the table rewrite drop_column and alter_column_type restore with
-      // (rewriteFromSnapshot): a backfill may overwrite only the rows `where` picks, and a
-      // rewrite costs the whole table and a build of every index however few rows come
-      // back; rows the snapshot lacks would need their current value passed through. And
-      // these columns are live, unlike a re-added one or one whose type just changed: a
-      // view, rule, policy, trigger column list or generated column that uses one of them
-      // makes ALTER COLUMN ... TYPE fail.
-      draft.inverse = [updateFromSnapshot(table, key, columns)];
+      // No copy of the table: each batch logs the rows it changes, before and after, in its
+      // own statement. Rolling back puts back the old values batch by batch (an UPDATE: the
+      // columns are live, and only the rows the backfill changed come back), and only where
+      // a value is still the one the backfill wrote: the application's later writes win.
+      draft.snapshots = [changesLog(table, key, columns, 'batches')];
+      draft.inverse = [];
       draft.risk = Risk.high;
-      draft.lint.push({ level: 'warning', code: 'destructive', message: `overwrites ${what}; the old values are snapshotted and restored on rollback` });
+      draft.lint.push({
+        level: 'warning',
+        code: 'destructive',
+        message: `overwrites ${what}; each batch logs the values it overwrites, and rolling back puts them back where the application has not changed them since`,
+      });
     }
 
     const key = model === undefined ? undefined : rowKey(model, columns);

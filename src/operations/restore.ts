@@ -7,13 +7,18 @@ import { quoteIdent, quoteLiteral } from '../db/ident';
 import { SNAPSHOT_SCHEMA } from '../db/schemas';
 import type { ColumnModel, SchemaModel, TableModel } from '../db/schema-model';
 import { getOwn, type Rel } from './model';
-import { snapshotPlaceholder, type LintFinding, type SnapshotSpec, type SqlAction } from './types';
+import { snapshotPlaceholder, type ChangesSpec, type LintFinding, type SnapshotSpec, type SqlAction } from './types';
 
 /** Copy `columns` of every row (matching `where`) with the row key, to restore them by key. */
 export function columnsSnapshot(table: Rel, key: string[], columns: string[], where?: string): SnapshotSpec {
   const spec: SnapshotSpec = { kind: 'columns', schema: table.schema, table: table.name, key, columns };
   if (where !== undefined) spec.where = where;
   return spec;
+}
+
+/** A change log of `table` keyed by `key`: of `columns` (a backfill), or of whole rows (an sql step). */
+export function changesLog(table: Rel, key: string[], columns: string[] | undefined, capture: ChangesSpec['capture']): ChangesSpec {
+  return { kind: 'changes', schema: table.schema, table: table.name, key, ...(columns === undefined ? {} : { columns }), capture };
 }
 
 export function tableSnapshot(table: Rel): SnapshotSpec {

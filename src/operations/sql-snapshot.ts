@@ -20,7 +20,7 @@ export function restoreTables(ctx: PlanContext, tables: Rel[]): SqlAction[] {
 }
 
 /** `tables` with each table after the tables (among them) its foreign keys reference. */
-function referencedFirst(ctx: PlanContext, tables: Rel[]): Rel[] {
+export function referencedFirst(ctx: PlanContext, tables: Rel[]): Rel[] {
   const keys = new Set(tables.map((t) => t.key));
   const parents = (t: Rel) =>
     constraintsOf(getOwn(ctx.schema.tables, t.key)).flatMap((c) =>

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { flag, list, qualifiedName, strict, text } from './fields';
-import { getOwn, rel, relFromText, requireTable, uniq, type Rel } from './model';
-import { tableSnapshot } from './restore';
-import { requireReferencesTouched, restoreTables, snapshotSet } from './sql-snapshot';
+import { getOwn, knowsPresence, rel, relFromText, requireTable, uniq, type Rel } from './model';
+import { changesLog, tableSnapshot } from './restore';
+import { rowKey } from './model-constraints';
+import { referencedFirst, requireReferencesTouched, restoreTables, snapshotSet } from './sql-snapshot';
 import { writtenTables, type TableName, type WrittenTables } from './sql-tables';
-import { PlanError, Risk, type LintFinding, type Operation, type PlanContext, type StepDraft } from './types';
+import { PlanError, Risk, type ChangesSpec, type LintFinding, type Operation, type PlanContext, type StepDraft } from './types';
 
 export const sqlSpec = strict(
   {
@@ -81,14 +82,48 @@ function planRestore(spec: SqlSpec, ctx: PlanContext, up: WrittenTables, draft: 
       'give down: SQL that undoes it, or set irreversible: true',
     );
   }
+  const included = referencing.length === 0 ? '' : ` (${names(referencing)} because ${referencing.length === 1 ? 'it references' : 'they reference'} a table it writes)`;
+  const logged = changeLogs(spec, ctx, tables);
+  if (typeof logged !== 'string') {
+    draft.snapshots = logged;
+    draft.inverse = [];
+    draft.lint.push({
+      level: 'info',
+      code: 'restored_from_change_log',
+      message:
+        `rolling back puts back the rows this SQL changes in ${names(tables)}${included}, recorded as it runs by triggers that fire only in its transaction, ` +
+        `and only where the application has not changed them since; SQL that also changes their structure needs a down instead`,
+    });
+    return;
+  }
   draft.snapshots = tables.map(tableSnapshot);
   draft.inverse = restoreTables(ctx, tables);
-  const included = referencing.length === 0 ? '' : ` (${names(referencing)} because ${referencing.length === 1 ? 'it references' : 'they reference'} a table it writes)`;
   draft.lint.push({
-    level: 'info',
+    level: 'warning',
     code: 'restored_from_snapshot',
-    message: `rolling back empties ${names(tables)}${included} and puts back their rows from snapshots taken before this step; SQL that also changes their structure needs a down instead`,
+    message:
+      `rolling back empties ${names(tables)}${included} and puts back their rows from copies taken before this step (${logged}): ` +
+      `the copy locks them against writes while it is taken, and the application's writes made after it would be undone, so run it when nobody writes to them; ` +
+      `SQL that also changes their structure needs a down instead`,
   });
+}
+
+/**
+ * Change logs for the tables an sql step writes, parents before children, or why a whole
+ * table copy has to do: a table without a row key, a TRUNCATE (which fires no row
+ * triggers), or a plan made without the database.
+ */
+function changeLogs(spec: SqlSpec, ctx: PlanContext, tables: Rel[]): ChangesSpec[] | string {
+  if (!knowsPresence(ctx)) return 'planned without the database, so the tables\' keys are not known';
+  if (/\btruncate\b/i.test(spec.up)) return 'it truncates, which no change log records';
+  const out: ChangesSpec[] = [];
+  for (const table of referencedFirst(ctx, tables)) {
+    const model = getOwn(ctx.schema.tables, table.key);
+    const key = model === undefined ? undefined : rowKey(model);
+    if (key === undefined) return `${table.display} has no primary key or unique NOT NULL key to log its rows by`;
+    out.push(changesLog(table, key, undefined, 'triggers'));
+  }
+  return out;
 }
 
 export const sql = {

@@ -36,7 +36,40 @@ export type CatalogProbe =
  */
 export type SnapshotSpec =
   | { kind: 'table'; schema: string; table: string }
-  | { kind: 'columns'; schema: string; table: string; key: string[]; columns: string[]; where?: string };
+  | { kind: 'columns'; schema: string; table: string; key: string[]; columns: string[]; where?: string }
+  | ChangesSpec;
+
+/**
+ * A change log instead of a copy: the step records the rows it changes, before and after,
+ * as it changes them (a backfill in each batch's own statement; an sql step through
+ * statement triggers with transition tables that fire only in the step's transaction). No
+ * table is locked for a copy. The inverse puts back only those rows, and only where the
+ * value is still the one the step wrote: the application's later writes win. `columns`
+ * absent means every column (an sql step may insert and delete whole rows).
+ */
+export interface ChangesSpec {
+  kind: 'changes';
+  schema: string;
+  table: string;
+  key: string[];
+  columns?: string[];
+  /** How the changes are recorded: by the backfill's own batches, or by capture triggers around an sql step. */
+  capture: 'batches' | 'triggers';
+}
+
+/**
+ * Destroy late: instead of dropping a column or table, the step renames it out of the
+ * application's way (a column to `{{retired:N}}`, a table into schema `godwit_retired`),
+ * and records it in `godwit.retired`. Rolling back renames it back: instant and exact.
+ * The physical drop happens only once the migration is applied and its retention has
+ * ended (`godwit snapshots prune`).
+ */
+export type RetireSpec = { kind: 'column'; schema: string; table: string; column: string } | { kind: 'table'; schema: string; table: string };
+
+/** The placeholder forward and inverse SQL use for the name of retired object N. */
+export function retiredPlaceholder(n: number): string {
+  return `{{retired:${n}}}`;
+}
 
 /** The placeholder inverse SQL uses for snapshot N. */
 export function snapshotPlaceholder(n: number): string {
@@ -68,6 +101,13 @@ export interface PlannedStep {
   probe?: CatalogProbe;
   /** What to copy before the forward SQL runs, so the inverse can restore it. */
   snapshots?: SnapshotSpec[];
+  /** Columns and tables the step retires instead of dropping them (destroy late). */
+  retire?: RetireSpec[];
+  /**
+   * The step holds a lock that blocks the application's writes for as long as a whole-table
+   * operation takes (an in-place ALTER ... TYPE): named in `godwit plan` with an estimate.
+   */
+  blocksWrites?: { lock: string; table: string; reason: string; estimate?: string };
   /** Like `probe`, for a non-transactional inverse (undoing a CONCURRENTLY step). */
   inverseProbe?: CatalogProbe;
   /**

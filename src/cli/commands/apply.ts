@@ -6,7 +6,7 @@ import { watchRun } from '../../client/watch';
 import { connectWire, startMigrationRun, type TemporalWire } from '../../client/wire/run';
 import { runUrl, temporalSettings, type TemporalSettings } from '../../config/temporal';
 import { TARGET_ALIAS } from '../../config/targets';
-import type { FaultInjection, MigrationProgress } from '../../../workflows/definitions';
+import { describeRestore, type FaultInjection, type MigrationProgress } from '../../../workflows/definitions';
 import { CliError, ExitCode } from '../exit-codes';
 import { bold, formatProgress, stateColor } from '../output';
 
@@ -131,6 +131,7 @@ async function applyOne(
   if (p.rollback) {
     out(`  schema fingerprint before: ${p.rollback.fingerprintBefore}`);
     out(`  schema fingerprint after:  ${p.rollback.fingerprintAfter} (${p.rollback.fingerprintAfter === p.rollback.fingerprintBefore ? 'equal' : 'DIFFERENT'})`);
+    for (const r of p.rollback.restores ?? []) out(`  restore of ${r.source}: ${describeRestore(r)}`);
     for (const d of p.rollback.data ?? []) {
       out(`  data of ${d.table}: ${d.before.rows} rows, checksum ${d.before.checksum} before; ${d.after ? `${d.after.rows} rows, ${d.after.checksum}` : 'table missing'} after (${d.equal ? 'equal' : 'DIFFERENT'})`);
     }

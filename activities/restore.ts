@@ -1,0 +1,39 @@
+import type pg from 'pg';
+import { checkFence } from '../src/db/lease';
+import { removeCapture, restoreChanges, type ChangeLog } from '../src/db/changes';
+import type { RestoreRecord } from '../src/db/restores';
+import type { StepInput } from '../workflows/definitions';
+import { heartbeatDetails, inTransaction } from './context';
+
+/**
+ * Puts back what the step's change logs say it changed, batch by batch, each batch in its
+ * own fenced transaction (see src/db/changes.ts). Safe to repeat: a batch already restored
+ * changes nothing and counts the same.
+ */
+export async function restoreFromLogs(client: pg.ClientBase, input: StepInput, logs: readonly ChangeLog[]): Promise<RestoreRecord[]> {
+  await inTransaction(client, input.policy, () => removeCapture(client, logs));
+  const counts = await restoreChanges(client, logs, {
+    transaction: (fn) =>
+      inTransaction(client, input.policy, async () => {
+        await checkFence(client, input.target, input.token);
+        return fn();
+      }),
+    onBatch: (done) => heartbeatDetails({ restore: done }),
+  });
+  return logs.map(({ ordinal, spec }, i) => {
+    const c = counts[i]!;
+    return {
+      stepId: input.step.id,
+      ordinal,
+      kind: 'changes' as const,
+      source: `${spec.schema}.${spec.table}${spec.columns ? ` (${spec.columns.join(', ')})` : ''}`,
+      rows: c.rows,
+      restored: c.restored,
+      kept: c.kept,
+      gone: c.gone,
+      equal: c.mismatched === 0,
+      detail: c.mismatched === 0 ? null : `${c.mismatched} rows are still as the step left them after the restore`,
+    };
+  });
+}
+
