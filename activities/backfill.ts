@@ -61,14 +61,16 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, on
       ? ''
       : `, logged as (
            insert into ${quoteIdent(SNAPSHOT_SCHEMA)}.${quoteIdent(log.name)} (${[...logged, OP_COLUMN].map(quoteIdent).join(', ')})
-           select ${[...logged, OP_COLUMN].map(quoteIdent).join(', ')} from (
-             select ${logged.map((c) => `batch.${quoteIdent(c)}`).join(', ')}, 'o'::"char" as ${quoteIdent(OP_COLUMN)}, 0 as ord from batch
+           select ${logged.map((_c, i) => `godwit_c${i}`).join(', ')}, op from (
+             select ${logged.map((_c, i) => `batch.godwit_c${i}`).join(', ')}, 'o'::"char", 0 from batch
              union all
              select ${logged.map((c) => `updated.${quoteIdent(c)}`).join(', ')}, 'n'::"char", 1 from updated
-           ) images order by ord
+           ) as images (${logged.map((_c, i) => `godwit_c${i}`).join(', ')}, op, ord) order by ord
            returning 1
          )`;
-  const batchColumns = log === undefined ? keyList : logged.map(quoteIdent).join(', ');
+  // The batch's columns get names of their own, so that the SET expressions, which may name
+  // any column of the table (`'x' || id`), never find one of them ambiguous. The key comes first.
+  const batchColumns = (log === undefined ? key : logged).map((c, i) => `${quoteIdent(c)} as godwit_c${i}`).join(', ');
   const returning = log === undefined ? key.map((k) => `t.${quoteIdent(k)}`).join(', ') : logged.map((c) => `t.${quoteIdent(c)}`).join(', ');
 
   const first = await inTransaction(client, input.policy, async () => {
@@ -101,7 +103,7 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, on
              order by ${keyList} limit ${size} for update
            ), updated as (
              update ${table} as t set ${update.set} from batch
-              where ${key.map((k) => `t.${quoteIdent(k)} = batch.${quoteIdent(k)}`).join(' and ')}
+              where ${key.map((k, i) => `t.${quoteIdent(k)} = batch.godwit_c${i}`).join(' and ')}
              returning ${returning}
            )${capture}
            select count(*) over ()::text as n, ${key.map((k) => `${quoteIdent(k)}::text as ${quoteIdent(k)}`).join(', ')}

@@ -361,6 +361,9 @@ export async function restoreChanges(client: pg.ClientBase, logs: readonly Chang
     if (!present.rows[0]?.present) throw new Error(`cannot restore ${spec.schema}.${spec.table} from its change log: the table does not exist`);
     // Key order with the image order inside a key: how every batch reads the log.
     await client.query(`create index if not exists ${q(`${name}_key`)} on ${log} (${[...spec.key.map(q), q(SEQ_COLUMN)].join(', ')})`);
+    // A log filled since the step began has no statistics yet: without them the planner takes
+    // each batch's key sets for a row or two and joins them in nested loops (seconds per batch).
+    await client.query(`analyze ${log}`);
     prepared.push(new BatchSql(log, source, spec, await logColumns(client, log, spec)));
   }
   const counts: RestoreCounts[] = prepared.map(() => ({ ...NO_COUNTS }));

@@ -1,0 +1,259 @@
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
+import { applyAndWatch, finalState } from '../helpers/migrate';
+import type { WatchOutcome } from '../../src/client';
+import type { MigrationProgress } from '../../workflows/definitions';
+
+// Rollback on a live database: an application writes during the whole migration, and the
+// rollback must undo the migration's writes and nothing else. The witness is plain SQL against
+// a copy taken before the migration (EXCEPT ALL), and the application's own bookkeeping: every
+// committed increment of a balance has its row in the ledger, so sum(balance) = count(ledger)
+// unless a write was lost.
+
+const ROWS = 20_000;
+/** The writer deletes only accounts in this range, and inserts only above ROWS. */
+const DELETABLE = { from: 19_001, to: 20_000 };
+const LOCK_TIMEOUT_MS = 2_000;
+
+let db: TestDatabase;
+let t: TestTemporal;
+
+beforeAll(async () => {
+  db = await createTestDatabase('godwit_live');
+  t = await setupTemporal({ app: db.url });
+  await t.startWorker();
+});
+
+afterAll(async () => {
+  await t?.close();
+  await db?.drop();
+});
+
+beforeEach(async () => {
+  await db.query(`
+    drop table if exists accounts, ledger, accounts_before cascade;
+    create table accounts (id int primary key, owner text not null, note text, balance bigint not null default 0);
+    insert into accounts select g, 'owner ' || g, case when g % 3 = 0 then null else 'note ' || g end, 0 from generate_series(1, ${ROWS}) g;
+    create table ledger (id bigserial primary key, account_id int not null);
+    create table accounts_before as select * from accounts;
+  `);
+});
+
+interface WriterReport {
+  committed: number;
+  inserted: number[];
+  deleted: number[];
+  /** Statements that gave up waiting for a lock (each waits at most a little over the policy's lock_timeout). */
+  lockWaitsTooLong: number;
+  errors: string[];
+}
+
+/**
+ * The application: `clients` connections in a loop until stopped. Each transaction adds 1 to a
+ * random balance and writes its ledger row; now and then one inserts a new account or deletes
+ * one from DELETABLE. Every statement may wait for a lock a little longer than the migration's
+ * lock_timeout, no more: a longer wait counts as a failure.
+ */
+function startWriter(clients = 3): { stop(): Promise<WriterReport> } {
+  const report: WriterReport = { committed: 0, inserted: [], deleted: [], lockWaitsTooLong: 0, errors: [] };
+  let running = true;
+  let nextId = ROWS + 1;
+  const loops = Array.from({ length: clients }, async (_v, n) => {
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    await c.query(`set lock_timeout = '${LOCK_TIMEOUT_MS + 1_000}ms'`);
+    let i = 0;
+    try {
+      while (running) {
+        i++;
+        const id = 1 + Math.floor(Math.random() * (DELETABLE.from - 1));
+        try {
+          await c.query('begin');
+          // Like any application, it books only what it changed.
+          const u = await c.query('update accounts set balance = balance + 1 where id = $1', [id]);
+          if (u.rowCount === 1) await c.query('insert into ledger (account_id) values ($1)', [id]);
+          let inserted: number | null = null;
+          let deleted: number | null = null;
+          if (i % 25 === n) {
+            inserted = nextId++;
+            await c.query(`insert into accounts (id, owner) values ($1::int, 'app ' || $1::text)`, [inserted]);
+          }
+          if (i % 40 === n) {
+            const victim = DELETABLE.from + Math.floor(Math.random() * (DELETABLE.to - DELETABLE.from + 1));
+            const r = await c.query('delete from accounts where id = $1 and balance = 0', [victim]);
+            if (r.rowCount === 1) deleted = victim;
+          }
+          await c.query('commit');
+          report.committed++;
+          if (inserted !== null) report.inserted.push(inserted);
+          if (deleted !== null) report.deleted.push(deleted);
+        } catch (err) {
+          await c.query('rollback').catch(() => undefined);
+          const e = err as { code?: string; message: string };
+          if (e.code === '55P03') {
+            report.lockWaitsTooLong++;
+            if (process.env.GODWIT_DEBUG_LIVE) {
+              const d = new pg.Client({ connectionString: db.url });
+              await d.connect();
+              const a = await d.query(`select pid, state, wait_event_type, left(query, 160) q, now() - xact_start as age from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`);
+              console.log(new Date().toISOString(), (err as { where?: string }).where, JSON.stringify(a.rows));
+              await d.end();
+            }
+          }
+          else report.errors.push(e.message);
+        }
+      }
+    } finally {
+      await c.end();
+    }
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return report;
+    },
+  };
+}
+
+async function runWhileWriting(manifest: string, failAtStep?: number): Promise<{ outcome: WatchOutcome; writer: WriterReport }> {
+  const loaded = await manifestFrom(manifest);
+  const writer = startWriter();
+  await new Promise((r) => setTimeout(r, 300));
+  const outcome = await applyAndWatch(t, 'app', loaded, failAtStep === undefined ? undefined : { failAtStep });
+  await new Promise((r) => setTimeout(r, 300));
+  return { outcome, writer: await writer.stop() };
+}
+
+function progressOf(outcome: WatchOutcome): MigrationProgress {
+  return outcome.kind === 'finished' ? outcome.result : outcome.progress;
+}
+
+/** No write lost, none waited past the lock timeout, the inserted rows are there and the deleted ones gone. */
+async function expectApplicationIntact(writer: WriterReport): Promise<void> {
+  expect([...new Set(writer.errors)]).toEqual([]);
+  expect(writer.lockWaitsTooLong).toBe(0);
+  expect(writer.committed).toBeGreaterThan(20);
+  const { rows } = await db.query<{ sum: string; ledger: string }>('select (select sum(balance) from accounts)::text as sum, (select count(*) from ledger)::text as ledger');
+  expect(rows[0]!.sum).toBe(rows[0]!.ledger);
+  const inserted = await db.query('select id from accounts where id = any($1::int[])', [writer.inserted]);
+  expect(inserted.rowCount).toBe(writer.inserted.length);
+  const deleted = await db.query('select id from accounts where id = any($1::int[])', [writer.deleted]);
+  expect(deleted.rowCount).toBe(0);
+}
+
+/** Plain SQL, no Godwit code: every account that existed before and still exists has its columns but balance as before. */
+async function expectColumnsAsBefore(columns: string[]): Promise<void> {
+  const list = ['id', ...columns].join(', ');
+  const { rows } = await db.query<{ n: string }>(`
+    select count(*)::text as n from (
+      (select ${list} from accounts_before where id in (select id from accounts)
+       except all
+       select ${list} from accounts where id <= ${ROWS})
+      union all
+      (select ${list} from accounts where id <= ${ROWS}
+       except all
+       select ${list} from accounts_before)
+    ) d`);
+  expect(rows[0]!.n).toBe('0');
+}
+
+describe('rollback while the application writes', () => {
+  it('sql without down: undoes only the rows the statement changed; the application keeps every write', async () => {
+    const { outcome, writer } = await runWhileWriting(
+      `
+id: 0001_upper_owners
+operations:
+  - sql: { up: "update accounts set owner = upper(owner), note = 'migrated' where id % 10 = 0" }
+  - sql: { up: "select pg_sleep(1)", down: "select 1" }
+  - add_column: { table: accounts, column: { name: tier, type: text } }
+policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
+`,
+      3,
+    );
+    expect(finalState(outcome)).toBe('rolled_back');
+    await expectApplicationIntact(writer);
+    await expectColumnsAsBefore(['owner', 'note']);
+    const restore = progressOf(outcome).rollback?.restores?.find((r) => r.kind === 'changes');
+    // Every tenth account still there when the statement ran (the application deletes a few, and inserts).
+    expect(restore).toMatchObject({ source: 'public.accounts', equal: true, kept: 0 });
+    expect(restore!.rows).toBeGreaterThan(ROWS / 10 - 100);
+    expect(restore!.restored + restore!.gone).toBe(restore!.rows);
+    // The whole-table comparison is off by default: nothing was checksummed.
+    expect(progressOf(outcome).rollback?.data).toEqual([]);
+  });
+
+  it('overwriting backfill: puts back the overwritten values batch by batch; the application keeps every write', async () => {
+    const { outcome, writer } = await runWhileWriting(
+      `
+id: 0002_backfill_owner
+operations:
+  - backfill: { table: accounts, set: { owner: "'o' || id", note: "coalesce(note, '') || '!'" }, batch_size: 2000 }
+  - add_column: { table: accounts, column: { name: tier, type: text } }
+policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
+`,
+      2,
+    );
+    expect(finalState(outcome)).toBe('rolled_back');
+    await expectApplicationIntact(writer);
+    await expectColumnsAsBefore(['owner', 'note']);
+    const restore = progressOf(outcome).rollback?.restores?.find((r) => r.kind === 'changes');
+    expect(restore).toMatchObject({ source: 'public.accounts (owner, note)', equal: true, kept: 0 });
+    expect(restore!.restored + restore!.gone).toBe(restore!.rows);
+  });
+
+  it('keeps the value the application wrote after the migration did, and counts it', async () => {
+    const loaded = await manifestFrom(`
+id: 0003_app_wins
+operations:
+  - sql: { up: "update accounts set owner = 'm ' || id where id <= 100" }
+  - sql: { up: "select pg_sleep(2)", down: "select 1" }
+  - add_column: { table: accounts, column: { name: tier, type: text } }
+`);
+    const run = applyAndWatch(t, 'app', loaded, { failAtStep: 3 });
+    // While step 2 sleeps, the application changes ten of the rows step 1 changed.
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await db.query<{ n: string }>(`select count(*)::text as n from accounts where owner like 'm %'`);
+      if (rows[0]!.n === '100') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await db.query(`update accounts set owner = 'app ' || id where id <= 10`);
+    const outcome = await run;
+    expect(finalState(outcome)).toBe('rolled_back');
+    const { rows } = await db.query<{ id: number; owner: string }>('select id, owner from accounts where id <= 12 order by id');
+    expect(rows.map((r) => r.owner)).toEqual([...Array.from({ length: 10 }, (_v, i) => `app ${i + 1}`), 'owner 11', 'owner 12']);
+    await db.query(`update accounts set owner = 'owner ' || id where id <= 10`);
+    await expectColumnsAsBefore(['owner', 'note']);
+    const restore = progressOf(outcome).rollback?.restores?.find((r) => r.kind === 'changes');
+    expect(restore).toMatchObject({ rows: 100, restored: 90, kept: 10, gone: 0, equal: true });
+  });
+
+  it('sql that inserts and deletes rows: rolling back deletes what it inserted and brings back what it deleted', async () => {
+    const { outcome, writer } = await runWhileWriting(
+      `
+id: 0004_insert_delete
+operations:
+  - sql:
+      up: |
+        delete from accounts where id between 100 and 199;
+        insert into accounts (id, owner) select g, 'migration ' || g from generate_series(900001, 900050) g;
+        merge into accounts a using (values (5, 'merged'), (900100, 'merged new')) v(id, owner) on a.id = v.id
+          when matched then update set owner = v.owner when not matched then insert (id, owner) values (v.id, v.owner);
+  - add_column: { table: accounts, column: { name: tier, type: text } }
+policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
+`,
+      2,
+    );
+    expect(finalState(outcome)).toBe('rolled_back');
+    await expectApplicationIntact(writer);
+    await expectColumnsAsBefore(['owner', 'note']);
+    const leftovers = await db.query('select id from accounts where id > 900000');
+    expect(leftovers.rowCount).toBe(0);
+    const back = await db.query('select id from accounts where id between 100 and 199');
+    expect(back.rowCount).toBe(100);
+    const restore = progressOf(outcome).rollback?.restores?.find((r) => r.kind === 'changes');
+    expect(restore).toMatchObject({ rows: 152, equal: true });
+  });
+});
