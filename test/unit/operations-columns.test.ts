@@ -248,13 +248,21 @@ describe('set_not_null lint', () => {
 });
 
 describe('backfill', () => {
-  it('updates the rows as one statement, restoring the overwritten values from a snapshot of them', () => {
+  it('updates the rows in batches that log what they overwrite, for the rollback to put back', () => {
     const step = only({ backfill: { table: 'users', set: { name: 'lower(email)', email: "'x'" }, where: 'email is not null' } });
     expect(sqlOf(step.forward)).toEqual([`UPDATE "public"."users" SET "name" = lower(email), "email" = 'x' WHERE email is not null`]);
-    expect(step.snapshots).toEqual([{ kind: 'columns', schema: 'public', table: 'users', key: ['id'], columns: ['name', 'email'], where: 'email is not null' }]);
-    expect(sqlOf(step.inverse)).toEqual(['UPDATE "public"."users" AS t SET "name" = s."name", "email" = s."email" FROM {{snapshot:0}} AS s WHERE t."id" = s."id"']);
+    // No copy of the table: the batches log the rows they change (their `where` picks them).
+    expect(step.snapshots).toEqual([{ kind: 'changes', schema: 'public', table: 'users', key: ['id'], columns: ['name', 'email'], capture: 'batches' }]);
+    expect(step.inverse).toEqual([]);
+    expect(step.batch).toMatchObject({ key: ['id'], update: { where: 'email is not null' } });
     expect(step.risk).toBe('high');
-    expect(step.lint).toEqual([{ level: 'warning', code: 'destructive', message: 'overwrites users (name, email); the old values are snapshotted and restored on rollback' }]);
+    expect(step.lint).toEqual([
+      {
+        level: 'warning',
+        code: 'destructive',
+        message: 'overwrites users (name, email); each batch logs the values it overwrites, and rolling back puts them back where the application has not changed them since',
+      },
+    ]);
   });
 
   it('has nothing to restore when it fills columns added by the same manifest', () => {

@@ -359,7 +359,8 @@ describe('risk, lint and rollback notes', () => {
     ['unique add_column', { add_column: { table: 'users', column: { name: 'x', type: 'int', unique: true } } }, 'medium', ['warning:index_under_lock']],
     ['rename_column', { rename_column: { table: 'users', from: 'name', to: 'n' } }, 'medium', ['warning:breaks_clients']],
     ['sql with down', { sql: { up: 'update users set name = name', down: 'select 1' } }, 'medium', []],
-    ['sql without down, restored from snapshots', { sql: { up: 'update users set name = name', touches: ['users'] } }, 'high', ['info:restored_from_snapshot']],
+    ['sql without down, restored from its change log', { sql: { up: 'update users set name = name', touches: ['users'] } }, 'high', ['info:restored_from_change_log']],
+    ['sql without down that truncates, restored from copies', { sql: { up: 'truncate users', touches: ['users'] } }, 'high', ['warning:restored_from_snapshot']],
     ['sql marked irreversible', { sql: { up: 'update users set name = name', irreversible: true } }, 'high', []],
     ['sql with CONCURRENTLY in a transaction', { sql: { up: 'create index concurrently i on users (name)', down: 'drop index i' } }, 'medium', ['error:needs_no_transaction']],
   ])('%s', (_name, operation, risk, codes) => {
