@@ -28,9 +28,9 @@ export type AlterColumnTypeSpec = z.output<typeof alterColumnTypeSpec>;
  * default is taken off first and put back last, as a default of the new type may not
  * cast back; NOT NULL stays, the rewrite checks it.
  */
-function rewriteBack(table: Rel, model: TableModel, col: ColumnModel, key: string[]): SqlAction[] {
+function rewriteBack(table: Rel, model: TableModel, col: ColumnModel, key: string[], newType: string): SqlAction[] {
   const alter = `ALTER TABLE ${table.sql} ALTER COLUMN ${quoteIdent(col.name)}`;
-  const rewrite = rewriteFromSnapshot(table, model, col, columnType(col), key);
+  const rewrite = rewriteFromSnapshot(table, model, col, columnType(col), key, 0, newType);
   if (col.default === null) return rewrite;
   return [tx(`${alter} DROP DEFAULT`), ...rewrite, tx(`${alter} SET DEFAULT ${col.default}`)];
 }
@@ -138,7 +138,7 @@ export const alterColumnType = {
         draft.snapshots = [columnsSnapshot(table, key, [spec.column])];
         const byUpdate = rewriteRestoreProblem(ctx.schema, table, model, col, key);
         if (byUpdate !== null) draft.lint.push(restoreByUpdateNote(name, byUpdate));
-        const back = byUpdate === null ? rewriteBack(table, model, col, key) : updateBack(table, col, key);
+        const back = byUpdate === null ? rewriteBack(table, model, col, key, spec.type) : updateBack(table, col, key);
         draft.inverse = [...back, ...reinstateDependents(ctx.schema, table, model, col.name)];
       }
     }

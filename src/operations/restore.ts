@@ -101,20 +101,36 @@ function digest(text: string): string {
  * `type` is the column's type with its collation (columnType); only use this where
  * rewriteRestoreProblem found nothing.
  */
-export function rewriteFromSnapshot(table: Rel, model: TableModel, col: ColumnModel, type: string, key: readonly string[], n = 0): SqlAction[] {
+export function rewriteFromSnapshot(table: Rel, model: TableModel, col: ColumnModel, type: string, key: readonly string[], n = 0, currentType?: string): SqlAction[] {
   const snapshot = snapshotPlaceholder(n);
   // In the snapshots' schema, which Godwit owns, rather than pg_temp: a role without the
   // TEMP privilege (often revoked from PUBLIC) can still roll back.
   const fn = `${quoteIdent(SNAPSHOT_SCHEMA)}.${quoteIdent(`godwit_restore_${digest(`${table.key}\u0000${col.name}\u0000${n}`)}`)}`;
-  const signature = `${fn}(${key.map((k) => getOwn(model.columns, k)?.type ?? '').join(', ')})`;
   const keys = key.map(quoteIdent).join(', ');
   const match = key.map((k, i) => `${quoteIdent(k)} = $${i + 1}`).join(' AND ');
-  const body = `SELECT ${quoteIdent(col.name)} FROM ${snapshot} WHERE ${match}`;
   const tx = (sql: string): SqlAction => ({ sql, transactional: true });
+  const keyTypes = key.map((k) => getOwn(model.columns, k)?.type ?? '');
+  if (currentType === undefined) {
+    const signature = `${fn}(${keyTypes.join(', ')})`;
+    const body = `SELECT ${quoteIdent(col.name)} FROM ${snapshot} WHERE ${match}`;
+    return [
+      tx(`ALTER TABLE ${snapshot} ADD PRIMARY KEY (${keys})`),
+      tx(`CREATE FUNCTION ${signature} RETURNS ${col.type} LANGUAGE sql STABLE AS ${quoteLiteral(body)}`),
+      tx(`ALTER TABLE ${table.sql} ALTER COLUMN ${quoteIdent(col.name)} TYPE ${type} USING ${fn}(${keys})`),
+      tx(`DROP FUNCTION ${signature}`),
+    ];
+  }
+  // The column still holds values (its type changed): a row the snapshot does not have was
+  // written by the application after the step, and keeps its value, cast back to the old type.
+  const current = `$${key.length + 1}`;
+  const signature = `${fn}(${[...keyTypes, currentType].join(', ')})`;
+  const body =
+    `SELECT CASE WHEN EXISTS (SELECT 1 FROM ${snapshot} WHERE ${match}) ` +
+    `THEN (SELECT ${quoteIdent(col.name)} FROM ${snapshot} WHERE ${match}) ELSE ${current}::${col.type} END`;
   return [
     tx(`ALTER TABLE ${snapshot} ADD PRIMARY KEY (${keys})`),
     tx(`CREATE FUNCTION ${signature} RETURNS ${col.type} LANGUAGE sql STABLE AS ${quoteLiteral(body)}`),
-    tx(`ALTER TABLE ${table.sql} ALTER COLUMN ${quoteIdent(col.name)} TYPE ${type} USING ${fn}(${keys})`),
+    tx(`ALTER TABLE ${table.sql} ALTER COLUMN ${quoteIdent(col.name)} TYPE ${type} USING ${fn}(${keys}, ${quoteIdent(col.name)})`),
     tx(`DROP FUNCTION ${signature}`),
   ];
 }

@@ -19,12 +19,18 @@ const column = (s: SchemaModel, name: string) => {
 const ALTER = 'ALTER TABLE "public"."users" ALTER COLUMN';
 /** users.name back to text from snapshot 0 by id, in one rewrite (see rewriteFromSnapshot). */
 const FN_NAME = '"godwit_snapshots"."godwit_restore_a3f7e305"';
-const REWRITE_NAME = (type: string) => [
-  'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("id")',
-  `CREATE FUNCTION ${FN_NAME}(bigint) RETURNS text LANGUAGE sql STABLE AS 'SELECT "name" FROM {{snapshot:0}} WHERE "id" = $1'`,
-  `${ALTER} "name" TYPE ${type} USING ${FN_NAME}("id")`,
-  `DROP FUNCTION ${FN_NAME}(bigint)`,
+/**
+ * The lookup of a retyped column: the snapshot's value for rows it has, else the row's current
+ * value (written by the application after the step) cast back to the old type.
+ */
+const lookup = (fn: string, key: string, keyType: string, col: string, oldType: string, newType: string, using: string) => [
+  `ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY (${key})`,
+  `CREATE FUNCTION ${fn}(${keyType}, ${newType}) RETURNS ${oldType} LANGUAGE sql STABLE AS ` +
+    `'SELECT CASE WHEN EXISTS (SELECT 1 FROM {{snapshot:0}} WHERE ${key} = $1) THEN (SELECT ${col.replace(/'/g, "''")} FROM {{snapshot:0}} WHERE ${key} = $1) ELSE $2::${oldType} END'`,
+  `${ALTER} ${col} TYPE ${using} USING ${fn}(${key}, ${col})`,
+  `DROP FUNCTION ${fn}(${keyType}, ${newType})`,
 ];
+const REWRITE_NAME = (type: string) => lookup(FN_NAME, '"id"', 'bigint', '"name"', 'text', 'varchar(20)', type);
 
 describe('forward and inverse SQL', () => {
   it.each<[string, unknown, string[], string[] | null, SchemaModel?]>([
@@ -157,12 +163,7 @@ describe('alter_column_type snapshots', () => {
     });
     const step = only({ alter_column_type: { table: 'users', column: 'name', type: 'varchar(20)' } }, schema);
     expect(step.snapshots?.[0]).toMatchObject({ key: ['email'] });
-    expect(sqlOf(step.inverse)).toEqual([
-      'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("email")',
-      `CREATE FUNCTION ${FN_NAME}(text) RETURNS text LANGUAGE sql STABLE AS 'SELECT "name" FROM {{snapshot:0}} WHERE "email" = $1'`,
-      `${ALTER} "name" TYPE text USING ${FN_NAME}("email")`,
-      `DROP FUNCTION ${FN_NAME}(text)`,
-    ]);
+    expect(sqlOf(step.inverse)).toEqual(lookup(FN_NAME, '"email"', 'text', '"name"', 'text', 'varchar(20)', 'text'));
   });
 
   it('needs no snapshot for a nullable column added by the same manifest', () => {
@@ -473,12 +474,7 @@ describe('hostile identifiers', () => {
     });
     const step = only({ alter_column_type: { table: 'users', column: hostile, type: 'int', using: '0' } }, schema);
     const fn = '"godwit_snapshots"."godwit_restore_46198670"';
-    expect(sqlOf(step.inverse)).toEqual([
-      'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("id")',
-      `CREATE FUNCTION ${fn}(bigint) RETURNS text LANGUAGE sql STABLE AS 'SELECT "x""; drop table y;--" FROM {{snapshot:0}} WHERE "id" = $1'`,
-      `${ALTER} ${q} TYPE text USING ${fn}("id")`,
-      `DROP FUNCTION ${fn}(bigint)`,
-    ]);
+    expect(sqlOf(step.inverse)).toEqual(lookup(fn, '"id"', 'bigint', q, 'text', 'int', 'text'));
     expect(step.snapshots?.[0]).toMatchObject({ columns: [hostile] });
   });
 });
