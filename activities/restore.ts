@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { checkFence } from '../src/db/lease';
-import { removeCapture, restoreChanges, type ChangeLog } from '../src/db/changes';
+import { removeCapture, restoreChanges, type ChangeLog, type RestoreCounts } from '../src/db/changes';
 import type { RestoreRecord } from '../src/db/restores';
 import type { StepInput } from '../workflows/definitions';
 import { heartbeatDetails, inTransaction } from './context';
@@ -20,6 +20,11 @@ export async function restoreFromLogs(client: pg.ClientBase, input: StepInput, l
       }),
     onBatch: (done) => heartbeatDetails({ restore: done }),
   });
+  return toRecords(input, logs, counts);
+}
+
+/** The proof records of restores from (or checked against) change logs. */
+export function toRecords(input: StepInput, logs: readonly ChangeLog[], counts: readonly RestoreCounts[]): RestoreRecord[] {
   return logs.map(({ ordinal, spec }, i) => {
     const c = counts[i]!;
     return {

@@ -2,8 +2,8 @@ import type pg from 'pg';
 import { checkFence } from '../src/db/lease';
 import { quoteIdent } from '../src/db/ident';
 import { bindSnapshots, proveRestored, takeSnapshots, type SnapshotScope } from '../src/db/snapshots';
-import { CAPTURE_SETTING, changeLogsOf, createChangeLogs, installCapture, removeCapture, type ChangeLog } from '../src/db/changes';
-import { restoreFromLogs } from './restore';
+import { CAPTURE_SETTING, changeLogsOf, checkChanges, createChangeLogs, installCapture, removeCapture, type ChangeLog } from '../src/db/changes';
+import { restoreFromLogs, toRecords } from './restore';
 import { checkUnretired, recordRetired } from '../src/db/retired';
 import { recordRestore } from '../src/db/restores';
 import type { CatalogProbe, SqlAction } from '../src/operations/types';
@@ -104,7 +104,10 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
       if (phase === 'forward' && logs.some((l) => l.spec.capture === 'triggers')) await inTransaction(client, policy, () => removeCapture(client, logs));
       return { skipped: true, ms: Date.now() - started };
     }
-    const restoredFromLogs = phase === 'inverse' && logs.length > 0 ? await restoreFromLogs(client, input, logs) : [];
+    const restoring = logs.filter((l) => l.spec.proveOnly !== true);
+    const proving = logs.filter((l) => l.spec.proveOnly === true);
+    if (phase === 'inverse' && proving.length > 0) await inTransaction(client, policy, () => removeCapture(client, proving));
+    const restoredFromLogs = phase === 'inverse' && restoring.length > 0 ? await restoreFromLogs(client, input, restoring) : [];
     const body = (tag: string | null) =>
       inTransaction(client, policy, async () => {
         await checkFence(client, input.target, input.token);
@@ -118,7 +121,11 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
         await runActions(client, actions, snapshotScope);
         if (phase === 'forward' && retire.length > 0) await recordRetired(client, snapshotScope, retire, retentionOf(input));
         if (phase === 'inverse') {
-          const proofs = [...restoredFromLogs, ...(snapshots.length > 0 ? await proveRestored(client, snapshotScope, snapshots) : [])];
+          const proofs = [
+            ...restoredFromLogs,
+            ...(proving.length > 0 ? toRecords(input, proving, await checkChanges(client, proving)) : []),
+            ...(snapshots.length > 0 ? await proveRestored(client, snapshotScope, snapshots) : []),
+          ];
           const problems = retire.length > 0 ? await checkUnretired(client, snapshotScope, retire) : [];
           for (const [ordinal, r] of retire.entries()) {
             const what = r.kind === 'column' ? `${r.schema}.${r.table}.${r.column}` : `${r.schema}.${r.table}`;

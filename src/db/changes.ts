@@ -393,3 +393,25 @@ export async function restoreChanges(client: pg.ClientBase, logs: readonly Chang
   for (let i = prepared.length - 1; i >= 0; i--) if (prepared[i]!.wholeRows) await run(i, 'remove', true);
   return counts;
 }
+
+/**
+ * Checks, without writing, that what the logs recorded is undone: for a step whose own SQL
+ * (an sql step's down) did the restore. Runs in the caller's transaction, right after it.
+ */
+export async function checkChanges(client: pg.ClientBase, logs: readonly ChangeLog[]): Promise<RestoreCounts[]> {
+  const counts: RestoreCounts[] = [];
+  for (const { name, spec } of logs) {
+    const log = qualified(SNAPSHOT_SCHEMA, name);
+    await client.query(`analyze ${log}`);
+    const sql = new BatchSql(log, qualified(spec.schema, spec.table), spec, await logColumns(client, log, spec));
+    const { rows } = await client.query<Record<string, string>>(sql.nextEnd(null, Number.MAX_SAFE_INTEGER).sql);
+    const top = rows[0];
+    if (!top) {
+      counts.push({ ...NO_COUNTS });
+      continue;
+    }
+    const range: KeyRange = { from: null, to: sql.keyValues(top) };
+    counts.push((await client.query<RestoreCounts>(sql.check(range), sql.rangeParams(range))).rows[0] ?? { ...NO_COUNTS });
+  }
+  return counts;
+}

@@ -156,6 +156,11 @@ export const sql = {
       draft.inverseNote = 'marked irreversible: this step cannot be rolled back';
     } else if (spec.down === undefined) {
       planRestore(spec, ctx, up, draft);
+    } else if (transactional && up.unknown.length === 0 && up.tables.length > 0) {
+      // A down is the author's word. Log what up changes anyway, so the rollback can prove
+      // that down put those rows back (where the application has not changed them since).
+      const logged = changeLogs(spec, ctx, snapshotSet(ctx, up.tables.map(relOf)).tables);
+      if (typeof logged !== 'string') draft.snapshots = logged.map((l) => ({ ...l, proveOnly: true }));
     }
     if (spec.touches === undefined && draft.touches.length === 0 && up.unknown.length > 0) {
       lint.push({

@@ -55,6 +55,8 @@ export interface ChangesSpec {
   columns?: string[];
   /** How the changes are recorded: by the backfill's own batches, or by capture triggers around an sql step. */
   capture: 'batches' | 'triggers';
+  /** The step's own inverse (an sql step's down) puts the rows back; the log only proves that it did. */
+  proveOnly?: boolean;
 }
 
 /**

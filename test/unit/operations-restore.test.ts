@@ -558,9 +558,13 @@ describe('sql without down', () => {
     expect(planError([{ sql: { up: 'vacuum users', touches: ['users'], transactional: false } }]).message).toMatch(/^an sql step with transactional: false and no down/);
   });
 
-  it('takes no snapshot when marked irreversible or given a down', () => {
+  it('takes no snapshot when marked irreversible, and only a log to prove the down by when given one', () => {
     expect(only({ sql: { up: 'delete from users', touches: ['users'], irreversible: true } }).snapshots).toBeUndefined();
-    expect(only({ sql: { up: 'delete from users', down: 'select 1', touches: ['users'] } }).snapshots).toBeUndefined();
+    const withDown = only({ sql: { up: 'delete from users', down: 'select 1', touches: ['users'] } });
+    expect(withDown.snapshots).toEqual([{ kind: 'changes', schema: 'public', table: 'users', key: ['id'], capture: 'triggers', proveOnly: true }]);
+    expect(sqlOf(withDown.inverse)).toEqual(['select 1']);
+    // Nothing to prove by when up does what a log cannot follow.
+    expect(only({ sql: { up: 'delete from users; alter table users add column x int', down: 'select 1' } }).snapshots).toBeUndefined();
   });
 });
 
