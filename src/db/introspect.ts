@@ -459,5 +459,12 @@ export async function introspectSchema(client: pg.ClientBase): Promise<SchemaMod
   const views: Record<string, ViewModel> = {};
   for (const row of viewRows as ViewRow[]) put(views, `${row.schema}.${row.name}`, toView(row));
 
-  return { schemas: schemaRows.map((r) => r.name as string), tables, indexes, enums, views };
+  const sizes: Record<string, { rows: number; bytes: number }> = {};
+  const { rows: sizeRows } = await client.query<{ schema: string; name: string; rows: number; bytes: number }>(
+    `select n.nspname as schema, c.relname as name, greatest(c.reltuples, 0)::float8 as rows, pg_total_relation_size(c.oid)::float8 as bytes
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p') and ${userSchemaSql(client, 'n.nspname')}`,
+  );
+  for (const r of sizeRows) put(sizes, `${r.schema}.${r.name}`, { rows: r.rows, bytes: r.bytes });
+  return { schemas: schemaRows.map((r) => r.name as string), tables, indexes, enums, views, sizes };
 }

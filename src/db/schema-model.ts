@@ -159,6 +159,12 @@ export interface SchemaModel {
   enums?: Record<string, EnumModel>;
   /** Plain views (not materialized). Absent: none known. */
   views?: Record<string, ViewModel>;
+  /**
+   * How big each table is, by qualified key, as the catalog estimates it (pg_class.reltuples,
+   * pg_total_relation_size): for planning what a step that rewrites a table under its lock
+   * costs the application. Absent offline and for tables created by the manifest.
+   */
+  sizes?: Record<string, { rows: number; bytes: number }>;
 }
 
 export function emptySchemaModel(): SchemaModel {

@@ -147,6 +147,20 @@ describe('forward and inverse SQL', () => {
 });
 
 describe('alter_column_type snapshots', () => {
+  it('names the rewrite under ACCESS EXCLUSIVE with an estimate from the table size, when the catalog gives one', () => {
+    const sized = users((s) => (s.sizes = { 'public.users': { rows: 1_000_000, bytes: 102 * 1024 * 1024 } }));
+    const step = only({ alter_column_type: { table: 'users', column: 'name', type: 'varchar(20)' } }, sized);
+    expect(step.blocksWrites).toEqual({
+      lock: 'ACCESS EXCLUSIVE',
+      table: 'public.users',
+      reason: 'ALTER COLUMN ... TYPE rewrites the table in place',
+      estimate: '~1,000,000 rows, 102 MB: about 1.5 s',
+    });
+    expect(step.lint.find((l) => l.code === 'table_rewrite')?.message).toMatch(/\(ACCESS EXCLUSIVE; ~1,000,000 rows, 102 MB: about 1\.5 s, during which every read and write of it waits/);
+    // Offline there is no size: the lock is named, without a figure.
+    expect(only({ alter_column_type: { table: 'users', column: 'name', type: 'varchar(20)' } }).blocksWrites).not.toHaveProperty('estimate');
+  });
+
   it('declares a snapshot of the column with the row key, exactly when there is no down_using', () => {
     expect(only({ alter_column_type: { table: 'users', column: 'name', type: 'varchar(20)' } }).snapshots).toEqual([
       { kind: 'columns', schema: 'public', table: 'users', key: ['id'], columns: ['name'] },
