@@ -565,7 +565,7 @@ async function main(): Promise<void> {
     for (const r of records) {
       const outcome = r.scenario ? (r.outcome === r.expected ? r.outcome : `**${r.outcome}**`) : '';
       L(
-        `| ${scenarioName(r)} | ${r.expected ? r.expected.replace('_', ' ') : ''} | ${outcome.replace('_', ' ')} | ${secs(r.migrationMs)} | ${count(r.committed)} | ${appErrors(r)} | ${lostCell(r)} | ${ms(r.stats.p50)} | ${ms(r.stats.p99)} | ${ms(r.stats.max)} |`,
+        `| ${scenarioName(r)} | ${r.expected ? r.expected.replace('_', ' ') : ''} | ${outcome.replace('_', ' ')} | ${secs(r.migrationMs)} | ${count(r.committed)}${r.extendedS ? ` (in ${r.windowS} s)` : ''} | ${appErrors(r)} | ${lostCell(r)} | ${ms(r.stats.p50)} | ${ms(r.stats.p99)} | ${ms(r.stats.max)} |`,
       );
     }
     L();
