@@ -122,11 +122,13 @@ export function rewriteFromSnapshot(table: Rel, model: TableModel, col: ColumnMo
   }
   // The column still holds values (its type changed): a row the snapshot does not have was
   // written by the application after the step, and keeps its value, cast back to the old type.
+  // One probe of the snapshot's key per row (the rewrite calls this for every row under its lock).
   const current = `$${key.length + 1}`;
   const signature = `${fn}(${[...keyTypes, currentType].join(', ')})`;
+  const probe = key.map((k, i) => `s.${quoteIdent(k)} = $${i + 1}`).join(' AND ');
   const body =
-    `SELECT CASE WHEN EXISTS (SELECT 1 FROM ${snapshot} WHERE ${match}) ` +
-    `THEN (SELECT ${quoteIdent(col.name)} FROM ${snapshot} WHERE ${match}) ELSE ${current}::${col.type} END`;
+    `SELECT CASE WHEN s.${quoteIdent(key[0]!)} IS NULL THEN ${current}::${col.type} ELSE s.${quoteIdent(col.name)} END ` +
+    `FROM (VALUES (1)) AS one (x) LEFT JOIN ${snapshot} AS s ON ${probe}`;
   return [
     tx(`ALTER TABLE ${snapshot} ADD PRIMARY KEY (${keys})`),
     tx(`CREATE FUNCTION ${signature} RETURNS ${col.type} LANGUAGE sql STABLE AS ${quoteLiteral(body)}`),

@@ -26,7 +26,7 @@ const FN_NAME = '"godwit_snapshots"."godwit_restore_a3f7e305"';
 const lookup = (fn: string, key: string, keyType: string, col: string, oldType: string, newType: string, using: string) => [
   `ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY (${key})`,
   `CREATE FUNCTION ${fn}(${keyType}, ${newType}) RETURNS ${oldType} LANGUAGE sql STABLE AS ` +
-    `'SELECT CASE WHEN EXISTS (SELECT 1 FROM {{snapshot:0}} WHERE ${key} = $1) THEN (SELECT ${col.replace(/'/g, "''")} FROM {{snapshot:0}} WHERE ${key} = $1) ELSE $2::${oldType} END'`,
+    `'SELECT CASE WHEN s.${key} IS NULL THEN $2::${oldType} ELSE s.${col.replace(/'/g, "''")} END FROM (VALUES (1)) AS one (x) LEFT JOIN {{snapshot:0}} AS s ON s.${key} = $1'`,
   `${ALTER} ${col} TYPE ${using} USING ${fn}(${key}, ${col})`,
   `DROP FUNCTION ${fn}(${keyType}, ${newType})`,
 ];
