@@ -121,7 +121,33 @@ export function bindSnapshots(sql: string, scope: SnapshotScope): string {
  * - `table` (a whole table put back): the table's checksum must equal the copy's. Exact only
  *   on a database nobody writes to meanwhile; planning says so where it falls back to this.
  */
-export async function proveRestored(client: pg.ClientBase, scope: SnapshotScope, specs: readonly SnapshotSpec[]): Promise<RestoreRecord[]> {
+/**
+ * Before an inverse restores a column whose values the step rewrote (`migrated`): locks the
+ * table (the restore's rewrite takes this lock anyway, in the same transaction) and counts,
+ * per snapshot, the rows whose value is no longer the one the step wrote. The application
+ * changed those since; the restore keeps them, and its proof expects exactly that many.
+ */
+export async function countChangedSince(client: pg.ClientBase, scope: SnapshotScope, specs: readonly SnapshotSpec[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const [ordinal, spec] of specs.entries()) {
+    if (spec.kind !== 'columns' || spec.migrated === undefined) continue;
+    const source = `${quoteIdent(spec.schema)}.${quoteIdent(spec.table)}`;
+    await client.query(`lock table ${source} in access exclusive mode`);
+    const { migrated } = spec;
+    const keys = spec.key.map(quoteIdent).join(', ');
+    const match = spec.key.map((k) => `t.${quoteIdent(k)} = w.${quoteIdent(k)}`).join(' and ');
+    const { rows } = await client.query<{ n: number }>(
+      `select count(*)::float8 as n
+         from ${source} t
+         join (select ${keys}, (${migrated.expression})::${migrated.type} as godwit_wrote from ${qualifiedSnapshot(snapshotTableName(scope, ordinal))}) w on ${match}
+        where t.${quoteIdent(migrated.column)}::text is distinct from w.godwit_wrote::text`,
+    );
+    out.set(ordinal, rows[0]?.n ?? 0);
+  }
+  return out;
+}
+
+export async function proveRestored(client: pg.ClientBase, scope: SnapshotScope, specs: readonly SnapshotSpec[], changedSince: ReadonlyMap<number, number> = new Map()): Promise<RestoreRecord[]> {
   const out: RestoreRecord[] = [];
   for (const [ordinal, spec] of specs.entries()) {
     if (spec.kind === 'changes') continue;
@@ -134,7 +160,8 @@ export async function proveRestored(client: pg.ClientBase, scope: SnapshotScope,
     const recorded = rows[0];
     if (!recorded) throw new SnapshotMismatchError(`snapshot ${name} of ${source} is not in godwit.snapshots`);
     if (spec.kind === 'columns') {
-      const cols = [...new Set([...spec.key, ...spec.columns])];
+      // The restored column (a retyped one: not the others its USING named, copied only to compute it).
+      const cols = [...new Set([...spec.key, ...(spec.migrated ? [spec.migrated.column] : spec.columns)])];
       const match = spec.key.map((k) => `t.${quoteIdent(k)} = s.${quoteIdent(k)}`).join(' and ');
       const row = (alias: string) => `row(${cols.map((c) => `${alias}.${quoteIdent(c)}`).join(', ')})::text`;
       const { rows: c } = await client.query<{ rows: number; present: number; mismatched: number }>(
@@ -143,17 +170,20 @@ export async function proveRestored(client: pg.ClientBase, scope: SnapshotScope,
            from ${qualifiedSnapshot(name)} s left join ${quoteIdent(spec.schema)}.${quoteIdent(spec.table)} t on ${match}`,
       );
       const r = c[0]!;
+      // Rows the application changed after the step keep its value: exactly those may differ.
+      const kept = changedSince.get(ordinal) ?? 0;
+      const unexplained = r.mismatched - kept;
       out.push({
         stepId: scope.stepId,
         ordinal,
         kind: 'columns',
-        source: `${source} (${spec.columns.join(', ')})`,
+        source: `${source} (${spec.migrated ? spec.migrated.column : spec.columns.join(', ')})`,
         rows: r.rows,
         restored: r.present - r.mismatched,
-        kept: 0,
+        kept: Math.min(kept, r.mismatched),
         gone: r.rows - r.present,
-        equal: r.mismatched === 0,
-        detail: r.mismatched === 0 ? null : `${r.mismatched} rows differ from snapshot ${name}`,
+        equal: unexplained <= 0,
+        detail: unexplained <= 0 ? null : `${unexplained} rows differ from snapshot ${name}`,
       });
     } else {
       const restored = await tableChecksum(client, spec.schema, spec.table);

@@ -8,7 +8,7 @@ import { constraintsOf, requireRowKey } from './model-constraints';
 import { fromCatalogNote } from './notes';
 import { columnType, tx } from './recreate';
 import { columnsSnapshot, restoreByUpdateNote, rewriteFromSnapshot, rewriteRestoreProblem, updateFromSnapshot } from './restore';
-import { PlanError, Risk, type Operation, type PlanContext, type SqlAction, type StepDraft } from './types';
+import { PlanError, Risk, type MigratedValue, type Operation, type PlanContext, type SqlAction, type StepDraft } from './types';
 
 export const alterColumnTypeSpec = strict(
   {
@@ -28,9 +28,9 @@ export type AlterColumnTypeSpec = z.output<typeof alterColumnTypeSpec>;
  * default is taken off first and put back last, as a default of the new type may not
  * cast back; NOT NULL stays, the rewrite checks it.
  */
-function rewriteBack(table: Rel, model: TableModel, col: ColumnModel, key: string[], newType: string): SqlAction[] {
+function rewriteBack(table: Rel, model: TableModel, col: ColumnModel, key: string[], migrated: MigratedValue): SqlAction[] {
   const alter = `ALTER TABLE ${table.sql} ALTER COLUMN ${quoteIdent(col.name)}`;
-  const rewrite = rewriteFromSnapshot(table, model, col, columnType(col), key, 0, newType);
+  const rewrite = rewriteFromSnapshot(table, model, col, columnType(col), key, 0, migrated);
   if (col.default === null) return rewrite;
   return [tx(`${alter} DROP DEFAULT`), ...rewrite, tx(`${alter} SET DEFAULT ${col.default}`)];
 }
@@ -157,10 +157,14 @@ export const alterColumnType = {
         draft.inverse = [tx(`${alter} TYPE ${columnType(col)} USING NULL`)];
       } else {
         const key = requireRowKey(ctx, table, model, [spec.column], `the old values of ${name}`, `give down_using: how to compute the old ${col.type} value from the new one`);
-        draft.snapshots = [columnsSnapshot(table, key, [spec.column])];
         const byUpdate = rewriteRestoreProblem(ctx.schema, table, model, col, key);
+        // What the step writes, from the old values: the rollback tells the step's values from
+        // the application's later ones by it. USING may name other columns: they are copied too.
+        const migrated: MigratedValue = { column: spec.column, type: spec.type, expression: spec.using ?? quoteIdent(spec.column) };
+        const named = spec.using === undefined ? [] : Object.keys(model.columns).filter((c) => c !== spec.column && !key.includes(c) && mentionsColumn(spec.using!, c));
+        draft.snapshots = [columnsSnapshot(table, key, [spec.column, ...named], undefined, byUpdate === null ? migrated : undefined)];
         if (byUpdate !== null) draft.lint.push(restoreByUpdateNote(name, byUpdate));
-        const back = byUpdate === null ? rewriteBack(table, model, col, key, spec.type) : updateBack(table, col, key);
+        const back = byUpdate === null ? rewriteBack(table, model, col, key, migrated) : updateBack(table, col, key);
         draft.inverse = [...back, ...reinstateDependents(ctx.schema, table, model, col.name)];
       }
     }

@@ -7,12 +7,13 @@ import { quoteIdent, quoteLiteral } from '../db/ident';
 import { SNAPSHOT_SCHEMA } from '../db/schemas';
 import type { ColumnModel, SchemaModel, TableModel } from '../db/schema-model';
 import { getOwn, type Rel } from './model';
-import { snapshotPlaceholder, type ChangesSpec, type LintFinding, type SnapshotSpec, type SqlAction } from './types';
+import { snapshotPlaceholder, type ChangesSpec, type LintFinding, type MigratedValue, type SnapshotSpec, type SqlAction } from './types';
 
 /** Copy `columns` of every row (matching `where`) with the row key, to restore them by key. */
-export function columnsSnapshot(table: Rel, key: string[], columns: string[], where?: string): SnapshotSpec {
+export function columnsSnapshot(table: Rel, key: string[], columns: string[], where?: string, migrated?: MigratedValue): SnapshotSpec {
   const spec: SnapshotSpec = { kind: 'columns', schema: table.schema, table: table.name, key, columns };
   if (where !== undefined) spec.where = where;
+  if (migrated !== undefined) spec.migrated = migrated;
   return spec;
 }
 
@@ -101,7 +102,7 @@ function digest(text: string): string {
  * `type` is the column's type with its collation (columnType); only use this where
  * rewriteRestoreProblem found nothing.
  */
-export function rewriteFromSnapshot(table: Rel, model: TableModel, col: ColumnModel, type: string, key: readonly string[], n = 0, currentType?: string): SqlAction[] {
+export function rewriteFromSnapshot(table: Rel, model: TableModel, col: ColumnModel, type: string, key: readonly string[], n = 0, migrated?: MigratedValue): SqlAction[] {
   const snapshot = snapshotPlaceholder(n);
   // In the snapshots' schema, which Godwit owns, rather than pg_temp: a role without the
   // TEMP privilege (often revoked from PUBLIC) can still roll back.
@@ -110,7 +111,7 @@ export function rewriteFromSnapshot(table: Rel, model: TableModel, col: ColumnMo
   const match = key.map((k, i) => `${quoteIdent(k)} = $${i + 1}`).join(' AND ');
   const tx = (sql: string): SqlAction => ({ sql, transactional: true });
   const keyTypes = key.map((k) => getOwn(model.columns, k)?.type ?? '');
-  if (currentType === undefined) {
+  if (migrated === undefined) {
     const signature = `${fn}(${keyTypes.join(', ')})`;
     const body = `SELECT ${quoteIdent(col.name)} FROM ${snapshot} WHERE ${match}`;
     return [
@@ -120,15 +121,18 @@ export function rewriteFromSnapshot(table: Rel, model: TableModel, col: ColumnMo
       tx(`DROP FUNCTION ${signature}`),
     ];
   }
-  // The column still holds values (its type changed): a row the snapshot does not have was
-  // written by the application after the step, and keeps its value, cast back to the old type.
-  // One probe of the snapshot's key per row (the rewrite calls this for every row under its lock).
+  // The column still holds values (its type changed). The snapshot's value goes back only
+  // where the row still holds what the step wrote from it; a row the snapshot does not have
+  // (inserted since), or whose value the application has changed since, keeps its value,
+  // cast back to the old type. One probe of the snapshot's key per row: the rewrite calls
+  // this for every row under its lock. The step's expression names the snapshot's columns.
   const current = `$${key.length + 1}`;
-  const signature = `${fn}(${[...keyTypes, currentType].join(', ')})`;
+  const signature = `${fn}(${[...keyTypes, migrated.type].join(', ')})`;
   const probe = key.map((k, i) => `s.${quoteIdent(k)} = $${i + 1}`).join(' AND ');
   const body =
-    `SELECT CASE WHEN s.${quoteIdent(key[0]!)} IS NULL THEN ${current}::${col.type} ELSE s.${quoteIdent(col.name)} END ` +
-    `FROM (VALUES (1)) AS one (x) LEFT JOIN ${snapshot} AS s ON ${probe}`;
+    `SELECT CASE WHEN s.${quoteIdent(key[0]!)} IS NOT NULL AND ${current}::text IS NOT DISTINCT FROM (${migrated.expression})::${migrated.type}::text ` +
+    `THEN s.${quoteIdent(col.name)} ELSE ${current}::${col.type} END ` +
+    `FROM (VALUES (1)) AS godwit_one (godwit_x) LEFT JOIN ${snapshot} AS s ON ${probe}`;
   return [
     tx(`ALTER TABLE ${snapshot} ADD PRIMARY KEY (${keys})`),
     tx(`CREATE FUNCTION ${signature} RETURNS ${col.type} LANGUAGE sql STABLE AS ${quoteLiteral(body)}`),

@@ -36,8 +36,20 @@ export type CatalogProbe =
  */
 export type SnapshotSpec =
   | { kind: 'table'; schema: string; table: string }
-  | { kind: 'columns'; schema: string; table: string; key: string[]; columns: string[]; where?: string }
+  | { kind: 'columns'; schema: string; table: string; key: string[]; columns: string[]; where?: string; migrated?: MigratedValue }
   | ChangesSpec;
+
+/**
+ * What a step wrote into `column` of each row it copied: `(expression)::type`, where the
+ * expression names the copy's columns (an ALTER ... TYPE's USING, or the column itself). A
+ * rollback puts the copy's value back only where the row still holds that; elsewhere the
+ * application has written the column since, and its value stays.
+ */
+export interface MigratedValue {
+  column: string;
+  type: string;
+  expression: string;
+}
 
 /**
  * A change log instead of a copy: the step records the rows it changes, before and after,

@@ -230,6 +230,30 @@ operations:
     expect(restore).toMatchObject({ rows: 100, restored: 90, kept: 10, gone: 0, equal: true });
   });
 
+  it('alter_column_type without down_using: the balances the application changed after the type change keep their values', async () => {
+    const { outcome, writer } = await runWhileWriting(
+      `
+id: 0005_retype_balance
+operations:
+  - alter_column_type: { table: accounts, column: balance, type: "numeric(20,2)" }
+  - sql: { up: "select pg_sleep(1)", down: "select 1" }
+  - add_column: { table: accounts, column: { name: tier, type: text } }
+policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
+`,
+      3,
+    );
+    expect(finalState(outcome)).toBe('rolled_back');
+    // Every increment survives: those made after the type change were kept by the restore.
+    await expectApplicationIntact(writer);
+    await expectColumnsAsBefore(['owner', 'note']);
+    const type = await db.query<{ t: string }>(`select format_type(atttypid, atttypmod) as t from pg_attribute where attrelid = 'accounts'::regclass and attname = 'balance'`);
+    expect(type.rows[0]!.t).toBe('bigint');
+    const restore = progressOf(outcome).rollback?.restores?.find((r) => r.kind === 'columns');
+    expect(restore).toMatchObject({ source: 'public.accounts (balance)', equal: true });
+    expect(restore!.kept).toBeGreaterThan(0);
+    expect(restore!.restored + restore!.kept + restore!.gone).toBe(restore!.rows);
+  });
+
   it('sql that inserts and deletes rows: rolling back deletes what it inserted and brings back what it deleted', async () => {
     const { outcome, writer } = await runWhileWriting(
       `

@@ -23,14 +23,15 @@ const FN_NAME = '"godwit_snapshots"."godwit_restore_a3f7e305"';
  * The lookup of a retyped column: the snapshot's value for rows it has, else the row's current
  * value (written by the application after the step) cast back to the old type.
  */
-const lookup = (fn: string, key: string, keyType: string, col: string, oldType: string, newType: string, using: string) => [
+const lookup = (fn: string, key: string, keyType: string, col: string, oldType: string, newType: string, using: string, wrote = col) => [
   `ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY (${key})`,
   `CREATE FUNCTION ${fn}(${keyType}, ${newType}) RETURNS ${oldType} LANGUAGE sql STABLE AS ` +
-    `'SELECT CASE WHEN s.${key} IS NULL THEN $2::${oldType} ELSE s.${col.replace(/'/g, "''")} END FROM (VALUES (1)) AS one (x) LEFT JOIN {{snapshot:0}} AS s ON s.${key} = $1'`,
+    `'SELECT CASE WHEN s.${key} IS NOT NULL AND $2::text IS NOT DISTINCT FROM (${wrote.replace(/'/g, "''")})::${newType}::text ` +
+    `THEN s.${col.replace(/'/g, "''")} ELSE $2::${oldType} END FROM (VALUES (1)) AS godwit_one (godwit_x) LEFT JOIN {{snapshot:0}} AS s ON s.${key} = $1'`,
   `${ALTER} ${col} TYPE ${using} USING ${fn}(${key}, ${col})`,
   `DROP FUNCTION ${fn}(${keyType}, ${newType})`,
 ];
-const REWRITE_NAME = (type: string) => lookup(FN_NAME, '"id"', 'bigint', '"name"', 'text', 'varchar(20)', type);
+const REWRITE_NAME = (type: string, wrote?: string) => lookup(FN_NAME, '"id"', 'bigint', '"name"', 'text', 'varchar(20)', type, wrote);
 
 describe('forward and inverse SQL', () => {
   it.each<[string, unknown, string[], string[] | null, SchemaModel?]>([
@@ -65,7 +66,7 @@ describe('forward and inverse SQL', () => {
       { alter_column_type: { table: 'users', column: 'name', type: 'varchar(20)', using: 'left(name, 20)' } },
       [`${ALTER} "name" TYPE varchar(20) USING left(name, 20)`],
       // NOT NULL stays on: the rewrite checks it. The default of the new type may not cast back.
-      [`${ALTER} "name" DROP DEFAULT`, ...REWRITE_NAME('text COLLATE pg_catalog."C"'), `${ALTER} "name" SET DEFAULT ''::text`],
+      [`${ALTER} "name" DROP DEFAULT`, ...REWRITE_NAME('text COLLATE pg_catalog."C"', 'left(name, 20)'), `${ALTER} "name" SET DEFAULT ''::text`],
       users((s) => Object.assign(column(s, 'name'), { nullable: false, default: "''::text", collation: 'pg_catalog."C"' })),
     ],
     [
@@ -163,7 +164,11 @@ describe('alter_column_type snapshots', () => {
 
   it('declares a snapshot of the column with the row key, exactly when there is no down_using', () => {
     expect(only({ alter_column_type: { table: 'users', column: 'name', type: 'varchar(20)' } }).snapshots).toEqual([
-      { kind: 'columns', schema: 'public', table: 'users', key: ['id'], columns: ['name'] },
+      { kind: 'columns', schema: 'public', table: 'users', key: ['id'], columns: ['name'], migrated: { column: 'name', type: 'varchar(20)', expression: '"name"' } },
+    ]);
+    // USING may name other columns: they are copied too, to tell the step's values from the application's later ones.
+    expect(only({ alter_column_type: { table: 'users', column: 'name', type: 'varchar(40)', using: "name || email" } }).snapshots).toEqual([
+      { kind: 'columns', schema: 'public', table: 'users', key: ['id'], columns: ['name', 'email'], migrated: { column: 'name', type: 'varchar(40)', expression: 'name || email' } },
     ]);
     expect(only({ alter_column_type: { table: 'users', column: 'name', type: 'varchar(20)', down_using: 'name' } }).snapshots).toBeUndefined();
   });
@@ -488,7 +493,7 @@ describe('hostile identifiers', () => {
     });
     const step = only({ alter_column_type: { table: 'users', column: hostile, type: 'int', using: '0' } }, schema);
     const fn = '"godwit_snapshots"."godwit_restore_46198670"';
-    expect(sqlOf(step.inverse)).toEqual(lookup(fn, '"id"', 'bigint', q, 'text', 'int', 'text'));
+    expect(sqlOf(step.inverse)).toEqual(lookup(fn, '"id"', 'bigint', q, 'text', 'int', 'text', '0'));
     expect(step.snapshots?.[0]).toMatchObject({ columns: [hostile] });
   });
 });

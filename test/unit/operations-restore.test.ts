@@ -355,8 +355,8 @@ describe('restoring a column by one table rewrite', () => {
       `ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("org's $$", "user\\id")`,
       // A row the snapshot does not have (inserted by the application since) keeps its value, cast back.
       `CREATE FUNCTION ${fn}(integer, public."we""ird", text) RETURNS numeric(12,2) LANGUAGE sql STABLE AS ` +
-        `E'SELECT CASE WHEN s."org''s $$" IS NULL THEN $3::numeric(12,2) ELSE s."amount" END ` +
-        `FROM (VALUES (1)) AS one (x) LEFT JOIN {{snapshot:0}} AS s ON s."org''s $$" = $1 AND s."user\\\\id" = $2'`,
+        `E'SELECT CASE WHEN s."org''s $$" IS NOT NULL AND $3::text IS NOT DISTINCT FROM ("amount")::text::text THEN s."amount" ELSE $3::numeric(12,2) END ` +
+        `FROM (VALUES (1)) AS godwit_one (godwit_x) LEFT JOIN {{snapshot:0}} AS s ON s."org''s $$" = $1 AND s."user\\\\id" = $2'`,
       `${M} ALTER COLUMN "amount" TYPE numeric(12,2) USING ${fn}("org's $$", "user\\id", "amount")`,
       `DROP FUNCTION ${fn}(integer, public."we""ird", text)`,
       `${M} ALTER COLUMN "amount" SET DEFAULT 0`,
