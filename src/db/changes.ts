@@ -320,13 +320,14 @@ class BatchSql {
     return `with ${this.net(range)}, s as (
         select case
           when n.had and n.has then
-            case when t.ctid is null then 'gone' when ${stillOurs} then 'mismatched' when ${allBefore} then 'restored' else 'kept' end
+            case when t.godwit_present is null then 'gone' when ${stillOurs} then 'mismatched' when ${allBefore} then 'restored' else 'kept' end
           when n.has then
-            case when t.ctid is null then 'restored' when ${this.row('t')} = ${this.row('a')} then 'mismatched' else 'kept' end
+            case when t.godwit_present is null then 'restored' when ${this.row('t')} = ${this.row('a')} then 'mismatched' else 'kept' end
           when n.had then
-            case when t.ctid is null then 'mismatched' when ${this.row('t')} = ${this.row('b')} then 'restored' else 'kept' end
+            case when t.godwit_present is null then 'mismatched' when ${this.row('t')} = ${this.row('b')} then 'restored' else 'kept' end
         end as outcome
-          from n left join ${this.source} as t on ${this.keyMatch()}
+          -- A probe of the table's key per logged row: a join would read the whole table per batch.
+          from n left join lateral (select t.*, true as godwit_present from ${this.source} as t where ${this.keyMatch()}) as t on true
       )
       select count(outcome)::int as rows,
              count(*) filter (where outcome = 'restored')::int as restored,
