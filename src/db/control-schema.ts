@@ -126,6 +126,76 @@ const UPGRADES: readonly string[] = [
     primary key (run_id, step_id, kind, ordinal)
   );
   `,
+  /* 5: retiring refuses what DROP COLUMN / DROP TABLE without CASCADE would refuse (see operations/retire.ts) */ `
+  -- users, or billing.invoices outside public (as Godwit's messages name tables).
+  create function godwit.display_relation(rel oid) returns text
+  language sql stable set search_path = pg_catalog as $$
+    select case when n.nspname = 'public' then c.relname::text else n.nspname || '.' || c.relname end
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = rel
+  $$;
+  -- A dependent as Postgres' own DROP error names it: a view, not its _RETURN rule.
+  -- With public on the path after pg_catalog, names in public print bare, as in Godwit's messages.
+  create function godwit.describe_dependent(dep_class oid, dep_object oid, dep_sub int) returns text
+  language sql stable set search_path = pg_catalog, public as $$
+    select coalesce(
+      (select (case c.relkind when 'm' then 'materialized view ' else 'view ' end) || godwit.display_relation(c.oid)
+         from pg_rewrite r join pg_class c on c.oid = r.ev_class
+        where dep_class = 'pg_rewrite'::regclass and r.oid = dep_object and r.rulename = '_RETURN'),
+      pg_describe_object(dep_class, dep_object, dep_sub))
+  $$;
+  create function godwit.refuse_dependents(what text, deps text[], drop_kind text) returns void
+  language plpgsql set search_path = pg_catalog as $$
+  begin
+    if cardinality(deps) > 0 then
+      raise exception using errcode = 'dependent_objects_still_exist',
+        message = format('cannot drop %s because %s', what,
+                         case when cardinality(deps) = 1 then deps[1] || ' depends on it'
+                              else 'other objects depend on it: ' || array_to_string(deps, ', ') end),
+        hint = format('drop or change them first (a real %s would refuse too), then drop it', drop_kind);
+    end if;
+  end $$;
+  -- Objects that depend on the column normally and that DROP COLUMN would not remove with it
+  -- (those also depend on it automatically), in the table and every table inheriting it.
+  create function godwit.refuse_drop_column(tbl regclass, col name) returns void
+  language plpgsql stable set search_path = pg_catalog as $$
+  declare deps text[];
+  begin
+    with recursive tree(oid) as (
+      select tbl::oid union select i.inhrelid from pg_inherits i join tree on i.inhparent = tree.oid
+    ), target as (
+      select a.attrelid, a.attnum from pg_attribute a join tree on a.attrelid = tree.oid where a.attname = col and not a.attisdropped
+    ), dependent as (
+      select distinct d.classid, d.objid, d.objsubid
+        from pg_depend d join target on d.refobjid = target.attrelid and d.refobjsubid = target.attnum
+       where d.refclassid = 'pg_class'::regclass and d.deptype = 'n'
+         and not exists (select 1 from pg_depend o
+                          where o.classid = d.classid and o.objid = d.objid and o.objsubid = d.objsubid and o.refclassid = d.refclassid
+                            and o.refobjid = d.refobjid and o.refobjsubid = d.refobjsubid and o.deptype in ('a', 'i'))
+    )
+    select array_agg(godwit.describe_dependent(classid, objid, objsubid) order by classid, objid, objsubid) into deps from dependent;
+    perform godwit.refuse_dependents(format('column %s of table %s', col, godwit.display_relation(tbl)), deps, 'DROP COLUMN');
+  end $$;
+  -- Objects that depend on the table or its row type normally and are not its own (its own
+  -- constraints, triggers, policies and rules depend on it automatically and go with it).
+  create function godwit.refuse_drop_table(tbl regclass) returns void
+  language plpgsql stable set search_path = pg_catalog as $$
+  declare deps text[];
+  begin
+    with rel as (
+      select c.oid, c.reltype, t.typarray from pg_class c join pg_type t on t.oid = c.reltype where c.oid = tbl
+    ), dependent as (
+      select distinct d.classid, d.objid, d.objsubid from pg_depend d, rel
+       where d.deptype = 'n'
+         and ((d.refclassid = 'pg_class'::regclass and d.refobjid = rel.oid)
+              or (d.refclassid = 'pg_type'::regclass and d.refobjid in (rel.reltype, rel.typarray)))
+         and not exists (select 1 from pg_depend o
+                          where o.classid = d.classid and o.objid = d.objid and o.objsubid = d.objsubid
+                            and o.refclassid = 'pg_class'::regclass and o.refobjid = rel.oid and o.deptype in ('a', 'i'))
+    )
+    select array_agg(godwit.describe_dependent(classid, objid, objsubid) order by classid, objid, objsubid) into deps from dependent;
+    perform godwit.refuse_dependents(format('table %s', godwit.display_relation(tbl)), deps, 'DROP TABLE');
+  end $$;
+  `,
 ];
 
 export const CONTROL_SCHEMA_VERSION = UPGRADES.length;

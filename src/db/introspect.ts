@@ -13,7 +13,7 @@ import type {
   ViewModel,
 } from './schema-model';
 
-import { GODWIT_SCHEMAS } from './schemas';
+import { GODWIT_SCHEMAS, RETIRED_COLUMN_PREFIX } from './schemas';
 
 export { GODWIT_SCHEMAS };
 
@@ -152,7 +152,8 @@ const key = (n: string, c: string) => `${n}.nspname || '.' || ${c}.relname`;
 
 function tablesSql(client: pg.ClientBase): string {
   // One row per table, its columns aggregated in attnum order; the left join keeps
-  // tables without columns (`create table t ()`).
+  // tables without columns (`create table t ()`). Retired columns are left out: for
+  // planning they are gone (their indexes and constraints stay, their names are taken).
   return `
 select n.nspname as schema, c.relname as name, c.relkind = 'p' as partitioned,
        (select ${key('pn', 'p')} from pg_inherits i join pg_class p on p.oid = i.inhparent join pg_namespace pn on pn.oid = p.relnamespace
@@ -179,7 +180,7 @@ select n.nspname as schema, c.relname as name, c.relkind = 'p' as partitioned,
        ) order by a.attnum) filter (where a.attnum is not null), '[]'::json) as columns
   from pg_class c
   join pg_namespace n on n.oid = c.relnamespace
-  left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+  left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and not starts_with(a.attname::text, ${client.escapeLiteral(RETIRED_COLUMN_PREFIX)})
   left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
  where c.relkind in ('r', 'p') and ${userSchemaSql(client, 'n.nspname')}
  group by n.nspname, c.oid
@@ -269,6 +270,14 @@ select n.nspname as table_schema, c.relname as table_name,
  cross join lateral aclexplode(c.relacl) x
  where c.relkind in ('r', 'p') and x.grantee <> c.relowner and ${userSchemaSql(client, 'n.nspname')}
  order by 1, 2, 3, 4`;
+}
+
+function publicationsSql(client: pg.ClientBase): string {
+  return `
+select p.schemaname as table_schema, p.tablename as table_name, p.pubname as name
+  from pg_publication_tables p
+ where ${userSchemaSql(client, 'p.schemaname')}
+ order by 1, 2, 3`;
 }
 
 function enumsSql(client: pg.ClientBase): string {
@@ -398,7 +407,7 @@ function toView(row: ViewRow): ViewModel {
  * schema-qualified (see `queryCatalog`).
  */
 export async function introspectSchema(client: pg.ClientBase): Promise<SchemaModel> {
-  const [schemaRows = [], tableRows = [], indexRows = [], constraintRows = [], sequenceRows = [], triggerRows = [], grantRows = [], enumRows = [], viewRows = [], blockerRows = []] =
+  const [schemaRows = [], tableRows = [], indexRows = [], constraintRows = [], sequenceRows = [], triggerRows = [], grantRows = [], enumRows = [], viewRows = [], blockerRows = [], publicationRows = []] =
     await queryCatalog(client, [
       schemasSql(client),
       tablesSql(client),
@@ -410,6 +419,7 @@ export async function introspectSchema(client: pg.ClientBase): Promise<SchemaMod
       enumsSql(client),
       viewsSql(client),
       rewriteBlockersSql(client),
+      publicationsSql(client),
     ]);
 
   const tables: Record<string, TableModel> = {};
@@ -435,6 +445,10 @@ export async function introspectSchema(client: pg.ClientBase): Promise<SchemaMod
   for (const row of grantRows as GrantRow[]) {
     const table = tableOf(row);
     if (table !== undefined) (table.grants ??= []).push({ grantee: row.grantee, privilege: row.privilege, grantable: row.grantable });
+  }
+  for (const row of publicationRows as (OfTable & { name: string })[]) {
+    const table = tableOf(row);
+    if (table !== undefined) (table.publications ??= []).push(row.name);
   }
   for (const row of blockerRows as (OfTable & { reason: string })[]) {
     const table = tableOf(row);

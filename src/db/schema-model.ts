@@ -116,6 +116,11 @@ export interface TableModel {
    * it does not. Restores from snapshots then use an UPDATE (see operations/restore.ts).
    */
   rewriteBlocked?: string;
+  /**
+   * Publications that publish the table (FOR TABLE, FOR TABLES IN SCHEMA, FOR ALL TABLES).
+   * Absent: none. Retiring a column of a published table would reach its subscribers.
+   */
+  publications?: string[];
   /** User triggers (not the internal ones of foreign keys), by name. */
   triggers?: Record<string, TriggerModel>;
   grants?: GrantModel[];

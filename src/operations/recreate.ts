@@ -167,7 +167,8 @@ export function recreateTableSql(schema: SchemaModel, table: Rel, model: TableMo
   for (const { column, seq } of serials) out.push(tx(`ALTER SEQUENCE ${sequenceRel(seq).sql} OWNED BY ${table.sql}.${quoteIdent(column)}`));
   if (snapshot !== undefined) {
     out.push(tx(insertFromSnapshotSql(table, writableColumns(model), snapshot)));
-    for (const [column, seq] of Object.entries(model.sequences ?? {})) out.push(tx(resetSequenceSql(table, column, seq)));
+    // A retired column's sequence stays in the model (the table still owns it), its column does not.
+    for (const [column, seq] of Object.entries(model.sequences ?? {})) if (getOwn(model.columns, column) !== undefined) out.push(tx(resetSequenceSql(table, column, seq)));
   }
 
   const constraints = constraintOrder(Object.values(model.constraints ?? {}));

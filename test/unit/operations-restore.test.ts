@@ -1,11 +1,12 @@
 /**
- * Destructive kinds (drop_table, drop_column, sql without down) declare the snapshots
- * their inverse restores from; drop_enum and drop_view recreate from the model.
+ * Destructive kinds declare the snapshots their inverse restores from (drop_table and
+ * drop_column only where they cannot retire what they drop: operations-retire.test.ts);
+ * drop_enum and drop_view recreate from the model.
  */
 import { describe, expect, it } from 'vitest';
 import type { SchemaModel, TableModel } from '../../src/db/schema-model';
 import { knownKinds } from '../../src/operations';
-import { last, only, plan, planError, sqlOf, usersSchema } from './operations-fixtures';
+import { last, lintCodes, only, plan, planError, sqlOf, usersSchema } from './operations-fixtures';
 
 /**
  * usersSchema() plus `accounts`, a table with everything a recreate must bring back: a
@@ -61,23 +62,35 @@ function withAccounts(): SchemaModel {
 
 const ACCOUNTS = 'ALTER TABLE "public"."accounts"';
 
+/** `schema` with `tables` published: logical replication would carry a retired column, so drop_column copies instead. */
+function published(schema: SchemaModel, ...tables: string[]): SchemaModel {
+  for (const key of tables) schema.tables[key]!.publications = ['cdc'];
+  return schema;
+}
+
 describe('drop_table', () => {
-  it('snapshots the whole table and recreates it with everything the model knows, data before indexes and constraints', () => {
-    const step = only({ drop_table: { table: 'accounts' } }, withAccounts());
+  it('where it cannot retire the table, snapshots it whole and recreates it with everything the model knows, data before indexes and constraints', () => {
+    // A serial sequence in another schema than its table would not come back there from godwit_retired.
+    const schema = withAccounts();
+    const accounts = schema.tables['public.accounts']!;
+    accounts.sequences!.id!.schema = 'billing';
+    accounts.columns.id!.default = "nextval('billing.accounts_id_seq'::regclass)";
+    const step = only({ drop_table: { table: 'accounts' } }, schema);
     expect(step.snapshots).toEqual([{ kind: 'table', schema: 'public', table: 'accounts' }]);
+    expect(lintCodes(step)).toEqual(['warning:destructive', 'warning:copy_under_lock']);
     expect(sqlOf(step.inverse)).toEqual([
-      'CREATE SEQUENCE "public"."accounts_id_seq" AS integer INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 START WITH 1 CACHE 1 NO CYCLE',
+      'CREATE SEQUENCE "billing"."accounts_id_seq" AS integer INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 START WITH 1 CACHE 1 NO CYCLE',
       'CREATE TABLE "public"."accounts" (\n' +
-        `  "id" integer DEFAULT nextval('public.accounts_id_seq'::regclass) NOT NULL,\n` +
+        `  "id" integer DEFAULT nextval('billing.accounts_id_seq'::regclass) NOT NULL,\n` +
         '  "ticket" bigint GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME "public"."accounts_ticket_seq" INCREMENT BY 5 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 100 CACHE 1 NO CYCLE) NOT NULL,\n' +
         `  "email" character varying(200) COLLATE pg_catalog."C" DEFAULT 'x'::character varying NOT NULL,\n` +
         '  "doubled" integer GENERATED ALWAYS AS ((id * 2)) STORED,\n' +
         '  "parent_id" integer,\n' +
         '  "note" text\n' +
         ') WITH (fillfactor=80)',
-      'ALTER SEQUENCE "public"."accounts_id_seq" OWNED BY "public"."accounts"."id"',
+      'ALTER SEQUENCE "billing"."accounts_id_seq" OWNED BY "public"."accounts"."id"',
       'INSERT INTO "public"."accounts" ("id", "ticket", "email", "parent_id", "note") OVERRIDING SYSTEM VALUE SELECT "id", "ticket", "email", "parent_id", "note" FROM {{snapshot:0}}',
-      `SELECT setval('"public"."accounts_id_seq"'::regclass, max("id")) FROM "public"."accounts"`,
+      `SELECT setval('"billing"."accounts_id_seq"'::regclass, max("id")) FROM "public"."accounts"`,
       `SELECT setval('"public"."accounts_ticket_seq"'::regclass, max("ticket")) FROM "public"."accounts"`,
       "CREATE UNIQUE INDEX accounts_email_idx ON public.accounts USING btree (email) WITH (fillfactor='70')",
       'CREATE UNIQUE INDEX accounts_pkey ON public.accounts USING btree (id)',
@@ -160,12 +173,16 @@ describe('hostile identifiers', () => {
 });
 
 describe('drop_column', () => {
-  it('snapshots the column with the row key', () => {
-    expect(only({ drop_column: { table: 'users', column: 'email' } }).snapshots).toEqual([{ kind: 'columns', schema: 'public', table: 'users', key: ['id'], columns: ['email'] }]);
+  it('where it cannot retire the column, snapshots it with the row key', () => {
+    expect(only({ drop_column: { table: 'users', column: 'email' } }, published(usersSchema(), 'public.users')).snapshots).toEqual([
+      { kind: 'columns', schema: 'public', table: 'users', key: ['id'], columns: ['email'] },
+    ]);
   });
 
   it('adds it back nullable, restores the values, then default, NOT NULL, the sequence, comment and the indexes that went with it', () => {
+    // In the replica identity index: retiring it would leave NULLs there.
     const step = only({ drop_column: { table: 'accounts', column: 'email' } }, withAccounts());
+    expect(step.lint.find((l) => l.code === 'copy_under_lock')?.message).toMatch(/^column accounts\.email cannot be retired: it is in the replica identity index accounts_email_idx/);
     expect(sqlOf(step.inverse)).toEqual([
       `${ACCOUNTS} ADD COLUMN "email" character varying(200) COLLATE pg_catalog."C"`,
       // One rewrite puts the values back; the function returns the type without its collation.
@@ -183,7 +200,7 @@ describe('drop_column', () => {
   });
 
   it('restores an identity column with its sequence, moved past the restored values', () => {
-    const step = only({ drop_column: { table: 'accounts', column: 'ticket' } }, withAccounts());
+    const step = only({ drop_column: { table: 'accounts', column: 'ticket' } }, published(withAccounts(), 'public.accounts'));
     expect(sqlOf(step.inverse)).toEqual([
       `${ACCOUNTS} ADD COLUMN "ticket" bigint`,
       'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("id")',
@@ -197,13 +214,14 @@ describe('drop_column', () => {
   });
 
   it('re-adds the constraints that went with the column', () => {
-    const step = only({ drop_column: { table: 'accounts', column: 'note' } }, withAccounts());
+    const step = only({ drop_column: { table: 'accounts', column: 'note' } }, published(withAccounts(), 'public.accounts'));
     expect(sqlOf(step.inverse)?.slice(5)).toEqual([`${ACCOUNTS} ADD CONSTRAINT "accounts_note_check" CHECK ((length(note) < 1000)) NOT VALID`]);
   });
 
   it('adds a generated column back without a snapshot: Postgres computes it', () => {
-    const step = only({ drop_column: { table: 'accounts', column: 'doubled' } }, withAccounts());
+    const step = only({ drop_column: { table: 'accounts', column: 'doubled' } }, published(withAccounts(), 'public.accounts'));
     expect(step.snapshots).toBeUndefined();
+    expect(lintCodes(step)).toEqual(['warning:destructive', 'info:not_retired']);
     expect(sqlOf(step.inverse)).toEqual([`${ACCOUNTS} ADD COLUMN "doubled" integer GENERATED ALWAYS AS ((id * 2)) STORED`]);
   });
 
@@ -252,13 +270,13 @@ describe('drop_column', () => {
     expect(step.inverseNote).toBe('column users.email is not in the offline schema model; it is read from the catalog at apply time to build the inverse');
   });
 
+  it('refuses to copy a column of a table without a key to restore it by', () => {
+    const error = planError([{ drop_column: { table: 'billing.invoices', column: 'id' } }], published(usersSchema(), 'billing.invoices'));
+    expect(error.message).toBe('billing.invoices has no primary key or unique NOT NULL key other than id, so the values of billing.invoices.id could not be restored on rollback');
+    expect(error.hint).toBe('add a primary key first (add_constraint with primary_key)');
+  });
+
   it.each<[string, unknown[], string, RegExp]>([
-    [
-      'a table without a key to restore by',
-      [{ drop_column: { table: 'billing.invoices', column: 'id' } }],
-      'billing.invoices has no primary key or unique NOT NULL key other than id, so the values of billing.invoices.id could not be restored on rollback',
-      /^add a primary key first \(add_constraint with primary_key\)$/,
-    ],
     ['the key column itself when there is no other key', [{ drop_column: { table: 'users', column: 'id' } }], 'users has no primary key or unique NOT NULL key other than id, so the values of users.id could not be restored on rollback', /primary key/],
     [
       'a column a foreign key references',
@@ -289,6 +307,8 @@ describe('restoring a column by one table rewrite', () => {
       constraints: {
         members_pkey: { name: 'members_pkey', type: 'primary_key', definition: 'PRIMARY KEY (...)', columns: ["org's $$", 'user\\id'], valid: true, index: 'members_pkey' },
       },
+      // Published: drop_column copies its columns instead of retiring them.
+      publications: ['cdc'],
     };
     schema.tables['public.members'] = members;
     change?.(members, schema);
@@ -314,7 +334,7 @@ describe('restoring a column by one table rewrite', () => {
     const names = [
       only({ drop_column: { table: 'members', column: 'tags' } }, withMembers()),
       only({ drop_column: { table: 'members', column: 'amount' } }, withMembers()),
-      only({ drop_column: { table: 'users', column: 'name' } }, withMembers()),
+      only({ drop_column: { table: 'users', column: 'name' } }, published(withMembers(), 'public.users')),
     ].map((step) => /"godwit_snapshots"\."(godwit_restore_[0-9a-f]{8})"/.exec(sqlOf(step.inverse)?.join('\n') ?? '')?.[1]);
     expect(new Set(names).size).toBe(3);
   });
@@ -685,6 +705,8 @@ describe('snapshots are declared exactly where data would be lost', () => {
     sql: { sql: { up: 'delete from users', touches: ['users'] } },
   };
   const destructive = ['drop_table', 'drop_column', 'alter_column_type', 'backfill', 'sql'];
+  /** Retired instead of copied: renamed out of the way, renamed back on rollback. */
+  const retiring = ['drop_table', 'drop_column'];
 
   it('covers every kind', () => {
     expect(Object.keys(everyKind).sort()).toEqual([...knownKinds].sort());
@@ -698,7 +720,8 @@ describe('snapshots are declared exactly where data would be lost', () => {
     if (kind === 'create_view') delete schema.views['public.v'];
     const steps = plan([everyKind[kind]], schema);
     const declared = steps.some((s) => (s.snapshots?.length ?? 0) > 0);
-    expect(declared).toBe(destructive.includes(kind));
+    expect(declared).toBe(destructive.includes(kind) && !retiring.includes(kind));
+    expect(steps.some((s) => (s.retire?.length ?? 0) > 0)).toBe(retiring.includes(kind));
     // Every step can be rolled back: by SQL, or by SQL that restores its snapshot.
     for (const s of steps) expect(s.inverse, `${s.summary}: ${s.inverseNote ?? ''}`).not.toBeNull();
     for (const s of steps) {

@@ -75,13 +75,15 @@ describe('forward and inverse SQL', () => {
       ['DROP TABLE "billing"."bookings"'],
     ],
     [
-      'drop_table recreates the table and puts its rows back',
+      'drop_table moves the table into godwit_retired under its retired name, and back',
       { drop_table: { table: 'billing.invoices' } },
-      ['DROP TABLE "billing"."invoices"'],
       [
-        'CREATE TABLE "billing"."invoices" (\n  "id" bigint NOT NULL\n)',
-        'INSERT INTO "billing"."invoices" ("id") OVERRIDING SYSTEM VALUE SELECT "id" FROM {{snapshot:0}}',
+        'LOCK TABLE "billing"."invoices" IN ACCESS EXCLUSIVE MODE',
+        `SELECT "godwit".refuse_drop_table('"billing"."invoices"')`,
+        'ALTER TABLE "billing"."invoices" RENAME TO {{retired:0}}',
+        'ALTER TABLE "billing".{{retired:0}} SET SCHEMA "godwit_retired"',
       ],
+      ['ALTER TABLE "godwit_retired".{{retired:0}} SET SCHEMA "billing"', 'ALTER TABLE "billing".{{retired:0}} RENAME TO "invoices"'],
     ],
     [
       'add_column',
@@ -112,16 +114,14 @@ describe('forward and inverse SQL', () => {
       ['ALTER TABLE "billing"."invoices" DROP COLUMN "user_id"'],
     ],
     [
-      'drop_column adds the column back and its values by key',
+      'drop_column renames the column out of the way, and back',
       { drop_column: { table: 'users', column: 'name' } },
-      ['ALTER TABLE "public"."users" DROP COLUMN "name"'],
       [
-        'ALTER TABLE "public"."users" ADD COLUMN "name" text',
-        'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("id")',
-        `CREATE FUNCTION "godwit_snapshots"."godwit_restore_a3f7e305"(bigint) RETURNS text LANGUAGE sql STABLE AS 'SELECT "name" FROM {{snapshot:0}} WHERE "id" = $1'`,
-        'ALTER TABLE "public"."users" ALTER COLUMN "name" TYPE text USING "godwit_snapshots"."godwit_restore_a3f7e305"("id")',
-        'DROP FUNCTION "godwit_snapshots"."godwit_restore_a3f7e305"(bigint)',
+        'LOCK TABLE "public"."users" IN ACCESS EXCLUSIVE MODE',
+        `SELECT "godwit".refuse_drop_column('"public"."users"', 'name')`,
+        'ALTER TABLE "public"."users" RENAME COLUMN "name" TO {{retired:0}}',
       ],
+      ['ALTER TABLE "public"."users" RENAME COLUMN {{retired:0}} TO "name"'],
     ],
     [
       'rename_column',
@@ -345,8 +345,8 @@ describe('plan errors', () => {
 describe('risk, lint and rollback notes', () => {
   it.each<[string, unknown, string, string[]]>([
     ['create_table', { create_table: { table: 't', columns: [{ name: 'a', type: 'int' }] } }, 'low', []],
-    ['drop_table', { drop_table: { table: 'users' } }, 'high', ['warning:destructive']],
-    ['drop_column', { drop_column: { table: 'users', column: 'name' } }, 'high', ['warning:destructive']],
+    ['drop_table', { drop_table: { table: 'users' } }, 'high', ['warning:destructive', 'info:retired']],
+    ['drop_column', { drop_column: { table: 'users', column: 'name' } }, 'high', ['warning:destructive', 'info:retired']],
     ['drop_index', { drop_index: { name: 'users_email_idx', concurrently: true } }, 'high', []],
     ['drop_index without concurrently', { drop_index: { name: 'users_email_idx' } }, 'high', ['warning:blocking_index_drop']],
     ['create_index without concurrently on an existing table', { create_index: { table: 'users', columns: ['name'] } }, 'medium', ['warning:blocking_index_build']],
