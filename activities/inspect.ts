@@ -1,5 +1,6 @@
 import { diffFingerprints, schemaFingerprint } from '../src/db/fingerprint';
 import { listSnapshots, pruneSnapshots } from '../src/db/snapshots';
+import { listRetired } from '../src/db/purge';
 import type { DriftInput, DriftReport, SnapshotsInput, SnapshotsReport } from '../workflows/definitions';
 import { type ActivityDeps, withTarget } from './context';
 
@@ -48,7 +49,14 @@ export function makeInspect(deps: ActivityDeps) {
     async manageSnapshots(input: SnapshotsInput): Promise<SnapshotsReport> {
       return withTarget(deps, input.target, `${input.action} snapshots on '${input.target}'`, async (client) => {
         const pruned = input.action === 'prune' ? await pruneSnapshots(client) : null;
-        return { target: input.target, snapshots: await listSnapshots(client), dropped: pruned?.dropped ?? [] };
+        return {
+          target: input.target,
+          snapshots: await listSnapshots(client),
+          dropped: pruned?.dropped ?? [],
+          retired: await listRetired(client),
+          purged: pruned?.purged ?? [],
+          deferred: pruned?.deferred ?? [],
+        };
       });
     },
   };

@@ -2,6 +2,7 @@ import type { MigrationState } from '../src/lifecycle/states';
 import type { PlannedStep } from '../src/operations/types';
 import type { AuditEntry } from '../src/db/audit';
 import type { SnapshotRecord } from '../src/db/snapshots';
+import type { PurgeOutcome, RetiredRecord } from '../src/db/purge';
 
 // Everything here crosses the workflow boundary, so it is plain JSON data.
 
@@ -257,4 +258,9 @@ export interface SnapshotsReport {
   target: string;
   snapshots: SnapshotRecord[];
   dropped: string[];
+  /** Retired columns and tables not yet purged. */
+  retired: RetiredRecord[];
+  /** What this prune purged, and what was due but is left for the next one, with the reason. */
+  purged: PurgeOutcome['purged'];
+  deferred: PurgeOutcome['deferred'];
 }

@@ -4,6 +4,7 @@ import { quoteIdent } from './ident';
 import { tableChecksum } from './checksum';
 import type { SnapshotSpec } from '../operations/types';
 import type { RestoreRecord } from './restores';
+import { purgeRetired, type PurgeOutcome } from './purge';
 
 import { RETIRED_COLUMN_PREFIX, SNAPSHOT_SCHEMA } from './schemas';
 
@@ -240,9 +241,10 @@ export async function listSnapshots(client: pg.ClientBase): Promise<SnapshotReco
 /**
  * Drops expired snapshots, never one that a migration which can still be rolled back
  * needs: its run is still open (not applied, rolled back, rejected or resolved), or it
- * is the latest run of a migration that is waiting in rollback_failed.
+ * is the latest run of a migration that is waiting in rollback_failed. Then purges the
+ * retired columns and tables that are due (see purgeRetired): nothing else ever does.
  */
-export async function pruneSnapshots(client: pg.ClientBase): Promise<{ dropped: string[]; kept: string[] }> {
+export async function pruneSnapshots(client: pg.ClientBase): Promise<{ dropped: string[]; kept: string[] } & PurgeOutcome> {
   const { rows } = await client.query<{ snapshot_table: string; prunable: boolean }>(
     `select s.snapshot_table,
             s.retain_until < now()
@@ -269,5 +271,5 @@ export async function pruneSnapshots(client: pg.ClientBase): Promise<{ dropped: 
       throw err;
     }
   }
-  return { dropped, kept };
+  return { dropped, kept, ...(await purgeRetired(client)) };
 }

@@ -1,8 +1,22 @@
 import { connectClient, manageSnapshots } from '../../client';
 import { temporalSettings } from '../../config/temporal';
-import { bold, dim } from '../output';
+import type { RetiredRecord } from '../../db/purge';
+import { RETIRED_SCHEMA } from '../../db/schemas';
+import { bold, dim, yellow } from '../output';
 
-/** `godwit snapshots list|prune`: snapshots of destroyed data kept in godwit_snapshots. */
+/** `column public.users.bio, now _godwit_retired_…` / `table public.orders, now godwit_retired._godwit_retired_…` */
+function describeRetired(r: RetiredRecord): string {
+  return `${r.kind} ${r.source}, now ${r.kind === 'table' ? `${RETIRED_SCHEMA}.` : ''}${r.retiredName}`;
+}
+
+/** Why a retired object is still there: its migration is not applied, or its retention has not ended. */
+function waitingFor(r: RetiredRecord): string {
+  if (r.runState === null) return 'never purged: its migration ran again since';
+  if (r.runState !== 'applied') return `purged once its migration is applied (now ${r.runState})`;
+  return `kept until ${r.retainUntil}`;
+}
+
+/** `godwit snapshots list|prune`: snapshots of destroyed data kept in godwit_snapshots, and retired columns and tables. */
 export async function snapshotsCommand(
   action: 'list' | 'prune',
   opts: { target: string; json?: boolean; address?: string; namespace?: string; taskQueue?: string },
@@ -16,11 +30,17 @@ export async function snapshotsCommand(
       out(JSON.stringify(report, null, 2));
       return;
     }
-    if (action === 'prune') out(`dropped ${report.dropped.length} expired snapshot(s)${report.dropped.length ? `: ${report.dropped.join(', ')}` : ''}`);
+    if (action === 'prune') {
+      out(`dropped ${report.dropped.length} expired snapshot(s)${report.dropped.length ? `: ${report.dropped.join(', ')}` : ''}`);
+      out(`purged ${report.purged.length} retired column(s) and table(s)${report.purged.length ? `: ${report.purged.map((r) => `${r.kind} ${r.source}`).join(', ')}` : ''}`);
+      for (const d of report.deferred) out(yellow(`  not purged: ${describeRetired(d.record)}: ${d.reason}`));
+    }
     out(bold(`target ${opts.target}: ${report.snapshots.length} snapshot(s)`));
     for (const s of report.snapshots) {
       out(`  godwit_snapshots.${s.snapshotTable}  ${s.kind} of ${s.source}, ${s.rowCount} rows  ${dim(`${s.migrationId} step ${s.stepId}, kept until ${s.retainUntil}${s.restoredAt ? ', restored' : ''}`)}`);
     }
+    out(bold(`${report.retired.length} retired column(s) and table(s)`));
+    for (const r of report.retired) out(`  ${describeRetired(r)}  ${dim(`${r.migrationId} step ${r.stepId}, ${waitingFor(r)}`)}`);
   } finally {
     await client.connection.close();
   }
