@@ -6,10 +6,9 @@ import { qualifiedName, strict } from './fields';
 import { getOwn, isNewTable, knowsPresence, rel, relFromText, requireTable, tableIndexes, uniq, type Rel } from './model';
 import { constraintDisplay, constraintsOf, referencingForeignKeys } from './model-constraints';
 import { fromCatalogNote } from './notes';
-import { recreateProblem, recreateTableSql, sequenceRel } from './recreate';
-import { tableSnapshot } from './restore';
-import { copyUnderLockNote, lockSql, retiredForeignKeys, retiredNote, tableGuardSql } from './retire';
-import { PlanError, retiredPlaceholder, Risk, snapshotPlaceholder, type Operation, type PlanContext, type SqlAction, type StepDraft } from './types';
+import { recreateProblem, recreateTableSql } from './recreate';
+import { lockSql, retiredForeignKeys, retiredNote, tableGuardSql } from './retire';
+import { PlanError, retiredPlaceholder, Risk, type Operation, type PlanContext, type SqlAction, type StepDraft } from './types';
 
 export const dropTableSpec = strict(
   { table: qualifiedName('the table to drop, e.g. users or billing.invoices') },
@@ -19,19 +18,10 @@ export type DropTableSpec = z.output<typeof dropTableSpec>;
 
 const tx = (sql: string): SqlAction => ({ sql, transactional: true });
 
-/** Sequences the table's columns own (serial and identity): SET SCHEMA moves them with it. */
+/** Sequences the table's columns own (serial and identity): SET SCHEMA moves them with it (Postgres keeps them in the table's schema). */
 function ownedSequences(model: TableModel): SequenceModel[] {
   const seen = new Set<string>();
   return Object.values(model.sequences ?? {}).filter((s) => !seen.has(`${s.schema}.${s.name}`) && seen.add(`${s.schema}.${s.name}`));
-}
-
-/** Why the table cannot be moved into godwit_retired and back exactly, or null. */
-function tableRetireProblem(table: Rel, model: TableModel): string | null {
-  const elsewhere = ownedSequences(model).find((s) => s.schema !== table.schema);
-  if (elsewhere !== undefined) {
-    return `its sequence ${sequenceRel(elsewhere).display} lives in another schema than the table, and moving the table back would bring it into ${table.schema}`;
-  }
-  return null;
 }
 
 /**
@@ -127,17 +117,9 @@ export const dropTable = {
     } else if (isNewTable(ctx, table.key)) {
       // A table this migration created holds only rows it wrote: its own inverse drops it.
       draft.lint.push(destructive);
-      draft.inverse = recreateTableSql(ctx.schema, table, model, undefined);
+      draft.inverse = recreateTableSql(ctx.schema, table, model);
     } else {
-      const cannot = tableRetireProblem(table, model);
-      if (cannot === null) {
-        retire(model);
-      } else {
-        draft.lint.push(destructive, copyUnderLockNote(`table ${table.display}`, table, cannot));
-        draft.snapshots = [tableSnapshot(table)];
-        draft.blocksWrites = { lock: 'SHARE', table: table.key, reason: `copies every row of ${table.display} into a snapshot before dropping it` };
-        draft.inverse = recreateTableSql(ctx.schema, table, model, snapshotPlaceholder(0));
-      }
+      retire(model);
     }
 
     if (getOwn(ctx.schema.tables, table.key) !== undefined) delete ctx.schema.tables[table.key];

@@ -145,13 +145,12 @@ export function insertFromSnapshotSql(table: Rel, columns: string[] | undefined,
 }
 
 /**
- * The statements that recreate a dropped table from the model: its serial sequences,
- * the table with its columns, the rows from `snapshot` (when given; a table this
- * migration created has none worth keeping), sequences moved past the restored values,
- * then indexes, constraints, replica identity, comments, triggers and grants.
- * Indexes and constraints come after the rows, as a bulk load would do them.
+ * The statements that recreate a dropped table from the model, empty: its serial sequences,
+ * the table with its columns, then indexes, constraints, replica identity, comments,
+ * triggers and grants. Only a table the same migration created is dropped (any other is
+ * retired), and its rows were all written by the migration, so none come back.
  */
-export function recreateTableSql(schema: SchemaModel, table: Rel, model: TableModel, snapshot: string | undefined): SqlAction[] {
+export function recreateTableSql(schema: SchemaModel, table: Rel, model: TableModel): SqlAction[] {
   const out: SqlAction[] = [];
   const columns = Object.values(model.columns);
   const serials = columns.flatMap((c) => {
@@ -165,11 +164,6 @@ export function recreateTableSql(schema: SchemaModel, table: Rel, model: TableMo
   out.push(tx(`CREATE ${model.unlogged === true ? 'UNLOGGED ' : ''}TABLE ${table.sql} (\n${body}\n)${options}`));
 
   for (const { column, seq } of serials) out.push(tx(`ALTER SEQUENCE ${sequenceRel(seq).sql} OWNED BY ${table.sql}.${quoteIdent(column)}`));
-  if (snapshot !== undefined) {
-    out.push(tx(insertFromSnapshotSql(table, writableColumns(model), snapshot)));
-    // A retired column's sequence stays in the model (the table still owns it), its column does not.
-    for (const [column, seq] of Object.entries(model.sequences ?? {})) if (getOwn(model.columns, column) !== undefined) out.push(tx(resetSequenceSql(table, column, seq)));
-  }
 
   const constraints = constraintOrder(Object.values(model.constraints ?? {}));
   const constraintIndexes = new Set(constraints.flatMap((c) => (c.index === undefined ? [] : [c.index])));
