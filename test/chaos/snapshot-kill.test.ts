@@ -41,6 +41,11 @@ beforeAll(async () => {
   db = await createTestDatabase('godwit_chaos_snap');
   await db.query(`create table users (id int primary key, email text, bio text);
     insert into users select g, case when g % 9 = 0 then null else 'ü' || g || '@x' end, repeat('bio ' || g, 1 + g % 300) from generate_series(1, 5000) g`);
+  // Published, so drop_column copies its column (logical replication would carry a retired one):
+  // the copy path is the one a killed worker can interrupt halfway through a restore.
+  await db.query(`create table contacts (id int primary key, email text, bio text);
+    insert into contacts select * from users;
+    create publication chaos_copy for table contacts`);
   await db.query(`create table events (id int primary key, payload text);
     insert into events select g, md5(g::text) || repeat('x', 200) from generate_series(1, 400000) g`);
   t = await setupTemporal({ app: db.url });
@@ -56,8 +61,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-describe('chaos: workers killed around snapshots and concurrent index builds', () => {
-  it('restores dropped data exactly when the worker is killed between the snapshot and the failure', async () => {
+describe('chaos: workers killed around retirements, snapshots and concurrent index builds', () => {
+  it('renames a retired column back exactly when the worker is killed between the retirement and the failure', async () => {
     const before = await checksumOf('users');
     const fingerprint = await fingerprintOf(db.url);
     const loaded = await manifestFrom(`
@@ -77,17 +82,18 @@ checks:
     expect(finalState(outcome)).toBe('rolled_back');
     expect(await checksumOf('users')).toEqual(before);
     expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
-    const snaps = await db.query(`select kind, row_count::int, restored_at is not null as restored from godwit.snapshots where migration_id = '0001_drop_bio'`);
-    expect(snaps.rows).toEqual([{ kind: 'columns', row_count: 5000, restored: true }]);
+    const retired = await db.query(`select kind, source_column, restored_at is not null as restored, purged_at from godwit.retired where migration_id = '0001_drop_bio'`);
+    expect(retired.rows).toEqual([{ kind: 'column', source_column: 'bio', restored: true, purged_at: null }]);
+    expect((await db.query(`select count(*)::int as n from godwit.snapshots where migration_id = '0001_drop_bio'`)).rows).toEqual([{ n: 0 }]);
   }, 120_000);
 
-  it('restores dropped data exactly when the worker is killed inside the compensation, after it began the restore', async () => {
-    const before = await checksumOf('users');
+  it('restores copied data exactly when the worker is killed inside the compensation, after it began the restore', async () => {
+    const before = await checksumOf('contacts');
     const fingerprint = await fingerprintOf(db.url);
     const loaded = await manifestFrom(`
 id: 0003_drop_email
 operations:
-  - drop_column: { table: users, column: email }
+  - drop_column: { table: contacts, column: email }
   - sql: { up: "select pg_sleep(3)", down: "select 1" }
 checks:
   post:
@@ -119,7 +125,7 @@ policy:
 
     const outcome = await watchMigration(handle, () => undefined, { pollMs: 250 });
     expect(finalState(outcome)).toBe('rolled_back');
-    expect(await checksumOf('users')).toEqual(before);
+    expect(await checksumOf('contacts')).toEqual(before);
     expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
     const history = await handle.fetchHistory();
     const attempts = (history.events ?? []).map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0);

@@ -64,19 +64,22 @@ describe('godwit verify', () => {
     expect(r.output).toMatch(/pending: 2_more/);
   });
 
-  it('lists the snapshot a destructive migration took, and prune keeps it until it expires', async () => {
+  it('lists the column a destructive migration retired, and prune keeps it until its retention ends', async () => {
     await db.query(`insert into users select g, g || '@x' from generate_series(1, 500) g on conflict do nothing`);
     const drop = manifestDir({ '3_drop_email.yaml': `id: 3_drop_email\noperations:\n  - drop_column: { table: users, column: email }\n` });
     expect((await runCli(['apply', drop, '--target', 'app', '--wait'], t.env)).code).toBe(0);
 
     const list = await runCli(['snapshots', 'list', '--target', 'app', '--json'], t.env);
     expect(list.code).toBe(0);
-    const report = JSON.parse(list.output) as { snapshots: { migrationId: string; kind: string; source: string; rowCount: number }[] };
-    expect(report.snapshots).toEqual([expect.objectContaining({ migrationId: '3_drop_email', kind: 'columns', source: 'public.users', rowCount: 500 })]);
+    const report = JSON.parse(list.output) as { snapshots: unknown[]; retired: { migrationId: string; kind: string; source: string; runState: string }[] };
+    expect(report.snapshots).toEqual([]);
+    expect(report.retired).toEqual([expect.objectContaining({ migrationId: '3_drop_email', kind: 'column', source: 'public.users.email', runState: 'applied' })]);
 
     const prune = await runCli(['snapshots', 'prune', '--target', 'app'], t.env);
     expect(prune.code).toBe(0);
-    expect(prune.output).toMatch(/dropped 0 expired snapshot\(s\)/);
-    expect(prune.output).toMatch(/1 snapshot\(s\)/);
+    expect(prune.output).toMatch(/purged 0 retired column\(s\) and table\(s\)/);
+    expect(prune.output).toMatch(/1 retired column\(s\) and table\(s\)\n {2}column public\.users\.email, now _godwit_retired_[0-9a-f]{16} {2}3_drop_email step 1-drop_column, kept until /);
+    // The retired column is no drift: for the schema it is gone.
+    expect((await runCli(['verify', drop, '--target', 'app'], t.env)).code).toBe(0);
   });
 });

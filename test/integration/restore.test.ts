@@ -12,9 +12,11 @@ import { tableChecksum, type TableChecksum } from '../../src/db/checksum';
 import type { PlannedStep } from '../../src/operations/types';
 import type { StepInput } from '../../workflows/definitions';
 
-// Restoring a column's values from its snapshot on rollback (drop_column, alter_column_type
-// without down_using), run by the step activities as Temporal would call them: forward, then
-// the compensation; the table's data and the schema fingerprint must come back exactly.
+// Restoring a column's values from its snapshot on rollback (drop_column where it cannot
+// retire the column, alter_column_type without down_using), run by the step activities as
+// Temporal would call them: forward, then the compensation; the table's data and the schema
+// fingerprint must come back exactly. The tables whose columns are dropped are published,
+// which is one of the reasons drop_column copies instead of retiring (retire.test.ts retires).
 
 let db: TestDatabase;
 let pools: TargetPools;
@@ -26,6 +28,7 @@ const T = `"Member's ""Ships"""`;
 const FIXTURE = `
   drop schema if exists public cascade;
   create schema public;
+  drop publication if exists restore_copy;
   create type "mo'od" as enum ('happy', 'sad', '🙂');
   create domain cents as numeric(12, 2) check (value >= 0);
   create table ${T} (
@@ -43,6 +46,7 @@ const FIXTURE = `
     primary key ("org $$ id", "user's id")
   );
   create index on ${T} (code);
+  create publication restore_copy for table ${T};
   insert into ${T}
   select g % 7, g,
          case when g % 5 = 0 then null else array['a' || g, null, 'é''"' || g] end,
@@ -125,6 +129,7 @@ describe('drop_column rolled back by one table rewrite', () => {
       insert into people select g, 'bio ' || g, '2020-01-01' from generate_series(1, 500) g;
       create function touch() returns trigger language plpgsql as $$ begin new.touched := clock_timestamp(); return new; end $$;
       create trigger people_touch before update on people for each row execute function touch();
+      alter publication restore_copy add table people;
     `);
     const { step } = await roundTrip('people', '  - drop_column: { table: people, column: bio }');
     expect(rewrites(step)).toBe(true);
@@ -136,6 +141,7 @@ describe('drop_column rolled back by one table rewrite', () => {
       create table events_a partition of events for values from (0) to (5);
       create table events_b partition of events for values from (5) to (10);
       insert into events select g, g % 10, case when g % 3 = 0 then null else 'p' || g end from generate_series(1, 1000) g;
+      alter publication restore_copy add table events;
     `);
     const { step } = await roundTrip('events', '  - drop_column: { table: events, column: payload }');
     expect(rewrites(step)).toBe(true);
@@ -202,6 +208,7 @@ describe('where Postgres cannot rewrite the table, an UPDATE restores the column
       create table cells (id int primary key, v text);
       insert into cells select g, case when g % 4 = 0 then null else 'v' || g end from generate_series(1, 300) g;
       create table grid (c cells);
+      alter publication restore_copy add table cells;
     `);
     const { step } = await roundTrip('cells', '  - drop_column: { table: cells, column: v }');
     expect(rewrites(step)).toBe(false);
@@ -243,6 +250,7 @@ describe('a migration role without the TEMP privilege (often revoked from PUBLIC
       const calls = directCalls(() => roleUrl);
       await calls.withClient(async (c) => {
         await c.query(`create table people (id int primary key, bio text)`);
+        await c.query(`create publication people_copy for table people`);
         await c.query(`insert into people select g, case when g % 4 = 0 then null else 'bio ' || g end from generate_series(1, 300) g`);
         await expect(c.query('create temp table probe (x int)')).rejects.toThrow(/permission denied to create temporary tables/);
       });

@@ -72,6 +72,13 @@ const FIXTURE = `
   create table cells (id int primary key, v text);
   insert into cells select g, case when g % 4 = 0 then null else 'v' || g end from generate_series(1, 300) g;
   create table grid (c cells);
+  -- Published: drop_column copies their columns instead of retiring them (logical replication
+  -- would carry a retired column to subscribers), so the copy and its restores are covered too.
+  drop publication if exists rt_copy;
+  create publication rt_copy for table memberships, cells;
+  -- NOT NULL without a default: retired, it is made nullable until the rollback.
+  create table handles (id int primary key, handle text not null, nick text not null);
+  insert into handles select g, 'h' || g, 'n' || g from generate_series(1, 500) g;
 `;
 
 interface Case {
@@ -98,7 +105,7 @@ const cases: Case[] = [
       comment: money owed`,
     applied: `select to_regclass('public.invoices') is not null`,
   },
-  { name: 'drop_table', operations: `\n  - drop_table: { table: orders }`, applied: `select to_regclass('public.orders') is null` },
+  { name: 'drop_table, retired (with its foreign key, identity and check)', operations: `\n  - drop_table: { table: orders }`, applied: `select to_regclass('public.orders') is null` },
   { name: 'rename_table', operations: `\n  - rename_table: { from: orders, to: purchases }`, applied: `select to_regclass('public.purchases') is not null` },
   {
     name: 'add_column',
@@ -107,7 +114,12 @@ const cases: Case[] = [
   - add_column: { table: orders, column: { name: referrer_id, type: bigint, references: { table: users, column: id } } }`,
     applied: `select count(*) = 3000 from users where tier = 'basic'`,
   },
-  { name: 'drop_column', operations: `\n  - drop_column: { table: users, column: bio }`, applied: `select not exists (select from information_schema.columns where table_name = 'users' and column_name = 'bio')` },
+  { name: 'drop_column, retired', operations: `\n  - drop_column: { table: users, column: bio }`, applied: `select not exists (select from information_schema.columns where table_name = 'users' and column_name = 'bio')` },
+  {
+    name: 'drop_column of NOT NULL columns without a default, retired: one made nullable, one given down',
+    operations: `\n  - drop_column: { table: handles, column: handle }\n  - drop_column: { table: handles, column: nick, down: "'?'" }`,
+    applied: `select not exists (select from information_schema.columns where table_name = 'handles' and column_name in ('handle', 'nick'))`,
+  },
   { name: 'rename_column', operations: `\n  - rename_column: { table: users, from: name, to: display_name }`, applied: `select exists (select from information_schema.columns where table_name = 'users' and column_name = 'display_name')` },
   {
     name: 'alter_column_type with down_using',
@@ -120,7 +132,7 @@ const cases: Case[] = [
     applied: `select character_maximum_length = 20 from information_schema.columns where table_name = 'orders' and column_name = 'note'`,
   },
   {
-    name: 'drop_column restored by a composite key of awkward names, with NULLs and an enum array',
+    name: 'drop_column of a published table, copied and restored by a composite key of awkward names, with NULLs and an enum array',
     operations: `\n  - drop_column: { table: memberships, column: "roles $$" }\n  - drop_column: { table: memberships, column: 'note\\' }`,
     applied: `select count(*) = 3 from information_schema.columns where table_name = 'memberships'`,
   },
@@ -130,17 +142,17 @@ const cases: Case[] = [
     applied: `select count(*) = 2 from information_schema.columns where table_name = 'memberships' and data_type = 'text'`,
   },
   {
-    name: 'drop_column of a table with an update trigger, which the restore must not fire',
+    name: 'drop_column of a table with an update trigger, retired',
     operations: `\n  - drop_column: { table: audited, column: bio }`,
     applied: `select not exists (select from information_schema.columns where table_name = 'audited' and column_name = 'bio')`,
   },
   {
-    name: 'drop_column of a partitioned table',
+    name: 'drop_column of a partitioned table, retired in every partition',
     operations: `\n  - drop_column: { table: events, column: payload }`,
     applied: `select not exists (select from information_schema.columns where table_name = 'events_b' and column_name = 'payload')`,
   },
   {
-    name: 'drop_column of a table whose row type another table stores (restored by UPDATE)',
+    name: 'drop_column of a published table whose row type another table stores (copied, restored by UPDATE)',
     operations: `\n  - drop_column: { table: cells, column: v }`,
     applied: `select not exists (select from information_schema.columns where table_name = 'cells' and column_name = 'v')`,
   },
@@ -179,7 +191,7 @@ const cases: Case[] = [
   {
     name: 'drop_constraint and rename_constraint',
     operations: `\n  - drop_constraint: { table: orders, name: orders_total_cents_check }\n  - rename_constraint: { table: users, name: users_pkey, to: users_primary }`,
-    applied: `select not exists (select from pg_constraint where conname = 'orders_total_cents_check')`,
+    applied: `select not exists (select from pg_constraint where conname = 'orders_total_cents_check' and conrelid = 'public.orders'::regclass)`,
   },
   {
     name: 'create_enum and drop_enum',
