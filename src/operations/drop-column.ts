@@ -67,7 +67,8 @@ function retireSql(table: Rel, name: string, col: ColumnModel | undefined, down:
 
   const back = tx(`ALTER TABLE ${table.sql} RENAME COLUMN ${retired} TO ${quoteIdent(name)}`);
   if (down !== undefined) return { forward, inverse: [back, alterColumnSql(table, quoteIdent(name), col.default === null ? 'DROP DEFAULT' : `SET DEFAULT ${col.default}`)] };
-  if (value?.relaxNotNull === true) return { forward, inverse: [lockSql(table), nullCheckSql(table, name), back, alterColumnSql(table, quoteIdent(name), 'SET NOT NULL')] };
+  // The count reads alongside the application's writes; only SET NOT NULL's own scan holds the rename's lock.
+  if (value?.relaxNotNull === true) return { forward, inverse: [nullCheckSql(table, name), back, alterColumnSql(table, quoteIdent(name), 'SET NOT NULL')] };
   return { forward, inverse: [back] };
 }
 
@@ -152,7 +153,8 @@ export const dropColumn = {
 
     if (model === undefined || col === undefined) {
       retire(undefined);
-      draft.inverseNote = fromCatalogNote(`column ${name}`);
+      // The catalog also decides whether NOT NULL is relaxed, or the column copied instead of retired.
+      draft.inverseNote = `${fromCatalogNote(`column ${name}`)}, and whether it can be retired at all (copy_under_lock says when not)`;
     } else {
       const value = insertValue(col, spec.down);
       // Values written by this migration need keeping neither way: rolling back drops them anyway.

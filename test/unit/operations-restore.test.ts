@@ -260,7 +260,9 @@ describe('drop_column', () => {
   it('offline, leaves the inverse to the catalog', () => {
     const step = only({ drop_column: { table: 'users', column: 'email' } }, 'offline');
     expect([step.inverse, step.snapshots]).toEqual([null, undefined]);
-    expect(step.inverseNote).toBe('column users.email is not in the offline schema model; it is read from the catalog at apply time to build the inverse');
+    expect(step.inverseNote).toBe(
+      'column users.email is not in the offline schema model; it is read from the catalog at apply time to build the inverse, and whether it can be retired at all (copy_under_lock says when not)',
+    );
   });
 
   it('refuses to copy a column of a table without a key to restore it by', () => {

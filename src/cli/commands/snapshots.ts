@@ -9,11 +9,13 @@ function describeRetired(r: RetiredRecord): string {
   return `${r.kind} ${r.source}, now ${r.kind === 'table' ? `${RETIRED_SCHEMA}.` : ''}${r.retiredName}`;
 }
 
-/** Why a retired object is still there: its migration is not applied, or its retention has not ended. */
+/** Why a retired object is still there: its retention has not ended, its migration is not applied yet, or never will be. */
 function waitingFor(r: RetiredRecord): string {
-  if (r.runState === null) return 'never purged: its migration ran again since';
-  if (r.runState !== 'applied') return `purged once its migration is applied (now ${r.runState})`;
-  return `kept until ${r.retainUntil}`;
+  if (r.runState === 'applied') return `kept until ${r.retainUntil}`;
+  if (r.runState === null || r.runState === 'resolved_manually' || r.runState === 'rolled_back') {
+    return `never purged by prune: its run ${r.runState === null ? 'was replaced by another' : `ended ${r.runState}`}; drop it by hand once nothing needs it`;
+  }
+  return `purged once its migration is applied (now ${r.runState}) and kept until ${r.retainUntil}`;
 }
 
 /** `godwit snapshots list|prune`: snapshots of destroyed data kept in godwit_snapshots, and retired columns and tables. */
