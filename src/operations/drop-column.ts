@@ -171,7 +171,7 @@ export const dropColumn = {
         let rewrite = false;
         if (key !== undefined && problem !== null) {
           draft.snapshots = [columnsSnapshot(table, key, [spec.column])];
-          draft.lint.push(copyUnderLockNote(`column ${name}`, table, problem));
+          draft.lint.push(copyUnderLockNote(`column ${name}`, table, problem, ctx.schema.sizes?.[table.key]));
           draft.blocksWrites = { lock: 'SHARE', table: table.key, reason: `copies the values of ${name} into a snapshot before dropping it` };
           const byUpdate = rewriteRestoreProblem(ctx.schema, table, model, col, key);
           rewrite = byUpdate === null;

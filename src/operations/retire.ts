@@ -224,11 +224,12 @@ export function retiredNote(what: string, until: string): LintFinding {
 }
 
 /** Where retirement does not work and the old copy does: named in the plan, since writes wait for the copy. */
-export function copyUnderLockNote(what: string, table: Rel, problem: string): LintFinding {
+export function copyUnderLockNote(what: string, table: Rel, problem: string, size?: { rows: number; bytes: number }): LintFinding {
+  const of = size === undefined ? '' : ` (~${Math.round(size.rows).toLocaleString('en-US')} rows, ${Math.round(size.bytes / (1024 * 1024)).toLocaleString('en-US')} MB)`;
   return {
     level: 'warning',
     code: 'copy_under_lock',
-    message: `${what} cannot be retired: ${problem}. Its data is copied into a snapshot instead, in the step's transaction, and writes to ${table.display} wait for the length of the copy`,
+    message: `${what} cannot be retired: ${problem}. Its data is copied into a snapshot instead, in the step's transaction, and writes to ${table.display}${of} wait for the length of the copy`,
   };
 }
 

@@ -199,6 +199,16 @@ describe('drop_column copies instead, under a write lock, where retiring cannot 
     );
   });
 
+  it('says how big the table whose writes wait is, when the catalog says', () => {
+    const schema = users((t, s) => {
+      t.publications = ['cdc'];
+      s.sizes = { 'public.users': { rows: 1_000_000, bytes: 248 * 1024 * 1024 } };
+    });
+    expect(only({ drop_column: { table: 'users', column: 'name' } }, schema).lint.find((l) => l.code === 'copy_under_lock')?.message).toMatch(
+      /, and writes to users \(~1,000,000 rows, 248 MB\) wait for the length of the copy$/,
+    );
+  });
+
   it('just drops a column the same manifest added: rolling back the add drops it anyway', () => {
     const step = last([{ add_column: { table: 'users', column: { name: 'x', type: 'int' } } }, { drop_column: { table: 'users', column: 'x' } }]);
     expect([sqlOf(step.forward), step.retire, step.snapshots]).toEqual([['ALTER TABLE "public"."users" DROP COLUMN "x"'], undefined, undefined]);
