@@ -200,6 +200,28 @@ checks:
     expect(finalState(await watchMigration(handle, () => undefined))).toBe('resolved_manually');
   });
 
+  it('with data_proof: whole_table, also compares every touched table with its checksum from before the first step', async () => {
+    const loaded = await manifestFrom(`
+id: 0008_whole_table
+operations:
+  - sql: { up: "update users set email = lower(email) where id <= 5", down: "select 1", touches: [users] }
+checks:
+  post:
+    - { name: fails on purpose, sql: select false }
+policy: { data_proof: whole_table }
+`);
+    const handle = await startMigration(t.client, t.settings, { target: 'other', loaded, requestedBy: 'a' });
+    const outcome = await watchMigration(handle, () => undefined);
+    expect(finalState(outcome)).toBe('rollback_failed');
+    const p = outcome.kind === 'waiting' ? outcome.progress : null;
+    expect(p?.rollback?.dataProof).toBe('whole_table');
+    expect(p?.rollback?.data).toEqual([expect.objectContaining({ table: 'public.users', equal: false })]);
+    expect(p?.rollback?.differences).toContainEqual(expect.stringMatching(/^data of public\.users: 3000 rows with checksum rowsum64:\w+, was 3000 rows with rowsum64:\w+$/));
+    await db.query(`update users set email = 'User' || id || '@Example.com' where id <= 5`);
+    await handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', note: 'restored the five emails' }] });
+    expect(finalState(await watchMigration(handle, () => undefined))).toBe('resolved_manually');
+  });
+
   it('stays open in rollback_failed when a compensation fails, until a human resolves it', async () => {
     const loaded = await manifestFrom(`
 id: 0006_broken_undo
