@@ -254,6 +254,25 @@ policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
     expect(restore!.restored + restore!.kept + restore!.gone).toBe(restore!.rows);
   });
 
+  it('create_index concurrently: built and dropped again while the application writes, without a write waiting', async () => {
+    const { outcome, writer } = await runWhileWriting(
+      `
+id: 0006_index_owner
+operations:
+  - create_index: { table: accounts, columns: [owner], concurrently: true }
+  - add_column: { table: accounts, column: { name: tier, type: text } }
+policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
+`,
+      2,
+    );
+    expect(finalState(outcome)).toBe('rolled_back');
+    await expectApplicationIntact(writer);
+    await expectColumnsAsBefore(['owner', 'note']);
+    const index = await db.query(`select 1 from pg_indexes where tablename = 'accounts' and indexdef like '%(owner)%'`);
+    expect(index.rowCount).toBe(0);
+    expect(progressOf(outcome).rollback).toMatchObject({ equal: true, restores: [] });
+  });
+
   it('sql that inserts and deletes rows: rolling back deletes what it inserted and brings back what it deleted', async () => {
     const { outcome, writer } = await runWhileWriting(
       `
