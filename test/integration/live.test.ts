@@ -92,16 +92,7 @@ function startWriter(clients = 3): { stop(): Promise<WriterReport> } {
         } catch (err) {
           await c.query('rollback').catch(() => undefined);
           const e = err as { code?: string; message: string };
-          if (e.code === '55P03') {
-            report.lockWaitsTooLong++;
-            if (process.env.GODWIT_DEBUG_LIVE) {
-              const d = new pg.Client({ connectionString: db.url });
-              await d.connect();
-              const a = await d.query(`select pid, state, wait_event_type, left(query, 160) q, now() - xact_start as age from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`);
-              console.log(new Date().toISOString(), (err as { where?: string }).where, JSON.stringify(a.rows));
-              await d.end();
-            }
-          }
+          if (e.code === '55P03') report.lockWaitsTooLong++;
           else report.errors.push(e.message);
         }
       }
