@@ -122,9 +122,17 @@ export async function installCapture(client: pg.ClientBase, tag: string, logs: r
   }
 }
 
+/**
+ * Drops the capture triggers of log `name` that are there. DROP TRIGGER takes an ACCESS
+ * EXCLUSIVE lock on the table even when the trigger is absent, so absent ones are not dropped.
+ */
 async function dropTriggers(client: pg.ClientBase, source: string, name: string): Promise<void> {
   const t = triggerNames(name);
-  for (const trigger of [t.insert, t.update, t.delete]) await client.query(`drop trigger if exists ${q(trigger)} on ${source}`);
+  const { rows } = await client.query<{ tgname: string }>(
+    'select tgname from pg_trigger where tgrelid = to_regclass($1) and tgname = any($2::text[])',
+    [source, [t.insert, t.update, t.delete]],
+  );
+  for (const { tgname } of rows) await client.query(`drop trigger if exists ${q(tgname)} on ${source}`);
 }
 
 /** Removes the capture triggers (idempotent; a table that no longer exists has none). */
