@@ -4,7 +4,7 @@ import { quoteIdent } from '../src/db/ident';
 import { bindSnapshots, countChangedSince, proveRestored, takeSnapshots, type SnapshotScope } from '../src/db/snapshots';
 import { CAPTURE_SETTING, changeLogsOf, checkChanges, createChangeLogs, installCapture, removeCapture, type ChangeLog } from '../src/db/changes';
 import { restoreFromLogs, toRecords } from './restore';
-import { checkUnretired, recordRetired } from '../src/db/retired';
+import { proveUnretired, recordRetired } from '../src/db/retired';
 import { recordRestore } from '../src/db/restores';
 import type { CatalogProbe, SqlAction } from '../src/operations/types';
 import type { StepInput, StepResult } from '../workflows/definitions';
@@ -48,11 +48,6 @@ async function maybeInjectFault(client: pg.ClientBase, input: StepInput, phase: 
   if (phase === 'inverse' && f.failCompensationOfStep === index) throw new InjectedFault(`injected failure compensating step ${index}`);
 }
 
-/** Where a step's snapshots and retired objects are kept until (the policy's retention, or the default). */
-function retentionOf(input: StepInput): string | undefined {
-  return input.policy.retention;
-}
-
 /**
  * The forward side of a step whose change logs are kept by capture triggers (an sql step
  * without a down): the triggers go in before it, in a short transaction of their own under
@@ -64,7 +59,7 @@ async function withCapture<T>(client: pg.ClientBase, input: StepInput, logs: rea
   const tag = `${input.runId}/${input.step.id}`;
   await inTransaction(client, input.policy, async () => {
     await checkFence(client, input.target, input.token);
-    await createChangeLogs(client, scope, logs, retentionOf(input));
+    await createChangeLogs(client, scope, logs, input.policy.retention);
     await installCapture(client, tag, logs);
   });
   try {
@@ -114,25 +109,20 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
         await recordTransitions(client, input, input.audit);
         if (alreadyDone(await readLedger(client, input.runId, step.id))) return { skipped: true, ms: Date.now() - started };
         if (tag !== null) await client.query(`select set_config('${CAPTURE_SETTING}', $1, true)`, [tag]);
-        if (phase === 'forward' && snapshots.length > 0) await takeSnapshots(client, snapshotScope, snapshots, retentionOf(input));
+        if (phase === 'forward' && snapshots.length > 0) await takeSnapshots(client, snapshotScope, snapshots, input.policy.retention);
         // A restore joins the table with its snapshot row by row: with the default 4MB the
         // hash join spills to disk (a 1M-row restore ran 20% faster with 256MB).
         if (phase === 'inverse' && snapshots.length > 0) await client.query(`select set_config('work_mem', $1, true)`, [RESTORE_WORK_MEM]);
         const changedSince = phase === 'inverse' ? await countChangedSince(client, snapshotScope, snapshots) : new Map<number, number>();
         await runActions(client, actions, snapshotScope);
-        if (phase === 'forward' && retire.length > 0) await recordRetired(client, snapshotScope, retire, retentionOf(input));
+        if (phase === 'forward' && retire.length > 0) await recordRetired(client, snapshotScope, retire, input.policy.retention);
         if (phase === 'inverse') {
           const proofs = [
             ...restoredFromLogs,
             ...(proving.length > 0 ? toRecords(input, proving, await checkChanges(client, proving)) : []),
             ...(snapshots.length > 0 ? await proveRestored(client, snapshotScope, snapshots, changedSince) : []),
           ];
-          const problems = retire.length > 0 ? await checkUnretired(client, snapshotScope, retire) : [];
-          for (const [ordinal, r] of retire.entries()) {
-            const what = r.kind === 'column' ? `${r.schema}.${r.table}.${r.column}` : `${r.schema}.${r.table}`;
-            const problem = problems.find((p) => p.includes(what)) ?? null;
-            proofs.push({ stepId: step.id, ordinal, kind: 'retired', source: what, rows: 0, restored: 0, kept: 0, gone: 0, equal: problem === null, detail: problem ?? 'renamed back' });
-          }
+          if (retire.length > 0) proofs.push(...(await proveUnretired(client, snapshotScope, retire)));
           for (const p of proofs) await recordRestore(client, input, p);
         }
         await maybeInjectFault(client, input, phase);

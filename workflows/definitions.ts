@@ -2,6 +2,7 @@ import type { MigrationState } from '../src/lifecycle/states';
 import type { PlannedStep } from '../src/operations/types';
 import type { AuditEntry } from '../src/db/audit';
 import type { SnapshotRecord } from '../src/db/snapshots';
+import type { RestoreRecord } from '../src/db/restores';
 import type { PurgeOutcome, RetiredRecord } from '../src/db/purge';
 
 // Everything here crosses the workflow boundary, so it is plain JSON data.
@@ -88,23 +89,7 @@ export interface DataChecksumComparison {
 }
 
 /** The proof of one restore, against its own snapshot or change log (see src/db/restores.ts). */
-export interface RestoreProof {
-  /** The step whose writes were undone: `3-backfill`. */
-  stepId: string;
-  kind: 'changes' | 'columns' | 'table' | 'retired';
-  /** `public.accounts (owner)`, or a retired `public.accounts.bio`. */
-  source: string;
-  /** Rows the step changed. */
-  rows: number;
-  /** Put back as they were, each checked. */
-  restored: number;
-  /** Changed again by the application after the step: its values were kept. */
-  kept: number;
-  /** Deleted by the application after the step: they stay deleted. */
-  gone: number;
-  equal: boolean;
-  detail: string | null;
-}
+export type RestoreProof = Omit<RestoreRecord, 'ordinal'>;
 
 /** One line for a restore's proof: `proven: 9,412 of 10,000 rows restored, 588 kept (the application's later writes)`. */
 export function describeRestore(r: RestoreProof): string {

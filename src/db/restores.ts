@@ -14,8 +14,11 @@ export interface RestoreRecord {
   source: string;
   /** Rows (or keys) the step changed, as far as its log or copy holds them. */
   rows: number;
+  /** Put back as they were, each checked. */
   restored: number;
+  /** Changed again by the application after the step: its values were kept. */
   kept: number;
+  /** Deleted by the application after the step: they stay deleted. */
   gone: number;
   equal: boolean;
   detail: string | null;

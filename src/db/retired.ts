@@ -5,6 +5,8 @@
  */
 import type pg from 'pg';
 import type { RetireSpec } from '../operations/types';
+import { quoteIdent } from './ident';
+import type { RestoreRecord } from './restores';
 import { retiredName, DEFAULT_RETENTION, type SnapshotScope } from './snapshots';
 
 /** Records what the step's forward SQL just retired, in the step's transaction. */
@@ -20,18 +22,19 @@ export async function recordRetired(client: pg.ClientBase, scope: SnapshotScope,
 }
 
 /**
- * After the inverse renamed them back: each retired object must be in its place again under
- * its own name, and none left under the retired name. Returns a problem per object that is not.
+ * After the inverse renamed them back: the proof of each retired object, which must be in its
+ * place again under its own name, with nothing left under the retired name.
  */
-export async function checkUnretired(client: pg.ClientBase, scope: SnapshotScope, specs: readonly RetireSpec[]): Promise<string[]> {
-  const problems: string[] = [];
+export async function proveUnretired(client: pg.ClientBase, scope: SnapshotScope, specs: readonly RetireSpec[]): Promise<RestoreRecord[]> {
+  const out: RestoreRecord[] = [];
   for (const [ordinal, spec] of specs.entries()) {
     const table = `${spec.schema}.${spec.table}`;
+    const problems: string[] = [];
     if (spec.kind === 'column') {
       const { rows } = await client.query<{ back: boolean; left: boolean }>(
         `select exists (select 1 from pg_attribute where attrelid = to_regclass($1) and attname = $2 and not attisdropped) as back,
                 exists (select 1 from pg_attribute where attrelid = to_regclass($1) and attname = $3 and not attisdropped) as left`,
-        [`"${spec.schema.replace(/"/g, '""')}"."${spec.table.replace(/"/g, '""')}"`, spec.column, retiredName(scope, ordinal)],
+        [`${quoteIdent(spec.schema)}.${quoteIdent(spec.table)}`, spec.column, retiredName(scope, ordinal)],
       );
       if (!rows[0]?.back) problems.push(`column ${table}.${spec.column} is not back`);
       if (rows[0]?.left) problems.push(`column ${table}.${retiredName(scope, ordinal)} is still there`);
@@ -43,6 +46,9 @@ export async function checkUnretired(client: pg.ClientBase, scope: SnapshotScope
       if (!rows[0]?.back) problems.push(`table ${table} is not back`);
     }
     await client.query('update godwit.retired set restored_at = now() where run_id = $1 and step_id = $2 and ordinal = $3', [scope.runId, scope.stepId, ordinal]);
+    const source = spec.kind === 'column' ? `${table}.${spec.column}` : table;
+    const equal = problems.length === 0;
+    out.push({ stepId: scope.stepId, ordinal, kind: 'retired', source, rows: 0, restored: 0, kept: 0, gone: 0, equal, detail: equal ? 'renamed back' : problems.join('; ') });
   }
-  return problems;
+  return out;
 }
