@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { tableChecksum, type TableChecksum } from '../src/db/checksum';
 import type { CheckResult, ChecksInput, DataChecksumComparison, FinishInput, FinishResult, RestoreProof, RollbackProof, VerifyInput } from '../workflows/definitions';
 import { listRestores } from '../src/db/restores';
+import { removeSyncTriggers } from '../src/db/sync';
 import { type ActivityDeps, inTransaction, withTarget } from './context';
 import { recordTransitions } from './ledger';
 import { FINAL_STATES } from '../src/lifecycle/states';
@@ -96,6 +97,13 @@ export function makeFinish(deps: ActivityDeps) {
     /** Records where the migration ended (or is waiting), and releases the lease when asked. */
     async finishMigration(input: FinishInput): Promise<FinishResult> {
       return withTarget(deps, input.target, `recording ${input.state} for ${input.migrationId}`, async (client) => {
+        // The sync triggers of online type changes end with the migration, before its fingerprint is taken.
+        if (input.state === 'applied') {
+          await inTransaction(client, input.policy ?? null, async () => {
+            await checkFence(client, input.target, input.token);
+            await removeSyncTriggers(client);
+          });
+        }
         const fingerprint = input.recordFingerprint ? await schemaFingerprint(client) : null;
         await inTransaction(client, null, async () => {
           await checkFence(client, input.target, input.token);

@@ -204,6 +204,8 @@ export interface FinishInput extends RunScope {
   reason: string | null;
   /** Record the fingerprint after (applied migrations; drift detection starts from it). */
   recordFingerprint: boolean;
+  /** Its lock_timeout bounds the drop of sync triggers once the migration is applied (absent in histories from before them). */
+  policy?: MigrationPolicy;
   releaseLease: boolean;
 }
 

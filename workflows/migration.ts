@@ -174,7 +174,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
 
   async function finish(state: MigrationState, opts: { recordFingerprint?: boolean; releaseLease: boolean }, token: string): Promise<void> {
     const result = await recordActivities.finishMigration.executeWithOptions({ summary: `record ${state}` }, [
-      { ...scope, token, state, audit: takeAudit(), reason: progress.reason, recordFingerprint: opts.recordFingerprint ?? false, releaseLease: opts.releaseLease },
+      { ...scope, token, state, audit: takeAudit(), reason: progress.reason, recordFingerprint: opts.recordFingerprint ?? false, releaseLease: opts.releaseLease, policy: input.policy },
     ]);
     if (result.fingerprintAfter) progress.fingerprintAfter = result.fingerprintAfter;
   }

@@ -196,6 +196,34 @@ const UPGRADES: readonly string[] = [
     perform godwit.refuse_dependents(format('table %s', godwit.display_relation(tbl)), deps, 'DROP TABLE');
   end $$;
   `,
+  // 6: what depends on a column, as its own function: an online type change refuses to swap a
+  // column that a view or policy would keep reading under its retired name, with its own words.
+  `
+  create function godwit.column_dependents(tbl regclass, col name) returns text[]
+  language plpgsql stable set search_path = pg_catalog as $$
+  declare deps text[];
+  begin
+    with recursive tree(oid) as (
+      select tbl::oid union select i.inhrelid from pg_inherits i join tree on i.inhparent = tree.oid
+    ), target as (
+      select a.attrelid, a.attnum from pg_attribute a join tree on a.attrelid = tree.oid where a.attname = col and not a.attisdropped
+    ), dependent as (
+      select distinct d.classid, d.objid, d.objsubid
+        from pg_depend d join target on d.refobjid = target.attrelid and d.refobjsubid = target.attnum
+       where d.refclassid = 'pg_class'::regclass and d.deptype = 'n'
+         and not exists (select 1 from pg_depend o
+                          where o.classid = d.classid and o.objid = d.objid and o.objsubid = d.objsubid and o.refclassid = d.refclassid
+                            and o.refobjid = d.refobjid and o.refobjsubid = d.refobjsubid and o.deptype in ('a', 'i'))
+    )
+    select array_agg(godwit.describe_dependent(classid, objid, objsubid) order by classid, objid, objsubid) into deps from dependent;
+    return coalesce(deps, '{}');
+  end $$;
+  create or replace function godwit.refuse_drop_column(tbl regclass, col name) returns void
+  language plpgsql stable set search_path = pg_catalog as $$
+  begin
+    perform godwit.refuse_dependents(format('column %s of table %s', col, godwit.display_relation(tbl)), godwit.column_dependents(tbl, col), 'DROP COLUMN');
+  end $$;
+  `,
 ];
 
 export const CONTROL_SCHEMA_VERSION = UPGRADES.length;

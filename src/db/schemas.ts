@@ -13,5 +13,11 @@ export const RETIRED_SCHEMA = 'godwit_retired';
  */
 export const RETIRED_COLUMN_PREFIX = '_godwit_retired_';
 
+/**
+ * Prefix of the trigger (and its function, in SNAPSHOT_SCHEMA) that keeps an online type
+ * change's two columns in step while the migration runs. Removed when it ends, either way.
+ */
+export const SYNC_TRIGGER_PREFIX = '_godwit_sync_';
+
 /** Schemas Godwit creates in every target: its control tables, its snapshots and what it retired. */
 export const GODWIT_SCHEMAS = [CONTROL_SCHEMA, SNAPSHOT_SCHEMA, RETIRED_SCHEMA] as const;

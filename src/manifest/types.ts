@@ -98,3 +98,16 @@ export interface LoadedManifest {
   /** `sha256:<hex>` over the manifest's canonical form (see canonical.ts). */
   checksum: string;
 }
+
+const DURATION_UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A policy duration (`'5s'`, `'500ms'`, `'2min'`, as the manifest schema normalises them) in
+ * milliseconds, or null when it is not one. Postgres reads a bare number as milliseconds for
+ * lock_timeout and statement_timeout, so does this.
+ */
+export function durationMs(value: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)(us|ms|s|min|h|d)?$/.exec(value.replace(/\s+/g, ''));
+  if (m === null) return null;
+  return Number(m[1]) * (DURATION_UNIT_MS[m[2] ?? 'ms'] ?? 1);
+}

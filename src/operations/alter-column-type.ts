@@ -2,13 +2,14 @@ import { z } from 'zod';
 import { quoteIdent } from '../db/ident';
 import type { ColumnModel, SchemaModel, TableModel } from '../db/schema-model';
 import { mentionsColumn } from './definitions';
-import { expression, identifier, qualifiedName, sqlType, strict } from './fields';
+import { onlineProblem, planOnline } from './alter-column-type-online';
+import { expression, flag, identifier, qualifiedName, sqlType, strict } from './fields';
 import { column, isNewColumn, relFromText, requireColumn, requireNotUsedByGenerated, requireTable, tableIndexes, type Rel } from './model';
 import { constraintsOf, requireRowKey } from './model-constraints';
 import { fromCatalogNote } from './notes';
 import { columnType, tx } from './recreate';
 import { columnsSnapshot, restoreByUpdateNote, rewriteFromSnapshot, rewriteRestoreProblem, updateFromSnapshot } from './restore';
-import { PlanError, Risk, type MigratedValue, type Operation, type PlanContext, type SqlAction, type StepDraft } from './types';
+import { PlanError, Risk, type LintFinding, type MigratedValue, type Operation, type PlanContext, type SqlAction, type StepDraft } from './types';
 
 export const alterColumnTypeSpec = strict(
   {
@@ -17,8 +18,9 @@ export const alterColumnTypeSpec = strict(
     type: sqlType(),
     using: expression('how to compute the new value from the old, e.g. age::bigint').optional(),
     down_using: expression('how to compute the old value from the new on rollback, e.g. age::integer').optional(),
+    online: flag('true: a new column, filled in batches and swapped in under a brief lock; false: rewrite the table in place; absent: online when the rewrite would lock a big table').optional(),
   },
-  'alter_column_type: { table, column, type, using, down_using }',
+  'alter_column_type: { table, column, type, using, down_using, online }',
 );
 export type AlterColumnTypeSpec = z.output<typeof alterColumnTypeSpec>;
 
@@ -99,6 +101,12 @@ function snapshotRestoreProblem(schema: SchemaModel, table: Rel, model: TableMod
  */
 const REWRITE_BYTES_PER_SECOND = 70 * 1024 * 1024;
 
+/** How long an in-place rewrite of the table would hold its lock, in seconds, when its size is known. */
+function rewriteSeconds(ctx: PlanContext, table: Rel): number | undefined {
+  const size = ctx.schema.sizes?.[table.key];
+  return size === undefined ? undefined : size.bytes / REWRITE_BYTES_PER_SECOND;
+}
+
 function estimateField(ctx: PlanContext, table: Rel): { estimate?: string } {
   const size = ctx.schema.sizes?.[table.key];
   if (size === undefined) return {};
@@ -113,6 +121,26 @@ function rewriteEstimate(ctx: PlanContext, table: Rel): string {
   return estimate === undefined ? '' : ` (ACCESS EXCLUSIVE; ${estimate}, during which every read and write of it waits, whatever the lock_timeout)`;
 }
 
+/**
+ * Whether the type changes online, and why (for the plan). `online: true` insists (and fails
+ * the plan where it cannot), `online: false` refuses; otherwise the table's size decides: online
+ * when the rewrite would hold its lock for half the lock_timeout or more (the estimate is for an
+ * idle machine; a loaded one rewrites slower). An offline plan does not know the size.
+ */
+function onlineChoice(spec: AlterColumnTypeSpec, ctx: PlanContext, table: Rel, model: TableModel, col: ColumnModel): string | null {
+  if (spec.online === false) return null;
+  const problem = onlineProblem(ctx, table, model, col);
+  if (spec.online === true) {
+    if (problem === null) return 'online: true';
+    throw new PlanError(`${column(table, col.name)} cannot change its type online: ${problem}`, ctx.path, 'leave out online: true to rewrite the table in place, under a lock for the length of the rewrite');
+  }
+  const seconds = rewriteSeconds(ctx, table);
+  const budget = (ctx.lockTimeoutMs ?? 5000) / 1000;
+  if (problem !== null || seconds === undefined || seconds < budget / 2) return null;
+  const { estimate } = estimateField(ctx, table);
+  return `in place it would rewrite ${estimate ?? 'the table'}, longer than half the lock_timeout of ${budget} s`;
+}
+
 export const alterColumnType = {
   kind: 'alter_column_type',
   plan(spec: AlterColumnTypeSpec, ctx: PlanContext) {
@@ -122,6 +150,20 @@ export const alterColumnType = {
     requireNotUsedByGenerated(ctx, table, model, spec.column, 'change the type of');
     const name = column(table, spec.column);
     const alter = `ALTER TABLE ${table.sql} ALTER COLUMN ${quoteIdent(spec.column)}`;
+
+    if (model !== undefined && col !== undefined) {
+      const why = onlineChoice(spec, ctx, table, model, col);
+      if (why !== null) {
+        const steps = planOnline(spec, ctx, table, model, col, why);
+        col.type = spec.type;
+        delete col.collation;
+        return steps;
+      }
+    }
+    const offlineNote: LintFinding[] =
+      spec.online === false
+        ? []
+        : [{ level: 'info', code: 'online_type_change', message: `planned without the target's schema: against ${table.display} itself, ${name} may change type online (a new column swapped in under a brief lock) instead` }];
 
     const draft: StepDraft = {
       kind: 'alter_column_type',
@@ -142,6 +184,7 @@ export const alterColumnType = {
 
     if (model === undefined || col === undefined) {
       draft.inverseNote = fromCatalogNote(`the current type of ${name}`);
+      draft.lint.push(...offlineNote);
     } else if (col.generated !== undefined) {
       // Postgres computes a generated column's values again in the old type.
       draft.inverse = [tx(`${alter} TYPE ${columnType(col)}`), ...reinstateDependents(ctx.schema, table, model, col.name)];

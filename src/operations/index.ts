@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import { cloneSchemaModel, emptySchemaModel, type SchemaModel } from '../db/schema-model';
-import type { Manifest, OperationKind, OperationSpec, OperationSpecs } from '../manifest/types';
+import { durationMs, type Manifest, type OperationKind, type OperationSpec, type OperationSpecs } from '../manifest/types';
 import { addColumn, addColumnSpec } from './add-column';
 import { addConstraint, addConstraintSpec } from './add-constraint';
 import { alterColumnType, alterColumnTypeSpec } from './alter-column-type';
@@ -90,6 +90,11 @@ export interface PlanOptions {
   offline?: boolean;
 }
 
+function lockTimeoutOf(manifest: Manifest): { lockTimeoutMs?: number } {
+  const ms = manifest.policy === undefined ? null : durationMs(manifest.policy.lock_timeout);
+  return ms === null ? {} : { lockTimeoutMs: ms };
+}
+
 /**
  * Plans every operation in order against a copy of `schema` (or an empty model for
  * an offline plan). Each planner evolves the model, so later operations see earlier
@@ -104,6 +109,7 @@ export function planManifest(manifest: Manifest, schema?: SchemaModel, options: 
     offline: options.offline ?? schema === undefined,
     newTables: new Set(),
     newColumns: new Map(),
+    ...lockTimeoutOf(manifest),
   };
   const steps: PlannedStep[] = [];
   manifest.operations.forEach((op, i) => {

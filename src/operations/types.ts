@@ -180,6 +180,12 @@ export interface PlanContext {
    * alter_column_type) has nothing to snapshot: rolling back drops the column anyway.
    */
   newColumns?: Map<string, Set<string>>;
+  /**
+   * The manifest's policy.lock_timeout in milliseconds: how long a step may make the
+   * application wait. A type change whose in-place rewrite would lock the table for a good
+   * part of it takes the online path instead (see alter-column-type-online.ts).
+   */
+  lockTimeoutMs?: number;
 }
 
 /**

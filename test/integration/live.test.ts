@@ -127,7 +127,7 @@ async function expectApplicationIntact(writer: WriterReport): Promise<void> {
   expect([...new Set(writer.errors)]).toEqual([]);
   expect(writer.lockWaitsTooLong).toBe(0);
   expect(writer.committed).toBeGreaterThan(20);
-  const { rows } = await db.query<{ sum: string; ledger: string }>('select (select sum(balance) from accounts)::text as sum, (select count(*) from ledger)::text as ledger');
+  const { rows } = await db.query<{ sum: string; ledger: string }>('select (select sum(balance) from accounts)::bigint::text as sum, (select count(*) from ledger)::text as ledger');
   expect(rows[0]!.sum).toBe(rows[0]!.ledger);
   const inserted = await db.query('select id from accounts where id = any($1::int[])', [writer.inserted]);
   expect(inserted.rowCount).toBe(writer.inserted.length);
@@ -289,5 +289,70 @@ policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
     expect(back.rowCount).toBe(100);
     const restore = progressOf(outcome).rollback?.restores?.find((r) => r.kind === 'changes');
     expect(restore).toMatchObject({ rows: 152, equal: true });
+  });
+});
+
+/** The table as pg_dump prints its definition: a witness that shares no code with Godwit's fingerprint. */
+async function dumpAccounts(): Promise<string> {
+  const { execFileSync } = await import('node:child_process');
+  const out = execFileSync('pg_dump', ['--schema-only', '--no-owner', '-t', 'public.accounts', db.url], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => !l.startsWith('--') && !l.startsWith('\\restrict') && !l.startsWith('\\unrestrict') && l.trim() !== '').join('\n');
+}
+
+describe('online alter_column_type while the application writes', () => {
+  const manifest = (id: string) => `
+id: ${id}
+operations:
+  - alter_column_type: { table: accounts, column: balance, type: "numeric(20,2)", online: true }
+  - sql: { up: "select pg_sleep(1)", down: "select 1" }
+  - add_column: { table: accounts, column: { name: tier, type: text } }
+policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
+`;
+  beforeEach(async () => {
+    await db.query(`create index accounts_balance_idx on accounts (balance, id); alter table accounts add constraint balance_not_negative check (balance >= 0)`);
+  });
+
+  it('rolled back after the swap: renamed back, exact to pg_dump, with every write the application made', async () => {
+    const before = await dumpAccounts();
+    const { outcome, writer } = await runWhileWriting(manifest('0007_online_after_swap'), 7);
+    expect(finalState(outcome)).toBe('rolled_back');
+    await expectApplicationIntact(writer);
+    await expectColumnsAsBefore(['owner', 'note']);
+    expect(await dumpAccounts()).toBe(before);
+    const triggers = await db.query(`select tgname from pg_trigger where tgrelid = 'accounts'::regclass and not tgisinternal`);
+    expect(triggers.rows).toEqual([]);
+    const retired = progressOf(outcome).rollback?.restores?.find((r) => r.kind === 'retired');
+    expect(retired).toMatchObject({ source: 'public.accounts.balance', equal: true });
+    expect(progressOf(outcome).rollback?.equal).toBe(true);
+  });
+
+  it('rolled back before the swap: the new column is dropped, nothing else changed', async () => {
+    const before = await dumpAccounts();
+    const { outcome, writer } = await runWhileWriting(manifest('0008_online_before_swap'), 3);
+    expect(finalState(outcome)).toBe('rolled_back');
+    await expectApplicationIntact(writer);
+    expect(await dumpAccounts()).toBe(before);
+  });
+
+  it('applied: the column has the new type, its index and check, and the trigger is gone', async () => {
+    const { outcome, writer } = await runWhileWriting(manifest('0009_online_applied'));
+    expect(finalState(outcome)).toBe('applied');
+    await expectApplicationIntact(writer);
+    await expectColumnsAsBefore(['owner', 'note']);
+    const type = await db.query<{ t: string; nullable: boolean; def: string | null }>(
+      `select format_type(atttypid, atttypmod) as t, not attnotnull as nullable, pg_get_expr(d.adbin, d.adrelid) as def
+         from pg_attribute a left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+        where attrelid = 'accounts'::regclass and attname = 'balance'`,
+    );
+    expect(type.rows[0]).toMatchObject({ t: 'numeric(20,2)', nullable: false, def: '0' });
+    const index = await db.query<{ def: string }>(`select indexdef as def from pg_indexes where indexname = 'accounts_balance_idx'`);
+    expect(index.rows[0]!.def).toBe('CREATE INDEX accounts_balance_idx ON public.accounts USING btree (balance, id)');
+    const check = await db.query<{ def: string }>(`select pg_get_constraintdef(oid) as def from pg_constraint where conname = 'balance_not_negative'`);
+    expect(check.rows[0]!.def).toBe('CHECK ((balance >= (0)::numeric))');
+    const triggers = await db.query(`select tgname from pg_trigger where tgrelid = 'accounts'::regclass and not tgisinternal`);
+    expect(triggers.rows).toEqual([]);
+    // Every value came across (sum(balance) = count(ledger) above); the old column is retired, to be purged by prune.
+    const retired = await db.query<{ source_column: string }>(`select source_column from godwit.retired where migration_id = '0009_online_applied' and purged_at is null`);
+    expect(retired.rows).toEqual([{ source_column: 'balance' }]);
   });
 });
