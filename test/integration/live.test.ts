@@ -5,6 +5,8 @@ import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/tempo
 import { applyAndWatch, finalState } from '../helpers/migrate';
 import type { WatchOutcome } from '../../src/client';
 import type { MigrationProgress } from '../../workflows/definitions';
+import { pruneSnapshots } from '../../src/db/snapshots';
+import { directCalls } from '../helpers/direct';
 
 // Rollback on a live database: an application writes during the whole migration, and the
 // rollback must undo the migration's writes and nothing else. The witness is plain SQL against
@@ -18,6 +20,9 @@ const DELETABLE = { from: 19_001, to: 20_000 };
 const LOCK_TIMEOUT_MS = 2_000;
 
 let db: TestDatabase;
+/** The id the writer gives the next account it inserts: one sequence for every writer of a test. */
+let nextId = ROWS + 1;
+const { withClient } = directCalls(() => db.url);
 let t: TestTemporal;
 
 beforeAll(async () => {
@@ -32,6 +37,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
+  nextId = ROWS + 1;
   await db.query(`
     drop table if exists accounts, ledger, accounts_before cascade;
     create table accounts (id int primary key, owner text not null, note text, balance bigint not null default 0);
@@ -59,7 +65,6 @@ interface WriterReport {
 function startWriter(clients = 3): { stop(): Promise<WriterReport> } {
   const report: WriterReport = { committed: 0, inserted: [], deleted: [], lockWaitsTooLong: 0, errors: [] };
   let running = true;
-  let nextId = ROWS + 1;
   const loops = Array.from({ length: clients }, async (_v, n) => {
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
@@ -326,6 +331,19 @@ policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
     expect(progressOf(outcome).rollback?.equal).toBe(true);
   });
 
+  it('refuses to swap a column a view reads, naming the view, and rolls back', async () => {
+    await db.query('create view rich as select id from accounts where balance > 100');
+    try {
+      const before = await dumpAccounts();
+      const outcome = await applyAndWatch(t, 'app', await manifestFrom(manifest('0010_online_view')));
+      expect(finalState(outcome)).toBe('rolled_back');
+      expect(progressOf(outcome).reason).toMatch(/cannot change the type of accounts\.balance online: view rich would keep reading the old column after the swap/);
+      expect(await dumpAccounts()).toBe(before);
+    } finally {
+      await db.query('drop view rich');
+    }
+  });
+
   it('rolled back before the swap: the new column is dropped, nothing else changed', async () => {
     const before = await dumpAccounts();
     const { outcome, writer } = await runWhileWriting(manifest('0008_online_before_swap'), 3);
@@ -354,5 +372,19 @@ policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
     // Every value came across (sum(balance) = count(ledger) above); the old column is retired, to be purged by prune.
     const retired = await db.query<{ source_column: string }>(`select source_column from godwit.retired where migration_id = '0009_online_applied' and purged_at is null`);
     expect(retired.rows).toEqual([{ source_column: 'balance' }]);
+
+    // Once its retention ends, prune drops the old column, and its old index and check with it, while the application writes.
+    await db.query(`update godwit.retired set retain_until = now() - interval '1 second' where migration_id = '0009_online_applied'`);
+    const after = startWriter();
+    const pruned = await withClient((c) => pruneSnapshots(c));
+    const late = await after.stop();
+    expect(pruned.purged.map((r) => r.source)).toEqual(['public.accounts.balance']);
+    await expectApplicationIntact({ ...late, committed: late.committed + writer.committed });
+    const leftovers = await db.query<{ name: string }>(
+      `select attname::text as name from pg_attribute where attrelid = 'accounts'::regclass and attname like '\\_godwit%' and not attisdropped
+       union all select relname::text from pg_class where relname like '\\_godwit%'
+       union all select conname::text from pg_constraint where conname like '\\_godwit%'`,
+    );
+    expect(leftovers.rows).toEqual([]);
   });
 });
