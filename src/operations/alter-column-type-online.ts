@@ -99,9 +99,16 @@ export function onlineProblem(ctx: PlanContext, table: Rel, model: TableModel, c
   return null;
 }
 
-/** `CREATE OR REPLACE FUNCTION` of the trigger function that sets column `target` (SQL) from the row, in the migration's search_path. */
-function syncFunction(fn: string, target: string, value: string): SqlAction {
-  const body = `begin\n  NEW.${target} := (select ${value} from (select NEW.*) as godwit_row);\n  return NEW;\nend`;
+/**
+ * `CREATE OR REPLACE FUNCTION` of the trigger function that sets column `target` (SQL) from the
+ * row, in the migration's search_path: `value` is the manifest's expression over the row's
+ * columns, or `{ column, cast }` for a plain conversion, which PL/pgSQL evaluates on NEW
+ * directly (it runs on every write of the application, so without a subquery per row).
+ */
+function syncFunction(fn: string, target: string, value: string | { column: string; cast?: string }): SqlAction {
+  const computed =
+    typeof value === 'string' ? `(select ${value} from (select NEW.*) as godwit_row)` : `NEW.${quoteIdent(value.column)}${value.cast === undefined ? '' : `::${value.cast}`}`;
+  const body = `begin\n  NEW.${target} := ${computed};\n  return NEW;\nend`;
   return tx(`CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS ${quoteLiteral(body)}`);
 }
 
@@ -155,7 +162,8 @@ export function planOnline(spec: OnlineTypeChange, ctx: PlanContext, table: Rel,
 
   const forwardValue = spec.using ?? old;
   const backValue = spec.down_using ?? `${old}::${columnType(col)}`;
-  const toNew = syncFunction(n.fn, fresh, forwardValue);
+  // Without using, the assignment converts as the in-place ALTER would (an assignment cast).
+  const toNew = syncFunction(n.fn, fresh, spec.using ?? { column: name });
   steps.push({
     ...base,
     summary: summary(`add ${n.fresh}, kept in step by a trigger`),
@@ -240,7 +248,7 @@ export function planOnline(spec: OnlineTypeChange, ctx: PlanContext, table: Rel,
       tx(`${alter} RENAME COLUMN ${fresh} TO ${old}`),
       ...indexes.flatMap((index, i) => [renameIndex(index.name, n.retiredIndex(i)), renameIndex(n.index(i), index.name)]),
       ...checks.flatMap((c, i) => [renameCheck(c.name, n.retiredCheck(i)), renameCheck(n.check(i), c.name)]),
-      syncFunction(n.fn, retired, backValue),
+      syncFunction(n.fn, retired, spec.down_using ?? { column: name, cast: columnType(col) }),
     ],
     inverse: [
       tx(`LOCK TABLE ${table.sql} IN ACCESS EXCLUSIVE MODE`),

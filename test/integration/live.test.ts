@@ -305,10 +305,10 @@ async function dumpAccounts(): Promise<string> {
 }
 
 describe('online alter_column_type while the application writes', () => {
-  const manifest = (id: string) => `
+  const manifest = (id: string, using = '') => `
 id: ${id}
 operations:
-  - alter_column_type: { table: accounts, column: balance, type: "numeric(20,2)", online: true }
+  - alter_column_type: { table: accounts, column: balance, type: "numeric(20,2)", online: true${using} }
   - sql: { up: "select pg_sleep(1)", down: "select 1" }
   - add_column: { table: accounts, column: { name: tier, type: text } }
 policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
@@ -346,7 +346,8 @@ policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
 
   it('rolled back before the swap: the new column is dropped, nothing else changed', async () => {
     const before = await dumpAccounts();
-    const { outcome, writer } = await runWhileWriting(manifest('0008_online_before_swap'), 3);
+    // With using, the trigger computes the new column by the manifest's expression over the row.
+    const { outcome, writer } = await runWhileWriting(manifest('0008_online_before_swap', ', using: "balance * 1.00 + 0 * id"'), 3);
     expect(finalState(outcome)).toBe('rolled_back');
     await expectApplicationIntact(writer);
     expect(await dumpAccounts()).toBe(before);

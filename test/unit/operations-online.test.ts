@@ -132,7 +132,7 @@ describe('alter_column_type online: the SQL', () => {
       'ALTER INDEX "public"."_godwit_new_d5b8b53c_i0" RENAME TO "users_score_idx"',
       'ALTER TABLE "public"."users" RENAME CONSTRAINT "score_positive" TO "_godwit_retired_d5b8b53c_c0"',
       'ALTER TABLE "public"."users" RENAME CONSTRAINT "_godwit_new_d5b8b53c_c0" TO "score_positive"',
-      `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS 'begin\n  NEW.{{retired:0}} := (select "score"::integer from (select NEW.*) as godwit_row);\n  return NEW;\nend'`,
+      `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS 'begin\n  NEW.{{retired:0}} := NEW."score"::integer;\n  return NEW;\nend'`,
     ]);
     expect(swap!.retire).toEqual([{ kind: 'column', schema: 'public', table: 'users', column: 'score' }]);
     expect(sqlOf(swap!.inverse)).toEqual([
@@ -145,6 +145,11 @@ describe('alter_column_type online: the SQL', () => {
       'ALTER TABLE "public"."users" RENAME COLUMN {{retired:0}} TO "score"',
       sqlOf(expand!.forward)![3],
     ]);
+  });
+
+  it('converts on NEW directly, without a subquery per write, when there is no using', () => {
+    const [plain] = planWith(retype(), scored());
+    expect(sqlOf(plain!.forward)![3]).toContain(`AS 'begin\n  NEW."_godwit_new_d5b8b53c" := NEW."score";\n  return NEW;\nend'`);
   });
 
   it('takes down_using for the way back when given', () => {
