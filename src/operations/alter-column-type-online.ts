@@ -200,8 +200,21 @@ export function planOnline(spec: OnlineTypeChange, ctx: PlanContext, table: Rel,
   });
 
   const set = `${fresh} = ${forwardValue}`;
+  // The fill is an UPDATE of every row: the table's own row triggers on UPDATE fire for each.
+  const fired = Object.values(model.triggers ?? {}).filter((t) => t.enabled !== 'disabled' && /\b(?:BEFORE|AFTER) (?:[A-Z ]+ OR )?UPDATE\b/.test(t.definition) && / FOR EACH ROW /.test(t.definition));
   steps.push({
     ...base,
+    ...(fired.length === 0
+      ? {}
+      : {
+          lint: [
+            {
+              level: 'warning',
+              code: 'fill_fires_triggers',
+              message: `filling the new column updates every row of ${table.display}, so its trigger${fired.length === 1 ? '' : 's'} ${fired.map((t) => t.name).join(', ')} fire${fired.length === 1 ? 's' : ''} for each (an updated_at trigger would touch every row); give online: false to rewrite in place, where triggers do not fire`,
+            },
+          ],
+        }),
     summary: summary(`fill ${n.fresh} in batches`),
     forward: [tx(`UPDATE ${table.sql} SET ${set}`)],
     inverse: [],

@@ -157,3 +157,18 @@ describe('alter_column_type online: the SQL', () => {
     expect(sqlOf(back!.forward)!.at(-1)).toContain('NEW.{{retired:0}} := (select score / 10 from (select NEW.*) as godwit_row)');
   });
 });
+
+describe('alter_column_type online: the fill and the table triggers', () => {
+  it('warns that the fill fires the table own row UPDATE triggers', () => {
+    const schema = scored();
+    schema.tables['public.users']!.triggers = {
+      touch: { name: 'touch', definition: 'CREATE TRIGGER touch BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION touch()', enabled: 'origin' },
+      audit_insert: { name: 'audit_insert', definition: 'CREATE TRIGGER audit_insert AFTER INSERT ON public.users FOR EACH ROW EXECUTE FUNCTION audit()', enabled: 'origin' },
+    };
+    const [, fill] = planWith(retype(), schema);
+    expect(fill!.lint.map((l) => l.message)).toEqual([
+      'filling the new column updates every row of users, so its trigger touch fires for each (an updated_at trigger would touch every row); give online: false to rewrite in place, where triggers do not fire',
+    ]);
+    expect(planWith(retype(), scored())[1]!.lint).toEqual([]);
+  });
+});
