@@ -1,4 +1,6 @@
 import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { HolderCheck } from '../src/db/lease';
 import type pg from 'pg';
 import type { MigrationPolicy } from '../workflows/definitions';
 import type { TargetPools } from '../src/db/pool';
@@ -84,4 +86,26 @@ export async function setTimeouts(client: pg.ClientBase, policy: Pick<MigrationP
 
 export async function resetTimeouts(client: pg.ClientBase): Promise<void> {
   await client.query('reset lock_timeout; reset statement_timeout');
+}
+
+/**
+ * Asks Temporal, through the worker's own client, whether a lease holder's workflow is still
+ * open. Not found counts as closed (its history is gone); an error as unknown, which frees
+ * nothing. Outside an activity (library use) nothing is known.
+ */
+export function temporalHolderCheck(): HolderCheck {
+  return async (holder) => {
+    let client;
+    try {
+      client = Context.current().client;
+    } catch {
+      return 'unknown';
+    }
+    try {
+      const description = await client.workflow.getHandle(holder).describe();
+      return description.status.name === 'RUNNING' ? 'open' : 'closed';
+    } catch (err) {
+      return err instanceof WorkflowNotFoundError ? 'closed' : 'unknown';
+    }
+  };
 }

@@ -1,8 +1,10 @@
 import { diffFingerprints, schemaFingerprint } from '../src/db/fingerprint';
 import { listSnapshots, pruneSnapshots } from '../src/db/snapshots';
 import { listRetired } from '../src/db/purge';
-import type { DriftInput, DriftReport, SnapshotsInput, SnapshotsReport } from '../workflows/definitions';
-import { type ActivityDeps, withTarget } from './context';
+import type { DriftInput, DriftReport, SnapshotsInput, SnapshotsReport, UnlockInput, UnlockReport } from '../workflows/definitions';
+import { appendAudit } from '../src/db/audit';
+import { readLease } from '../src/db/lease';
+import { type ActivityDeps, inTransaction, temporalHolderCheck, withTarget } from './context';
 
 interface AppliedRow {
   migration_id: string;
@@ -57,6 +59,35 @@ export function makeInspect(deps: ActivityDeps) {
           purged: pruned?.purged ?? [],
           deferred: pruned?.deferred ?? [],
         };
+      });
+    },
+
+    /**
+     * Frees a target whose lease holder's run no longer exists (terminated in the UI, or its
+     * history lost), and puts that on the audit log. A run that is still open keeps its
+     * target, whatever the clock says: it is resolved, not unlocked.
+     */
+    async unlockTarget(input: UnlockInput): Promise<UnlockReport> {
+      return withTarget(deps, input.target, `unlocking '${input.target}'`, async (client) => {
+        const lease = await readLease(client, input.target);
+        if (lease === null) return { target: input.target, released: false, holder: null, holderState: null, migrationId: null };
+        const holderState = await temporalHolderCheck()(lease.holder);
+        const { rows } = await client.query<{ migration_id: string; run_id: string }>(
+          'select migration_id, run_id from godwit.migrations where workflow_id = $1 order by started_at desc limit 1',
+          [lease.holder],
+        );
+        const run = rows[0];
+        const report = { target: input.target, holder: lease.holder, holderState, migrationId: run?.migration_id ?? null };
+        if (holderState !== 'closed') return { ...report, released: false };
+        const released = await inTransaction(client, null, async () => {
+          const deleted = await client.query('delete from godwit.leases where target = $1 and token = $2::bigint', [input.target, lease.token]);
+          if (deleted.rowCount !== 1) return false;
+          await appendAudit(client, { migrationId: run?.migration_id ?? '', workflowId: lease.holder, runId: run?.run_id ?? '' }, [
+            { event: 'LEASE_UNLOCKED', from: null, to: null, actor: input.by, detail: { target: input.target, holder: lease.holder, acquiredAt: lease.acquiredAt.toISOString() } },
+          ]);
+          return true;
+        });
+        return { ...report, released };
       });
     },
   };

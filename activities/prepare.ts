@@ -8,7 +8,8 @@ import type { PlannedStep } from '../src/operations/types';
 import { loadSqlParser, planManifest } from '../src/operations';
 import type { Manifest } from '../src/manifest';
 import type { PrepareInput, PrepareResult } from '../workflows/definitions';
-import { type ActivityDeps, heartbeatDetails, inTransaction, previousHeartbeat, withTarget } from './context';
+import { appendAudit } from '../src/db/audit';
+import { type ActivityDeps, heartbeatDetails, inTransaction, previousHeartbeat, temporalHolderCheck, withTarget } from './context';
 import { ChecksumMismatchError, PreCheckFailedError } from './errors';
 
 interface ExistingRow {
@@ -36,7 +37,7 @@ export function makePrepare(deps: ActivityDeps) {
         );
       }
       return inTransaction(client, null, async () => {
-        const token = await acquireLease(client, input.target, input.workflowId);
+        const { token, takeover } = await acquireLease(client, input.target, input.workflowId, temporalHolderCheck());
         const schema = await introspectSchema(client);
         const manifest = input.manifest as Manifest;
         const steps = planManifest(manifest, schema);
@@ -54,6 +55,12 @@ export function makePrepare(deps: ActivityDeps) {
              fingerprint_before_entries = excluded.fingerprint_before_entries, fingerprint_after = null`,
           [input.migrationId, input.description, input.checksum, input.workflowId, input.runId, input.requestedBy, fingerprint.hash, JSON.stringify(fingerprint.entries)],
         );
+        if (takeover !== null) {
+          // Its run no longer exists (Temporal says so): the stale lease is taken over, and that is on the record.
+          await appendAudit(client, input, [
+            { event: 'LEASE_TAKEN_OVER', from: null, to: null, detail: { target: input.target, holder: takeover.holder, acquiredAt: takeover.acquiredAt.toISOString(), expiredAt: takeover.expiredAt.toISOString() } },
+          ]);
+        }
         // Whole-table checksums only where the proof compares whole tables (a quiet database):
         // on a live one each restore is proven against its own snapshot instead.
         const tables = manifest.policy.data_proof === 'whole_table' ? touchedTables(steps, schema) : [];

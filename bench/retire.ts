@@ -92,7 +92,7 @@ async function stepInput(step: PlannedStep): Promise<StepInput> {
   const token = await withClient(url, async (c) => {
     await ensureControlSchema(c);
     await c.query('delete from godwit.leases');
-    return acquireLease(c, 'bench', `wf-${runId}`);
+    return (await acquireLease(c, 'bench', `wf-${runId}`)).token;
   });
   return { target: 'bench', migrationId: `bench_${runSeq}`, workflowId: `wf-${runId}`, runId, token, step, policy: { approval: 'auto', bake_seconds: 0, lock_timeout: '60s', statement_timeout: '0' }, audit: [] };
 }

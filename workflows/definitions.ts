@@ -218,6 +218,26 @@ export interface FinishResult {
 
 export const VERIFY_WORKFLOW_TYPE = 'verifyWorkflow';
 export const SNAPSHOTS_WORKFLOW_TYPE = 'snapshotsWorkflow';
+export const UNLOCK_WORKFLOW_TYPE = 'unlockWorkflow';
+
+/** `godwit unlock`: free a target whose lease holder's run no longer exists. */
+export interface UnlockInput {
+  target: string;
+  /** Who asks, for the audit log. */
+  by: string;
+}
+
+export interface UnlockReport {
+  target: string;
+  /** True when a lease was freed. */
+  released: boolean;
+  /** The holder (a workflow id), when there was a lease. */
+  holder: string | null;
+  /** What Temporal said of the holder's run: a lease is freed only when it is closed. */
+  holderState: 'open' | 'closed' | 'unknown' | null;
+  /** The migration the holder ran, when the target's records know it. */
+  migrationId: string | null;
+}
 
 export interface DriftInput {
   target: string;

@@ -101,6 +101,18 @@ for (const [verb, description] of operatorVerbs) {
   });
 }
 
+temporalOptions(
+  program
+    .command('unlock')
+    .description("free a target whose lease holder's run no longer exists (terminated, or its history lost); audited")
+    .requiredOption('-t, --target <alias>', 'target database alias')
+    .option('--by <name>', 'who does it (default: $GODWIT_REQUESTED_BY, $GITHUB_ACTOR or $USER)')
+    .option('--json', 'machine-readable output'),
+).action(async (opts) => {
+  const { unlockCommand } = await import('./commands/unlock');
+  await unlockCommand(opts);
+});
+
 temporalOptions(program.command('worker').description('run a worker: workflows and activities on the task queue')).action(async (opts) => {
   const { runWorker } = await import('../../worker');
   await runWorker(opts);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { TemporalSettings } from '../config/temporal';
 import type { LoadedManifest } from '../manifest';
-import { SNAPSHOTS_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type DriftReport, type SnapshotsInput, type SnapshotsReport } from '../../workflows/definitions';
+import { SNAPSHOTS_WORKFLOW_TYPE, UNLOCK_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type DriftReport, type SnapshotsInput, type SnapshotsReport, type UnlockInput, type UnlockReport } from '../../workflows/definitions';
 import { GodwitTargetKey } from '../../workflows/messages';
 
 /** Thrown when an inspection could not run (unknown target, database unreachable...). */
@@ -39,4 +39,9 @@ export function verifyDrift(client: Client, settings: TemporalSettings, target: 
 
 export function manageSnapshots(client: Client, settings: TemporalSettings, input: SnapshotsInput): Promise<SnapshotsReport> {
   return runShort(client, settings, SNAPSHOTS_WORKFLOW_TYPE, input.target, `snapshots-${input.action}`, input);
+}
+
+/** Frees a target whose lease holder's run is closed; see UnlockReport. */
+export function unlockTarget(client: Client, settings: TemporalSettings, input: UnlockInput): Promise<UnlockReport> {
+  return runShort(client, settings, UNLOCK_WORKFLOW_TYPE, input.target, 'unlock', input);
 }

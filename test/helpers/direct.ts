@@ -36,7 +36,7 @@ export function directCalls(url: () => string) {
     const token = await withClient(async (c) => {
       await ensureControlSchema(c);
       await c.query('delete from godwit.leases');
-      return acquireLease(c, 'app', `wf-${runId}`);
+      return (await acquireLease(c, 'app', `wf-${runId}`)).token;
     });
     return {
       target: 'app',
