@@ -16,6 +16,7 @@ const NON_RETRYABLE_NAMES = new Set([
   'InjectedFault',
   'PreCheckFailedError',
   'SnapshotMismatchError',
+  'LintError',
 ]);
 
 interface PgErrorLike {
@@ -76,4 +77,9 @@ export class ChecksumMismatchError extends Error {
 /** Thrown when a manifest's pre check is not true: the migration does not start. */
 export class PreCheckFailedError extends Error {
   override readonly name = 'PreCheckFailedError';
+}
+
+/** Thrown when a plan has lint findings of level error that the manifest does not accept by name. */
+export class LintError extends Error {
+  override readonly name = 'LintError';
 }

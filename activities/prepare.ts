@@ -6,11 +6,13 @@ import { ChecksumResumeError, tableChecksums } from '../src/db/checksum';
 import type { SchemaModel } from '../src/db/schema-model';
 import type { PlannedStep } from '../src/operations/types';
 import { loadSqlParser, planManifest } from '../src/operations';
-import type { Manifest } from '../src/manifest';
+import { ManifestError, manifestChecksum, manifestSchema, type Manifest } from '../src/manifest';
+import { formatPath, problemsFromIssues } from '../src/manifest/errors';
+import { fallbackError } from '../src/operations/fields';
 import type { PrepareInput, PrepareResult } from '../workflows/definitions';
 import { appendAudit } from '../src/db/audit';
 import { type ActivityDeps, heartbeatDetails, inTransaction, previousHeartbeat, temporalHolderCheck, withTarget } from './context';
-import { ChecksumMismatchError, PreCheckFailedError } from './errors';
+import { ChecksumMismatchError, LintError, PreCheckFailedError } from './errors';
 
 interface ExistingRow {
   state: string;
@@ -39,8 +41,9 @@ export function makePrepare(deps: ActivityDeps) {
       return inTransaction(client, null, async () => {
         const { token, takeover } = await acquireLease(client, input.target, input.workflowId, temporalHolderCheck());
         const schema = await introspectSchema(client);
-        const manifest = input.manifest as Manifest;
+        const manifest = validManifest(input);
         const steps = planManifest(manifest, schema);
+        refuseLintErrors(input.migrationId, steps, manifest.policy.allow_lint ?? []);
         await runPreChecks(client, manifest);
         const fingerprint = await schemaFingerprint(client);
         await client.query(
@@ -85,6 +88,33 @@ export function makePrepare(deps: ActivityDeps) {
       });
     });
   };
+}
+
+/**
+ * The manifest as the CLI would have read it: the workflow's input is checked with the same
+ * schema, and must carry its own checksum. Whatever started the workflow, a malformed or
+ * altered manifest gets no further than this.
+ */
+function validManifest(input: PrepareInput): Manifest {
+  const source = `the manifest of ${input.migrationId} in the workflow's input`;
+  const parsed = manifestSchema.safeParse(input.manifest, { error: fallbackError });
+  if (!parsed.success) throw new ManifestError(source, problemsFromIssues(parsed.error.issues).map(({ path, message }) => ({ path: formatPath(path), message })));
+  const checksum = manifestChecksum(parsed.data);
+  if (checksum !== input.checksum || parsed.data.id !== input.migrationId) {
+    throw new ManifestError(source, [
+      { path: '', message: `it does not match the migration it came with (id ${parsed.data.id}, checksum ${checksum}; the workflow says ${input.migrationId}, ${input.checksum}); start it with godwit apply` },
+    ]);
+  }
+  return parsed.data;
+}
+
+/** Lint findings of level error stop the apply before its first step, unless the manifest accepts their code by name. */
+function refuseLintErrors(migrationId: string, steps: readonly PlannedStep[], allowed: readonly string[]): void {
+  const errors = steps.flatMap((s) => s.lint.filter((l) => l.level === 'error' && !allowed.includes(l.code)).map((l) => ({ step: s, lint: l })));
+  if (errors.length === 0) return;
+  const list = errors.map(({ step, lint }) => `step ${step.index} (${step.summary}): ${lint.code}: ${lint.message}`).join('; ');
+  const codes = [...new Set(errors.map((e) => e.lint.code))].join(', ');
+  throw new LintError(`${migrationId} was not started: ${list}. Fix the manifest, or accept ${errors.length === 1 ? 'it' : 'them'} by name with policy.allow_lint: [${codes}]`);
 }
 
 /** The existing tables a plan touches: their data is checksummed before the first step. */

@@ -37,6 +37,9 @@ export interface MigrationPolicy {
   statement_timeout: string;
   data_proof?: 'restores' | 'whole_table';
   retention?: string;
+  approval_risk?: 'low' | 'medium' | 'high';
+  approval_timeout?: string;
+  allow_lint?: string[];
 }
 
 /** Test and chaos hooks; absent in normal runs. Recorded in history like any input. */
@@ -132,6 +135,8 @@ export interface MigrationProgress {
   fingerprintAfter: string | null;
   rollback: RollbackProof | null;
   events: ProgressEvent[];
+  /** Why `approval: auto` asked a person (the risky steps), when it did. */
+  approvalReason?: string;
 }
 
 export type MigrationOutcome = 'applied' | 'rolled_back' | 'rejected' | 'resolved_manually';

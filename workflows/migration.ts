@@ -4,6 +4,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -13,6 +14,8 @@ import {
 import type { GodwitActivities } from '../activities';
 import { type LifecycleEvent, type MigrationState } from '../src/lifecycle/states';
 import { startLifecycle, stateOf, step as stepMachine, type LifecycleSnapshot } from '../src/lifecycle/machine';
+import { autoApprovalReason, DEFAULT_APPROVAL_TIMEOUT } from '../src/lifecycle/approval';
+import { durationMs } from '../src/manifest/types';
 import type { AuditEntry } from '../src/db/audit';
 import type { PlannedStep } from '../src/operations/types';
 import { describeRestore, type MigrationInput, type MigrationOutcome, type MigrationProgress, type MigrationResult, type RunScope, type StepProgress } from './definitions';
@@ -153,6 +156,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   function describeProgress(): string {
     const lines = [`**${progress.state}** — ${input.migrationId} on \`${input.target}\``];
     if (progress.reason) lines.push(`reason: ${progress.reason}`);
+    if (progress.state === 'awaiting_approval' && progress.approvalReason) lines.push(progress.approvalReason);
     for (const s of progress.steps) lines.push(`- [${s.status}] ${s.index}. ${s.summary}${s.error ? ` — ${s.error}` : ''}`);
     if (progress.rollback) {
       lines.push(`fingerprint before: \`${progress.rollback.fingerprintBefore}\``, `fingerprint after:  \`${progress.rollback.fingerprintAfter}\``);
@@ -195,9 +199,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     throw ApplicationFailure.nonRetryable(describeError(err), cause instanceof ApplicationFailure ? (cause.type ?? 'PrepareFailed') : 'PrepareFailed');
   }
   if (prepared.alreadyApplied) {
-    progress.state = 'applied';
     progress.fingerprintAfter = prepared.fingerprint;
-    upsertSearchAttributes([{ key: GodwitStateKey, value: 'applied' }]);
+    send({ type: 'ALREADY_APPLIED' });
     setCurrentDetails(`**applied** — ${input.migrationId} was already applied with this checksum; nothing to do`);
     return result('applied', true);
   }
@@ -205,11 +208,25 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   progress.fingerprintBefore = prepared.fingerprintBefore;
   progress.steps = prepared.steps.map((s) => ({ id: s.id, index: s.index, summary: s.summary, status: 'pending' }));
 
-  // 2. approval gate.
-  send({ type: 'START', needsApproval: input.policy.approval === 'required' });
+  // 2. approval gate: required always asks; auto asks when the plan is risky enough (runs
+  // started before that rule keep their history: the patch marks the new ones).
+  const autoReason = patched('approval-auto-risk') && input.policy.approval === 'auto' ? autoApprovalReason(prepared.steps, input.policy.approval_risk) : null;
+  if (autoReason !== null) progress.approvalReason = autoReason;
+  send({ type: 'START', needsApproval: input.policy.approval === 'required' || autoReason !== null });
+  if (autoReason !== null) pendingAudit.at(-1)!.detail = { approval: autoReason };
   if (progress.state === 'awaiting_approval') {
     await finish('awaiting_approval', { releaseLease: false }, token);
-    await condition(() => inbox.approval !== null || inbox.rejection !== null);
+    const answered = () => inbox.approval !== null || inbox.rejection !== null;
+    if (patched('approval-timeout')) {
+      const timeout = input.policy.approval_timeout ?? DEFAULT_APPROVAL_TIMEOUT;
+      if (!(await condition(answered, durationMs(timeout) ?? durationMs(DEFAULT_APPROVAL_TIMEOUT)!))) {
+        send({ type: 'APPROVAL_TIMEOUT' });
+        await finish('rejected', { releaseLease: true }, token);
+        return result('rejected');
+      }
+    } else {
+      await condition(answered);
+    }
     const rejected = inbox.rejection as { by: string; reason?: string } | null;
     if (rejected) {
       send({ type: 'REJECT', by: rejected.by, reason: rejected.reason }, rejected.by);

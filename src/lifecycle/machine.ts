@@ -57,6 +57,8 @@ export const lifecycleMachine = setup({
     planned: {
       on: {
         START: [{ guard: 'needsApproval', target: 'awaiting_approval' }, { target: 'in_progress' }],
+        // A manifest applied before with the same checksum: nothing to do.
+        ALREADY_APPLIED: 'applied',
       },
     },
     awaiting_approval: {

@@ -19,6 +19,7 @@ export const FINAL_STATES: readonly MigrationState[] = ['applied', 'rejected', '
 
 export type LifecycleEvent =
   | { type: 'START'; needsApproval: boolean }
+  | { type: 'ALREADY_APPLIED' }
   | { type: 'APPROVE'; by: string }
   | { type: 'REJECT'; by: string; reason?: string }
   | { type: 'APPROVAL_TIMEOUT' }

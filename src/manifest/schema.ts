@@ -3,7 +3,7 @@
  * canonical one (see canonical.ts), and reports every problem at once.
  */
 import { z } from 'zod';
-import { choice, fallbackError, friendly, list, strict, text } from '../operations/fields';
+import { choice, fallbackError, friendly, identifier, list, strict, text } from '../operations/fields';
 import { isOperationKind, knownKinds, operationKinds } from '../operations';
 import { didYouMean } from '../operations/suggest';
 import { DEFAULT_POLICY, type Manifest, type OperationSpec } from './types';
@@ -110,8 +110,13 @@ const policy = strict(
       "what the rollback proof compares: restores (each restore against its own snapshot; right while the application writes) or whole_table (every touched table's checksum against before; only for a database nobody writes to during the migration)",
     ).optional(),
     retention: duration("how long snapshots and retired columns and tables are kept after the migration, e.g. '14d' or '12h'").optional(),
+    approval_risk: choice(['low', 'medium', 'high'] as const, 'with approval: auto, the step risk from which a person must approve (default high)').optional(),
+    approval_timeout: duration("how long a migration waits for its approval before it ends rejected, e.g. '4h' (default 24h)").optional(),
+    allow_lint: z
+      .array(identifier('a lint code, e.g. not_restorable'), { error: friendly('a list of lint codes', 'the lint errors this manifest accepts, e.g. [not_restorable]') })
+      .optional(),
   },
-  'the policy: { approval, bake_seconds, lock_timeout, statement_timeout, data_proof, retention }',
+  'the policy: { approval, approval_risk, approval_timeout, bake_seconds, lock_timeout, statement_timeout, data_proof, retention, allow_lint }',
 );
 
 export const manifestSchema = strict(

@@ -47,6 +47,12 @@ export interface Policy {
   data_proof?: 'restores' | 'whole_table';
   /** How long snapshots and retired columns and tables are kept (default 14 days). */
   retention?: string;
+  /** With approval `auto`: the step risk from which a person must approve (default `high`). */
+  approval_risk?: 'low' | 'medium' | 'high';
+  /** How long a migration waits for its approval before it ends rejected (default 24h). */
+  approval_timeout?: string;
+  /** Lint codes of level error this manifest accepts; any other lint error stops the apply before its first step. */
+  allow_lint?: string[];
 }
 
 export const DEFAULT_POLICY: Policy = { approval: 'auto', bake_seconds: 0, lock_timeout: '5s', statement_timeout: '0' };

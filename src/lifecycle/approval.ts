@@ -1,0 +1,28 @@
+/**
+ * When `approval: auto` asks a person: pure, so the workflow can decide it from the plan
+ * (and replay decides the same).
+ */
+import type { PlannedStep } from '../operations/types';
+
+export type RiskLevel = 'low' | 'medium' | 'high';
+
+const RANK: Record<RiskLevel, number> = { low: 0, medium: 1, high: 2 };
+
+/** The default approval_risk: destructive steps, table rewrites and long exclusive locks. */
+export const DEFAULT_APPROVAL_RISK: RiskLevel = 'high';
+
+/** The default approval_timeout: a migration waits a day for its approval, then ends rejected. */
+export const DEFAULT_APPROVAL_TIMEOUT = '24h';
+
+/**
+ * Why a plan needs an approval under `approval: auto`, or null: a step whose risk reaches
+ * `threshold`, or a step that holds a lock blocking writes for a whole-table operation.
+ */
+export function autoApprovalReason(steps: readonly Pick<PlannedStep, 'index' | 'summary' | 'risk' | 'blocksWrites'>[], threshold: RiskLevel = DEFAULT_APPROVAL_RISK): string | null {
+  const reasons: string[] = [];
+  for (const s of steps) {
+    if (s.blocksWrites !== undefined) reasons.push(`step ${s.index} (${s.summary}) holds ${s.blocksWrites.lock} on ${s.blocksWrites.table}: ${s.blocksWrites.reason}`);
+    else if (RANK[s.risk] >= RANK[threshold]) reasons.push(`step ${s.index} (${s.summary}) is ${s.risk} risk`);
+  }
+  return reasons.length === 0 ? null : `approval: auto asks a person when a step reaches ${threshold} risk: ${reasons.join('; ')}`;
+}
