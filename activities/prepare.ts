@@ -1,15 +1,15 @@
 import type pg from 'pg';
-import { introspectSchema } from '../src/db/introspect';
 import { schemaFingerprint } from '../src/db/fingerprint';
 import { acquireLease } from '../src/db/lease';
 import { ChecksumResumeError, tableChecksums } from '../src/db/checksum';
 import type { SchemaModel } from '../src/db/schema-model';
 import type { PlannedStep } from '../src/operations/types';
-import { loadSqlParser, planManifest } from '../src/operations';
+import { loadSqlParser } from '../src/operations';
 import type { Manifest } from '../src/manifest';
 import type { PrepareInput, PrepareResult } from '../workflows/definitions';
 import { type ActivityDeps, heartbeatDetails, inTransaction, previousHeartbeat, withTarget } from './context';
 import { ChecksumMismatchError, PreCheckFailedError } from './errors';
+import { planOnCatalog, readCatalog } from './plan';
 
 interface ExistingRow {
   state: string;
@@ -37,9 +37,9 @@ export function makePrepare(deps: ActivityDeps) {
       }
       return inTransaction(client, null, async () => {
         const token = await acquireLease(client, input.target, input.workflowId);
-        const schema = await introspectSchema(client);
+        const schema = await readCatalog(client);
         const manifest = input.manifest as Manifest;
-        const steps = planManifest(manifest, schema);
+        const { steps } = planOnCatalog(manifest, schema);
         await runPreChecks(client, manifest);
         const fingerprint = await schemaFingerprint(client);
         await client.query(

@@ -1,8 +1,8 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { GodwitActivities } from '../activities';
-import type { DriftInput, DriftReport, SnapshotsInput, SnapshotsReport } from './definitions';
+import type { DriftInput, DriftReport, LivePlanInput, LivePlanReport, SnapshotsInput, SnapshotsReport } from './definitions';
 
-const { inspectDrift, manageSnapshots } = proxyActivities<GodwitActivities>({
+const { inspectDrift, manageSnapshots, planOnTarget } = proxyActivities<GodwitActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumAttempts: 3 },
@@ -16,4 +16,10 @@ export async function verifyWorkflow(input: DriftInput): Promise<DriftReport> {
 /** `godwit snapshots list|prune`. */
 export async function snapshotsWorkflow(input: SnapshotsInput): Promise<SnapshotsReport> {
   return manageSnapshots.executeWithOptions({ summary: `${input.action} snapshots on ${input.target}` }, [input]);
+}
+
+/** `godwit plan --target`: the plan against the live catalog, made where the connection string lives. */
+export async function planWorkflow(input: LivePlanInput): Promise<LivePlanReport> {
+  const what = input.manifests.length === 1 ? input.manifests[0]!.id : `${input.manifests.length} manifests`;
+  return planOnTarget.executeWithOptions({ summary: `plan ${what} against ${input.target}` }, [input]);
 }

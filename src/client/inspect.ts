@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { TemporalSettings } from '../config/temporal';
 import type { LoadedManifest } from '../manifest';
-import { SNAPSHOTS_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type DriftReport, type SnapshotsInput, type SnapshotsReport } from '../../workflows/definitions';
+import {
+  PLAN_WORKFLOW_TYPE,
+  SNAPSHOTS_WORKFLOW_TYPE,
+  VERIFY_WORKFLOW_TYPE,
+  type DriftReport,
+  type LivePlanReport,
+  type SnapshotsInput,
+  type SnapshotsReport,
+} from '../../workflows/definitions';
 import { GodwitTargetKey } from '../../workflows/messages';
 
 /** Thrown when an inspection could not run (unknown target, database unreachable...). */
@@ -39,4 +47,12 @@ export function verifyDrift(client: Client, settings: TemporalSettings, target: 
 
 export function manageSnapshots(client: Client, settings: TemporalSettings, input: SnapshotsInput): Promise<SnapshotsReport> {
   return runShort(client, settings, SNAPSHOTS_WORKFLOW_TYPE, input.target, `snapshots-${input.action}`, input);
+}
+
+/** The plan of each manifest against the target's live catalog, made by a worker without writing to the target. */
+export function planAgainstTarget(client: Client, settings: TemporalSettings, target: string, manifests: readonly LoadedManifest[]): Promise<LivePlanReport> {
+  return runShort(client, settings, PLAN_WORKFLOW_TYPE, target, 'plan', {
+    target,
+    manifests: manifests.map((m) => ({ id: m.manifest.id, checksum: m.checksum, manifest: m.manifest })),
+  });
 }
