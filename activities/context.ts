@@ -62,6 +62,28 @@ export async function withTarget<T>(deps: ActivityDeps, target: string, context:
   }
 }
 
+/**
+ * Like withTarget for a look that must leave no trace (`godwit plan --target`): no control
+ * schema is created, and `fn` runs in a read-only transaction, so Postgres itself refuses any
+ * write, and in one snapshot, so every catalog read sees the same schema. Rolled back after.
+ */
+export async function readTarget<T>(deps: ActivityDeps, target: string, context: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  let client: pg.PoolClient | undefined;
+  try {
+    client = await deps.pools.connect(target);
+    await client.query('begin isolation level repeatable read read only');
+    try {
+      return await heartbeating(() => fn(client!));
+    } finally {
+      await client.query('rollback').catch(() => undefined);
+    }
+  } catch (err) {
+    throw toFailure(err, context);
+  } finally {
+    client?.release();
+  }
+}
+
 /** Runs `fn` in a transaction with the policy's timeouts set for that transaction only. */
 export async function inTransaction<T>(client: pg.ClientBase, policy: Pick<MigrationPolicy, 'lock_timeout' | 'statement_timeout'> | null, fn: () => Promise<T>): Promise<T> {
   await client.query('begin');

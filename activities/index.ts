@@ -2,6 +2,7 @@ import { TargetPools } from '../src/db/pool';
 import type { ActivityDeps } from './context';
 import { makeFinish } from './finish';
 import { makeInspect } from './inspect';
+import { makePlan } from './plan';
 import { makePrepare } from './prepare';
 import { makeSteps } from './steps';
 
@@ -12,6 +13,7 @@ export function createActivities(deps: ActivityDeps = { pools: new TargetPools()
     ...makeSteps(deps),
     ...makeFinish(deps),
     ...makeInspect(deps),
+    ...makePlan(deps),
   };
 }
 

@@ -1,18 +1,16 @@
 import type pg from 'pg';
-import { introspectSchema } from '../src/db/introspect';
 import { schemaFingerprint } from '../src/db/fingerprint';
 import { acquireLease } from '../src/db/lease';
 import { ChecksumResumeError, tableChecksums } from '../src/db/checksum';
 import type { SchemaModel } from '../src/db/schema-model';
 import type { PlannedStep } from '../src/operations/types';
-import { loadSqlParser, planManifest } from '../src/operations';
-import { ManifestError, manifestChecksum, manifestSchema, type Manifest } from '../src/manifest';
-import { formatPath, problemsFromIssues } from '../src/manifest/errors';
-import { fallbackError } from '../src/operations/fields';
+import { loadSqlParser } from '../src/operations';
+import { ManifestError, manifestChecksum, type Manifest } from '../src/manifest';
 import type { PrepareInput, PrepareResult } from '../workflows/definitions';
 import { appendAudit } from '../src/db/audit';
 import { type ActivityDeps, heartbeatDetails, inTransaction, previousHeartbeat, temporalHolderCheck, withTarget } from './context';
 import { ChecksumMismatchError, LintError, PreCheckFailedError } from './errors';
+import { planOnCatalog, readCatalog, validManifest } from './plan';
 
 interface ExistingRow {
   state: string;
@@ -40,9 +38,9 @@ export function makePrepare(deps: ActivityDeps) {
       }
       return inTransaction(client, null, async () => {
         const { token, takeover } = await acquireLease(client, input.target, input.workflowId, temporalHolderCheck());
-        const schema = await introspectSchema(client);
-        const manifest = validManifest(input);
-        const steps = planManifest(manifest, schema);
+        const schema = await readCatalog(client);
+        const manifest = boundManifest(input);
+        const { steps } = planOnCatalog(manifest, schema);
         refuseLintErrors(input.migrationId, steps, manifest.policy.allow_lint ?? []);
         await runPreChecks(client, manifest);
         const fingerprint = await schemaFingerprint(client);
@@ -95,17 +93,16 @@ export function makePrepare(deps: ActivityDeps) {
  * schema, and must carry its own checksum. Whatever started the workflow, a malformed or
  * altered manifest gets no further than this.
  */
-function validManifest(input: PrepareInput): Manifest {
+function boundManifest(input: PrepareInput): Manifest {
   const source = `the manifest of ${input.migrationId} in the workflow's input`;
-  const parsed = manifestSchema.safeParse(input.manifest, { error: fallbackError });
-  if (!parsed.success) throw new ManifestError(source, problemsFromIssues(parsed.error.issues).map(({ path, message }) => ({ path: formatPath(path), message })));
-  const checksum = manifestChecksum(parsed.data);
-  if (checksum !== input.checksum || parsed.data.id !== input.migrationId) {
+  const manifest = validManifest(input.manifest, source);
+  const checksum = manifestChecksum(manifest);
+  if (checksum !== input.checksum || manifest.id !== input.migrationId) {
     throw new ManifestError(source, [
-      { path: '', message: `it does not match the migration it came with (id ${parsed.data.id}, checksum ${checksum}; the workflow says ${input.migrationId}, ${input.checksum}); start it with godwit apply` },
+      { path: '', message: `it does not match the migration it came with (id ${manifest.id}, checksum ${checksum}; the workflow says ${input.migrationId}, ${input.checksum}); start it with godwit apply` },
     ]);
   }
-  return parsed.data;
+  return manifest;
 }
 
 /** Lint findings of level error stop the apply before its first step, unless the manifest accepts their code by name. */

@@ -276,3 +276,32 @@ export interface SnapshotsReport {
   purged: PurgeOutcome['purged'];
   deferred: PurgeOutcome['deferred'];
 }
+
+// ---- godwit plan --target: the plan made against the live catalog, on a worker ----
+
+export const PLAN_WORKFLOW_TYPE = 'planWorkflow';
+
+export interface LivePlanInput {
+  target: string;
+  /** In the order apply would run them; each is planned against the schema the earlier ones leave. */
+  manifests: { id: string; checksum: string; manifest: unknown }[];
+}
+
+/** What apply would do with one manifest, as prepare would find it now. */
+export type LivePlanOutcome =
+  | { id: string; status: 'planned'; steps: PlannedStep[] }
+  /** Applied with this checksum: apply does nothing. */
+  | { id: string; status: 'applied' }
+  /** Applied with another checksum: apply refuses it (exit 5). */
+  | { id: string; status: 'changed'; recorded: string }
+  /** The plan does not fit the catalog; the manifests after it are not planned. */
+  | { id: string; status: 'error'; error: { path: string; message: string; hint?: string } };
+
+export interface LivePlanReport {
+  target: string;
+  /** The schema fingerprint the plans were made against (the one `godwit verify` compares). */
+  fingerprint: string;
+  /** The existing tables the planned steps touch, with the catalog's estimate of their size. */
+  tables: { table: string; rows: number; bytes: number }[];
+  migrations: LivePlanOutcome[];
+}

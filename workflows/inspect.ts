@@ -1,8 +1,8 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { GodwitActivities } from '../activities';
-import type { DriftInput, DriftReport, SnapshotsInput, SnapshotsReport, UnlockInput, UnlockReport } from './definitions';
+import type { DriftInput, DriftReport, LivePlanInput, LivePlanReport, SnapshotsInput, SnapshotsReport, UnlockInput, UnlockReport } from './definitions';
 
-const { inspectDrift, manageSnapshots, unlockTarget } = proxyActivities<GodwitActivities>({
+const { inspectDrift, manageSnapshots, planOnTarget, unlockTarget } = proxyActivities<GodwitActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumAttempts: 3 },
@@ -21,4 +21,10 @@ export async function snapshotsWorkflow(input: SnapshotsInput): Promise<Snapshot
 /** `godwit unlock`: frees the target only when Temporal says its lease holder's run is closed. */
 export async function unlockWorkflow(input: UnlockInput): Promise<UnlockReport> {
   return unlockTarget.executeWithOptions({ summary: `unlock ${input.target} (asked by ${input.by})` }, [input]);
+}
+
+/** `godwit plan --target`: the plan against the live catalog, made where the connection string lives. */
+export async function planWorkflow(input: LivePlanInput): Promise<LivePlanReport> {
+  const what = input.manifests.length === 1 ? input.manifests[0]!.id : `${input.manifests.length} manifests`;
+  return planOnTarget.executeWithOptions({ summary: `plan ${what} against ${input.target}` }, [input]);
 }

@@ -14,15 +14,17 @@ const temporalOptions = (cmd: Command) =>
     .addOption(new Option('--namespace <ns>', 'Temporal namespace').env('TEMPORAL_NAMESPACE'))
     .addOption(new Option('--task-queue <name>', 'task queue of the Godwit workers').env('GODWIT_TASK_QUEUE'));
 
-program
-  .command('plan')
-  .description('show the forward and inverse SQL of each step (no database or server needed)')
-  .argument('<path>', 'manifest file or directory')
-  .option('--json', 'machine-readable output')
-  .action(async (path: string, opts: { json?: boolean }) => {
-    const { planCommand } = await import('./commands/plan');
-    await planCommand(path, opts);
-  });
+temporalOptions(
+  program
+    .command('plan')
+    .description('show the forward and inverse SQL, snapshots, risk and lint of each step: offline (no database or server needed), or against a target\'s live catalog through a worker')
+    .argument('<path>', 'manifest file or directory')
+    .option('-t, --target <alias>', 'plan against this target\'s live catalog, as apply would now (a worker reads it; nothing is written)')
+    .option('--json', 'machine-readable output'),
+).action(async (path: string, opts) => {
+  const { planCommand } = await import('./commands/plan');
+  process.exitCode = await planCommand(path, opts);
+});
 
 temporalOptions(
   program

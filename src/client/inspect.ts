@@ -2,7 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { TemporalSettings } from '../config/temporal';
 import type { LoadedManifest } from '../manifest';
-import { SNAPSHOTS_WORKFLOW_TYPE, UNLOCK_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type DriftReport, type SnapshotsInput, type SnapshotsReport, type UnlockInput, type UnlockReport } from '../../workflows/definitions';
+import {
+  PLAN_WORKFLOW_TYPE,
+  SNAPSHOTS_WORKFLOW_TYPE,
+  UNLOCK_WORKFLOW_TYPE,
+  VERIFY_WORKFLOW_TYPE,
+  type DriftReport,
+  type LivePlanReport,
+  type SnapshotsInput,
+  type SnapshotsReport,
+  type UnlockInput,
+  type UnlockReport,
+} from '../../workflows/definitions';
 import { GodwitTargetKey } from '../../workflows/messages';
 
 /** Thrown when an inspection could not run (unknown target, database unreachable...). */
@@ -44,4 +55,12 @@ export function manageSnapshots(client: Client, settings: TemporalSettings, inpu
 /** Frees a target whose lease holder's run is closed; see UnlockReport. */
 export function unlockTarget(client: Client, settings: TemporalSettings, input: UnlockInput): Promise<UnlockReport> {
   return runShort(client, settings, UNLOCK_WORKFLOW_TYPE, input.target, 'unlock', input);
+}
+
+/** The plan of each manifest against the target's live catalog, made by a worker without writing to the target. */
+export function planAgainstTarget(client: Client, settings: TemporalSettings, target: string, manifests: readonly LoadedManifest[]): Promise<LivePlanReport> {
+  return runShort(client, settings, PLAN_WORKFLOW_TYPE, target, 'plan', {
+    target,
+    manifests: manifests.map((m) => ({ id: m.manifest.id, checksum: m.checksum, manifest: m.manifest })),
+  });
 }

@@ -103,6 +103,15 @@ function lockTimeoutOf(manifest: Manifest): { lockTimeoutMs?: number } {
  * SqlParserNotLoadedError otherwise).
  */
 export function planManifest(manifest: Manifest, schema?: SchemaModel, options: PlanOptions = {}): PlannedStep[] {
+  return planManifestWithModel(manifest, schema, options).steps;
+}
+
+/**
+ * planManifest, also returning the schema as the plan leaves it (`schema` itself is not
+ * changed): a directory's later manifests are planned against it, as they would find the
+ * database once the earlier ones are applied.
+ */
+export function planManifestWithModel(manifest: Manifest, schema?: SchemaModel, options: PlanOptions = {}): { steps: PlannedStep[]; after: SchemaModel } {
   const ctx: PlanContext = {
     schema: schema === undefined ? emptySchemaModel() : cloneSchemaModel(schema),
     path: '',
@@ -120,7 +129,7 @@ export function planManifest(manifest: Manifest, schema?: SchemaModel, options: 
       steps.push({ id: `${index}-${draft.kind}`, index, ...draft });
     }
   });
-  return steps;
+  return { steps, after: ctx.schema };
 }
 
 /** Whether planning `manifest` reads SQL with the parser (its `sql` steps): then await loadSqlParser() first. */
