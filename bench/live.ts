@@ -20,7 +20,8 @@
  * same in place (online: false) for comparison;
  * an overwriting backfill of owner; an sql step without down; create_index on owner
  * concurrently), run once as is (expected: applied) and once with a last step that raises
- * an exception (expected: rolled_back), with `policy: { lock_timeout }` in every manifest.
+ * an exception (expected: rolled_back), with `policy: { lock_timeout, approval: never }` in every manifest
+ * (the migrations are destructive: approval: auto would wait for a person).
  * One window: pgbench starts, ~2 s later the migration is started the way a pipeline does,
  * `node bin/godwit.js apply <manifest> --target bench --wait --json`, against a Temporal dev
  * server (or TEMPORAL_ADDRESS) and a Godwit worker in this process (bench/lib/setup.ts). When
@@ -138,7 +139,7 @@ function manifest(s: Scenario, failing: boolean, id: string): string {
 description: "bench:live ${s.label}${failing ? ', then a step that fails' : ''}"
 operations:
   - ${s.op}
-${failing ? `  - ${FAILURE}\n` : ''}policy: { lock_timeout: ${LOCK_TIMEOUT} }
+${failing ? `  - ${FAILURE}\n` : ''}policy: { lock_timeout: ${LOCK_TIMEOUT}, approval: never }
 `;
 }
 
@@ -643,7 +644,7 @@ async function main(): Promise<void> {
       `About ${LEAD_MS / 1000} s into the window the migration starts as a pipeline runs it, \`node bin/godwit.js apply <manifest> --target bench --wait --json\`, through a Temporal dev server and a Godwit worker; ` +
       `its time is that command's, spawn to exit. If it outlasts the window, the same load continues in ${EXTEND_S} s pgbench segments until it has ended. ` +
       `Each scenario is one operation on a column the application never names, once as is (expected \`applied\`) and once followed by a step that raises an exception ` +
-      `(expected \`rolled_back\`), with \`policy: { lock_timeout: ${LOCK_TIMEOUT} }\`. The baseline is the same window with no migration. ` +
+      `(expected \`rolled_back\`), with \`policy: { lock_timeout: ${LOCK_TIMEOUT}, approval: never }\` (destructive migrations: \`auto\` would wait for a person). The baseline is the same window with no migration. ` +
       'Every window starts on a file copy of the same seeded database; a run left open in `rollback_failed` is terminated after its outcome is recorded.';
 
     const raw = records

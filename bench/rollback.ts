@@ -110,7 +110,7 @@ checks:
     - name: ${check ? 'the application is healthy' : 'the application is healthy (fails on purpose)'}
       sql: select ${check}
 policy:
-  approval: auto
+  approval: never # destructive steps: auto would wait for a person
 `;
 }
 

@@ -73,6 +73,7 @@ operations:
 checks:
   post:
     - { name: fails on purpose, sql: select false }
+policy: { approval: never }
 `);
     const handle = await startMigration(t.client, t.settings, { target: 'app', loaded, requestedBy: 'chaos' });
     await waitForStep(handle, '2.');
@@ -100,6 +101,7 @@ checks:
     - { name: fails on purpose, sql: select false }
 policy:
   lock_timeout: 60s
+  approval: never
 `);
     const handle = await startMigration(t.client, t.settings, { target: 'app', loaded, requestedBy: 'chaos' });
     await waitForStep(handle, '2.');

@@ -66,7 +66,7 @@ describe('godwit verify', () => {
 
   it('lists the column a destructive migration retired, and prune keeps it until its retention ends', async () => {
     await db.query(`insert into users select g, g || '@x' from generate_series(1, 500) g on conflict do nothing`);
-    const drop = manifestDir({ '3_drop_email.yaml': `id: 3_drop_email\noperations:\n  - drop_column: { table: users, column: email }\n` });
+    const drop = manifestDir({ '3_drop_email.yaml': `id: 3_drop_email\noperations:\n  - drop_column: { table: users, column: email }\npolicy: { approval: never }\n` });
     expect((await runCli(['apply', drop, '--target', 'app', '--wait'], t.env)).code).toBe(0);
 
     const list = await runCli(['snapshots', 'list', '--target', 'app', '--json'], t.env);

@@ -8,6 +8,9 @@ import type { MigrationProgress } from '../../workflows/definitions';
 import { pruneSnapshots } from '../../src/db/snapshots';
 import { directCalls } from '../helpers/direct';
 
+// These migrations are destructive, so approval: auto would wait for a person: each says
+// approval: never, as a pipeline that does not gate them would.
+//
 // Rollback on a live database: an application writes during the whole migration, and the
 // rollback must undo the migration's writes and nothing else. The witness is plain SQL against
 // a copy taken before the migration (EXCEPT ALL), and the application's own bookkeeping: every
@@ -165,7 +168,7 @@ operations:
   - sql: { up: "update accounts set owner = upper(owner), note = 'migrated' where id % 10 = 0" }
   - sql: { up: "select pg_sleep(1)", down: "select 1" }
   - add_column: { table: accounts, column: { name: tier, type: text } }
-policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
+policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms, approval: never }
 `,
       3,
     );
@@ -188,7 +191,7 @@ id: 0002_backfill_owner
 operations:
   - backfill: { table: accounts, set: { owner: "'o' || id", note: "coalesce(note, '') || '!'" }, batch_size: 2000 }
   - add_column: { table: accounts, column: { name: tier, type: text } }
-policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
+policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms, approval: never }
 `,
       2,
     );
@@ -207,6 +210,7 @@ operations:
   - sql: { up: "update accounts set owner = 'm ' || id where id <= 100" }
   - sql: { up: "select pg_sleep(2)", down: "select 1" }
   - add_column: { table: accounts, column: { name: tier, type: text } }
+policy: { approval: never }
 `);
     const run = applyAndWatch(t, 'app', loaded, { failAtStep: 3 });
     // While step 2 sleeps, the application changes ten of the rows step 1 changed.
@@ -234,7 +238,7 @@ operations:
   - alter_column_type: { table: accounts, column: balance, type: "numeric(20,2)" }
   - sql: { up: "select pg_sleep(1)", down: "select 1" }
   - add_column: { table: accounts, column: { name: tier, type: text } }
-policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
+policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms, approval: never }
 `,
       3,
     );
@@ -257,7 +261,7 @@ id: 0006_index_owner
 operations:
   - create_index: { table: accounts, columns: [owner], concurrently: true }
   - add_column: { table: accounts, column: { name: tier, type: text } }
-policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
+policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms, approval: never }
 `,
       2,
     );
@@ -281,7 +285,7 @@ operations:
         merge into accounts a using (values (5, 'merged'), (900100, 'merged new')) v(id, owner) on a.id = v.id
           when matched then update set owner = v.owner when not matched then insert (id, owner) values (v.id, v.owner);
   - add_column: { table: accounts, column: { name: tier, type: text } }
-policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
+policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms, approval: never }
 `,
       2,
     );
@@ -311,7 +315,7 @@ operations:
   - alter_column_type: { table: accounts, column: balance, type: "numeric(20,2)", online: true${using} }
   - sql: { up: "select pg_sleep(1)", down: "select 1" }
   - add_column: { table: accounts, column: { name: tier, type: text } }
-policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms }
+policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms, approval: never }
 `;
   beforeEach(async () => {
     await db.query(`create index accounts_balance_idx on accounts (balance, id); alter table accounts add constraint balance_not_negative check (balance >= 0)`);

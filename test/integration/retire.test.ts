@@ -222,7 +222,8 @@ async function waitForStep(handle: Awaited<ReturnType<typeof startMigration>>, n
 }
 
 const ACCOUNTS = 2000;
-const POLICY = `policy:\n  lock_timeout: 1s\n`;
+// Destructive, so approval: auto would wait for a person: approval: never, as an ungated pipeline would.
+const POLICY = `policy:\n  lock_timeout: 1s\n  approval: never\n`;
 const WRITER_LOCK_TIMEOUT = '1200ms';
 
 describe('a migration that retires, with the application writing throughout', () => {
@@ -330,7 +331,7 @@ describe('(c) purging what an applied migration retired', () => {
       create table profiles (id int primary key, bio text, n int);
       create index profiles_bio_idx on profiles (bio);
       insert into profiles select g, 'bio ' || g, g from generate_series(1, 1000) g;`);
-    const loaded = await manifestFrom(`id: retire_c\noperations:\n  - drop_column: { table: profiles, column: bio }\npolicy:\n  bake_seconds: 3\n`);
+    const loaded = await manifestFrom(`id: retire_c\noperations:\n  - drop_column: { table: profiles, column: bio }\npolicy:\n  bake_seconds: 3\n  approval: never\n`);
     const handle = await startMigration(t.client, t.settings, { target: 'rc', loaded, requestedBy: 'test' });
     for (let i = 0; ; i++) {
       const p = await handle.query(stateQuery).catch(() => null);
@@ -400,6 +401,7 @@ operations:
 checks:
   post:
     - { name: fails on purpose, sql: select false }
+policy: { approval: never }
 `;
 
   /** Starts the migration and, while its second step runs, inserts three rows as the application would: without the column. */

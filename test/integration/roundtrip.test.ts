@@ -5,6 +5,9 @@ import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/tempo
 import { applyAndWatch, finalState, fingerprintOf } from '../helpers/migrate';
 import { tableChecksum, type TableChecksum } from '../../src/db/checksum';
 
+// The corpus holds destructive migrations, which approval: auto would hold for a person.
+const UNGATED = 'policy: { approval: never }\n';
+
 // One harness for every operation kind (DESIGN.md's reference):
 // apply with a post check that fails → rolled back, schema fingerprint and the data
 // of every table equal to before → apply again for real → applied, and the change is there.
@@ -266,7 +269,7 @@ describe('round trip of every operation kind', () => {
     const fingerprint = await fingerprintOf(db.url);
     const data = await allChecksums(db.url);
 
-    const failing = await manifestFrom(`id: ${id}\noperations:${c.operations}\nchecks:\n  post:\n    - { name: forced failure, sql: select false }\n`);
+    const failing = await manifestFrom(`id: ${id}\noperations:${c.operations}\nchecks:\n  post:\n    - { name: forced failure, sql: select false }\n${UNGATED}`);
     const target = `rt${i}`;
     const rolledBack = await applyAndWatch(t, target, failing);
     expect(finalState(rolledBack), rolledBack.kind === 'finished' ? (rolledBack.result.reason ?? '') : rolledBack.progress.reason ?? '').toBe('rolled_back');
@@ -276,7 +279,7 @@ describe('round trip of every operation kind', () => {
     expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
     expect(await allChecksums(db.url)).toEqual(data);
 
-    const real = await manifestFrom(`id: ${id}\noperations:${c.operations}\n`);
+    const real = await manifestFrom(`id: ${id}\noperations:${c.operations}\n${UNGATED}`);
     const applied = await applyAndWatch(t, target, real);
     expect(finalState(applied), applied.kind === 'finished' ? (applied.result.reason ?? '') : '').toBe('applied');
     const check = await db.query<{ ok: boolean }>(`select (${c.applied}) as ok`);
