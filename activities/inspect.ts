@@ -1,8 +1,10 @@
 import { diffFingerprints, schemaFingerprint } from '../src/db/fingerprint';
 import { listSnapshots, pruneSnapshots } from '../src/db/snapshots';
 import { listRetired } from '../src/db/purge';
-import type { DriftInput, DriftReport, SnapshotsInput, SnapshotsReport } from '../workflows/definitions';
-import { type ActivityDeps, withTarget } from './context';
+import { readAuditLog } from '../src/db/audit-log';
+import { AuditChainWalker } from '../src/db/audit-chain';
+import type { AuditVerifyInput, AuditVerifyReport, DriftInput, DriftReport, SnapshotsInput, SnapshotsReport } from '../workflows/definitions';
+import { type ActivityDeps, heartbeatDetails, withTarget } from './context';
 
 interface AppliedRow {
   migration_id: string;
@@ -43,6 +45,22 @@ export function makeInspect(deps: ActivityDeps) {
           }
         }
         return { target: input.target, changedFiles, schemaDrift, pending, appliedWithoutFile };
+      });
+    },
+
+    /**
+     * Walks the audit log's hash chain and holds it against the heads runs recorded in
+     * Temporal. One repeatable-read snapshot: the heads were listed before it was taken,
+     * so every recorded row had committed and must be in it.
+     */
+    async verifyAuditLog(input: AuditVerifyInput): Promise<AuditVerifyReport> {
+      return withTarget(deps, input.target, `verifying the audit log of '${input.target}'`, async (client) => {
+        const walker = new AuditChainWalker();
+        await readAuditLog(client, (row) => {
+          walker.push(row);
+          heartbeatDetails({ seq: row.seq });
+        });
+        return { target: input.target, ...walker.finish(input.recorded) };
       });
     },
 

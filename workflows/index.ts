@@ -1,2 +1,2 @@
 export { migrationWorkflow } from './migration';
-export { verifyWorkflow, snapshotsWorkflow } from './inspect';
+export { verifyWorkflow, snapshotsWorkflow, auditVerifyWorkflow } from './inspect';

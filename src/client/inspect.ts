@@ -2,8 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { TemporalSettings } from '../config/temporal';
 import type { LoadedManifest } from '../manifest';
-import { SNAPSHOTS_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type DriftReport, type SnapshotsInput, type SnapshotsReport } from '../../workflows/definitions';
+import {
+  AUDIT_VERIFY_WORKFLOW_TYPE,
+  SNAPSHOTS_WORKFLOW_TYPE,
+  VERIFY_WORKFLOW_TYPE,
+  type AuditVerifyInput,
+  type AuditVerifyReport,
+  type DriftReport,
+  type SnapshotsInput,
+  type SnapshotsReport,
+} from '../../workflows/definitions';
 import { GodwitTargetKey } from '../../workflows/messages';
+import { recordedAuditHeads } from './audit-heads';
 
 /** Thrown when an inspection could not run (unknown target, database unreachable...). */
 export class InspectionFailedError extends Error {
@@ -39,4 +49,14 @@ export function verifyDrift(client: Client, settings: TemporalSettings, target: 
 
 export function manageSnapshots(client: Client, settings: TemporalSettings, input: SnapshotsInput): Promise<SnapshotsReport> {
   return runShort(client, settings, SNAPSHOTS_WORKFLOW_TYPE, input.target, `snapshots-${input.action}`, input);
+}
+
+/**
+ * The audit log's hash chain on a target, held against the heads its runs recorded in
+ * Temporal. The heads are listed first, so every row they name had committed before the
+ * worker reads the log.
+ */
+export async function verifyAuditLog(client: Client, settings: TemporalSettings, target: string): Promise<AuditVerifyReport> {
+  const input: AuditVerifyInput = { target, recorded: await recordedAuditHeads(client, target) };
+  return runShort(client, settings, AUDIT_VERIFY_WORKFLOW_TYPE, target, 'audit-verify', input);
 }
