@@ -7,6 +7,7 @@ import { changeLogsOf, createChangeLogs, OP_COLUMN } from '../src/db/changes';
 import { recordRestore } from '../src/db/restores';
 import { restoreFromLogs } from './restore';
 import type { PlannedStep } from '../src/operations/types';
+import type { AuditHead } from '../src/db/audit';
 import type { StepInput, StepResult } from '../workflows/definitions';
 import { inTransaction } from './context';
 import { InjectedFault, toFailure } from './errors';
@@ -73,9 +74,11 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, on
   const batchColumns = (log === undefined ? key : logged).map((c, i) => `${quoteIdent(c)} as godwit_c${i}`).join(', ');
   const returning = log === undefined ? key.map((k) => `t.${quoteIdent(k)}`).join(', ') : logged.map((c) => `t.${quoteIdent(c)}`).join(', ');
 
+  // Committed with the first transaction below, so it is only read once that returned.
+  let auditHead: AuditHead | null = null;
   const first = await inTransaction(client, input.policy, async () => {
     await checkFence(client, input.target, input.token);
-    await recordTransitions(client, input, input.audit);
+    auditHead = await recordTransitions(client, input, input.audit);
     if ((await readLedger(client, input.runId, step.id)).forward_done) return null;
     const progress = await readProgress(client, input.runId, step.id);
     if (!progress.snapshotTaken && (step.snapshots?.length ?? 0) > 0) {
@@ -88,7 +91,7 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, on
     }
     return progress;
   });
-  if (first === null) return { skipped: true, ms: Date.now() - started };
+  if (first === null) return { skipped: true, ms: Date.now() - started, auditHead };
 
   let progress = first;
   try {
@@ -127,7 +130,7 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, on
       await checkFence(client, input.target, input.token);
       await markForwardDone(client, input, step.id, step.summary);
     });
-    return { skipped: false, ms: Date.now() - started };
+    return { skipped: false, ms: Date.now() - started, auditHead };
   } catch (err) {
     if (!toFailure(err).nonRetryable || progress.batches === 0 || step.inverse === null) throw err;
     // Put back what the committed batches changed; a retryable failure resumes instead.

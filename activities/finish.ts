@@ -3,7 +3,7 @@ import { checkFence, releaseLease } from '../src/db/lease';
 import { appendAudit } from '../src/db/audit';
 import type pg from 'pg';
 import { tableChecksum, type TableChecksum } from '../src/db/checksum';
-import type { CheckResult, ChecksInput, DataChecksumComparison, FinishInput, FinishResult, RestoreProof, RollbackProof, VerifyInput } from '../workflows/definitions';
+import type { CheckResult, ChecksInput, DataChecksumComparison, FinishInput, FinishResult, RestoreProof, RollbackProof, VerifyInput, VerifyRollbackResult } from '../workflows/definitions';
 import { listRestores } from '../src/db/restores';
 import { removeSyncTriggers } from '../src/db/sync';
 import { type ActivityDeps, inTransaction, withTarget } from './context';
@@ -54,7 +54,7 @@ export function makeFinish(deps: ActivityDeps) {
     },
 
     /** The proof of a rollback: today's fingerprint against the one taken before the first step. */
-    async verifyRollback(input: VerifyInput): Promise<RollbackProof> {
+    async verifyRollback(input: VerifyInput): Promise<VerifyRollbackResult> {
       return withTarget(deps, input.target, `verifying rollback of ${input.migrationId}`, async (client) => {
         const { rows } = await client.query<{ fingerprint_before: string; fingerprint_before_entries: string[]; checksums_before: TableChecksum[] | null }>(
           'select fingerprint_before, fingerprint_before_entries, checksums_before from godwit.migrations where migration_id = $1 and run_id = $2',
@@ -85,12 +85,12 @@ export function makeFinish(deps: ActivityDeps) {
           data,
           differences: [...schemaDiff, ...restoreDiff, ...dataDiff],
         };
-        await inTransaction(client, null, async () => {
+        const auditHead = await inTransaction(client, null, async () => {
           await checkFence(client, input.target, input.token);
           await recordTransitions(client, input, input.audit);
-          await appendAudit(client, input, [{ event: 'ROLLBACK_PROOF', from: null, to: null, detail: { ...proof } }]);
+          return appendAudit(client, input, [{ event: 'ROLLBACK_PROOF', from: null, to: null, detail: { ...proof } }]);
         });
-        return proof;
+        return { ...proof, auditHead };
       });
     },
 
@@ -105,9 +105,9 @@ export function makeFinish(deps: ActivityDeps) {
           });
         }
         const fingerprint = input.recordFingerprint ? await schemaFingerprint(client) : null;
-        await inTransaction(client, null, async () => {
+        const auditHead = await inTransaction(client, null, async () => {
           await checkFence(client, input.target, input.token);
-          await recordTransitions(client, input, input.audit);
+          const head = await recordTransitions(client, input, input.audit);
           await client.query(
             `update godwit.migrations set state = $3, reason = $4,
                     finished_at = case when $5 then now() else null end,
@@ -117,8 +117,9 @@ export function makeFinish(deps: ActivityDeps) {
             [input.migrationId, input.runId, input.state, input.reason, FINAL_STATES.includes(input.state), fingerprint?.hash ?? null, fingerprint ? JSON.stringify(fingerprint.entries) : null],
           );
           if (input.releaseLease) await releaseLease(client, input.target, input.token);
+          return head;
         });
-        return { fingerprintAfter: fingerprint?.hash ?? null };
+        return { fingerprintAfter: fingerprint?.hash ?? null, auditHead };
       });
     },
   };

@@ -1,10 +1,12 @@
 import { diffFingerprints, schemaFingerprint } from '../src/db/fingerprint';
 import { listSnapshots, pruneSnapshots } from '../src/db/snapshots';
 import { listRetired } from '../src/db/purge';
-import type { DriftInput, DriftReport, SnapshotsInput, SnapshotsReport, UnlockInput, UnlockReport } from '../workflows/definitions';
+import { readAuditLog } from '../src/db/audit-log';
+import { AuditChainWalker } from '../src/db/audit-chain';
+import type { AuditVerifyInput, AuditVerifyReport, DriftInput, DriftReport, SnapshotsInput, SnapshotsReport, UnlockInput, UnlockReport } from '../workflows/definitions';
 import { appendAudit } from '../src/db/audit';
 import { readLease } from '../src/db/lease';
-import { type ActivityDeps, inTransaction, temporalHolderCheck, withTarget } from './context';
+import { type ActivityDeps, heartbeatDetails, inTransaction, temporalHolderCheck, withTarget } from './context';
 
 interface AppliedRow {
   migration_id: string;
@@ -45,6 +47,22 @@ export function makeInspect(deps: ActivityDeps) {
           }
         }
         return { target: input.target, changedFiles, schemaDrift, pending, appliedWithoutFile };
+      });
+    },
+
+    /**
+     * Walks the audit log's hash chain and holds it against the heads runs recorded in
+     * Temporal. One repeatable-read snapshot: the heads were listed before it was taken,
+     * so every recorded row had committed and must be in it.
+     */
+    async verifyAuditLog(input: AuditVerifyInput): Promise<AuditVerifyReport> {
+      return withTarget(deps, input.target, `verifying the audit log of '${input.target}'`, async (client) => {
+        const walker = new AuditChainWalker();
+        await readAuditLog(client, (row) => {
+          walker.push(row);
+          heartbeatDetails({ seq: row.seq });
+        });
+        return { target: input.target, ...walker.finish(input.recorded) };
       });
     },
 

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { AuditEntry } from '../src/db/audit';
+import type { AuditEntry, AuditHead } from '../src/db/audit';
 import { appendAudit } from '../src/db/audit';
 import type { RunScope } from '../workflows/definitions';
 
@@ -28,12 +28,16 @@ export async function markCompensated(client: pg.ClientBase, scope: RunScope, st
   await client.query('update godwit.step_ledger set compensated_at = now() where run_id = $1 and step_id = $2', [scope.runId, stepId]);
 }
 
-/** Writes pending lifecycle transitions and mirrors the latest state into godwit.migrations. */
-export async function recordTransitions(client: pg.ClientBase, scope: RunScope, audit: readonly AuditEntry[]): Promise<void> {
-  if (audit.length === 0) return;
-  await appendAudit(client, scope, audit);
+/**
+ * Writes pending lifecycle transitions and mirrors the latest state into godwit.migrations.
+ * Returns the audit head they made, for the activity to hand back once its transaction committed.
+ */
+export async function recordTransitions(client: pg.ClientBase, scope: RunScope, audit: readonly AuditEntry[]): Promise<AuditHead | null> {
+  if (audit.length === 0) return null;
+  const head = await appendAudit(client, scope, audit);
   const last = audit[audit.length - 1]!;
   if (last.to) {
     await client.query('update godwit.migrations set state = $2 where migration_id = $1 and run_id = $3', [scope.migrationId, last.to, scope.runId]);
   }
+  return head;
 }

@@ -104,10 +104,10 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
     if (phase === 'inverse' && proving.length > 0) await inTransaction(client, policy, () => removeCapture(client, proving));
     const restoredFromLogs = phase === 'inverse' && restoring.length > 0 ? await restoreFromLogs(client, input, restoring) : [];
     const body = (tag: string | null) =>
-      inTransaction(client, policy, async () => {
+      inTransaction(client, policy, async (): Promise<StepResult> => {
         await checkFence(client, input.target, input.token);
-        await recordTransitions(client, input, input.audit);
-        if (alreadyDone(await readLedger(client, input.runId, step.id))) return { skipped: true, ms: Date.now() - started };
+        const auditHead = await recordTransitions(client, input, input.audit);
+        if (alreadyDone(await readLedger(client, input.runId, step.id))) return { skipped: true, ms: Date.now() - started, auditHead };
         if (tag !== null) await client.query(`select set_config('${CAPTURE_SETTING}', $1, true)`, [tag]);
         if (phase === 'forward' && snapshots.length > 0) await takeSnapshots(client, snapshotScope, snapshots, input.policy.retention);
         // A restore joins the table with its snapshot row by row: with the default 4MB the
@@ -127,18 +127,18 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
         }
         await maybeInjectFault(client, input, phase);
         await mark();
-        return { skipped: false, ms: Date.now() - started };
+        return { skipped: false, ms: Date.now() - started, auditHead };
       });
     const watched = logs.filter((l) => l.spec.capture === 'triggers');
     if (phase === 'forward' && watched.length > 0) return withCapture(client, input, watched, (tag) => body(tag));
     return body(null);
   }
   // Non-transactional: fence and ledger first, then the statement on its own, then the ledger.
-  await inTransaction(client, null, async () => {
+  const auditHead = await inTransaction(client, null, async () => {
     await checkFence(client, input.target, input.token);
-    await recordTransitions(client, input, input.audit);
+    return recordTransitions(client, input, input.audit);
   });
-  if (alreadyDone(await readLedger(client, input.runId, step.id))) return { skipped: true, ms: Date.now() - started };
+  if (alreadyDone(await readLedger(client, input.runId, step.id))) return { skipped: true, ms: Date.now() - started, auditHead };
   const probe = phase === 'forward' ? step.probe : step.inverseProbe;
   let skipped = false;
   if (probe) {
@@ -165,7 +165,7 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
     await checkFence(client, input.target, input.token);
     await mark();
   });
-  return { skipped, ms: Date.now() - started };
+  return { skipped, ms: Date.now() - started, auditHead };
 }
 
 function quoteProbe(p: CatalogProbe): string {

@@ -13,16 +13,17 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { connectOrStartTemporal, ensureTemporalCli } from '../src/devserver';
 import { TargetPools } from '../src/db/pool';
-import { connectClient, manageSnapshots, planAgainstTarget, startMigration, verifyDrift, watchMigration } from '../src/client';
+import { connectClient, manageSnapshots, planAgainstTarget, startMigration, verifyAuditLog, verifyDrift, watchMigration } from '../src/client';
 import { parseManifest } from '../src/manifest';
 import { connectWorkerConnection, createGodwitWorker } from '../worker';
-import { PLAN_WORKFLOW_TYPE, SNAPSHOTS_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type FaultInjection } from '../workflows/definitions';
+import { AUDIT_VERIFY_WORKFLOW_TYPE, PLAN_WORKFLOW_TYPE, SNAPSHOTS_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type FaultInjection } from '../workflows/definitions';
 import { approveUpdate, resolveUpdate } from '../workflows/messages';
 import type { TemporalSettings } from '../src/config/temporal';
 
 const OUT = fileURLToPath(new URL('../test/replay/histories', import.meta.url));
 const ADMIN = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const DB = 'godwit_record_histories';
+// Its own database per run: two recordings at once must not drop each other's.
+const DB = `godwit_record_histories_${process.pid}`;
 
 const scenarios: { name: string; yaml: string; faults?: FaultInjection; human?: 'approve' | 'resolve' }[] = [
   {
@@ -115,12 +116,13 @@ async function main(): Promise<void> {
       writeFileSync(join(OUT, `${s.name}.json`), json);
       console.log(`${s.name}: ${state}, ${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events`);
     }
-    // The short inspection workflows behind `godwit verify`, `godwit snapshots` and `godwit plan --target`.
+    // The short inspection workflows behind `godwit verify`, `godwit snapshots`, `godwit plan --target` and `godwit audit verify`.
     const planned = parseManifest('id: r6_plan\noperations:\n  - alter_column_type: { table: users, column: email, type: varchar(320) }\n', 'plan-live.yaml');
     const inspections: [string, string, () => Promise<unknown>][] = [
       ['verify-drift', VERIFY_WORKFLOW_TYPE, () => verifyDrift(client, settings, 'rec', [parseManifest(scenarios[0]!.yaml, 'applied-with-checks.yaml')])],
       ['snapshots-list', SNAPSHOTS_WORKFLOW_TYPE, () => manageSnapshots(client, settings, { target: 'rec', action: 'list' })],
       ['plan-live', PLAN_WORKFLOW_TYPE, () => planAgainstTarget(client, settings, 'rec', [planned])],
+      ['audit-verify', AUDIT_VERIFY_WORKFLOW_TYPE, () => verifyAuditLog(client, settings, 'rec')],
     ];
     for (const [name, type, run] of inspections) {
       await run();

@@ -1,6 +1,7 @@
 import type { MigrationState } from '../src/lifecycle/states';
 import type { PlannedStep } from '../src/operations/types';
-import type { AuditEntry } from '../src/db/audit';
+import type { AuditEntry, AuditHead } from '../src/db/audit';
+import type { AuditChainResult, RecordedHead } from '../src/db/audit-chain';
 import type { SnapshotRecord } from '../src/db/snapshots';
 import type { RestoreRecord } from '../src/db/restores';
 import type { PurgeOutcome, RetiredRecord } from '../src/db/purge';
@@ -176,7 +177,19 @@ export interface StepInput extends RunScope {
   faults?: FaultInjection;
 }
 
-export interface StepResult {
+/**
+ * The memo key under which a run keeps the last audit row it wrote (an AuditHead), outside
+ * the table an attacker with the table owner's rights could cut short (`godwit audit verify`).
+ */
+export const AUDIT_HEAD_MEMO = 'godwitAuditHead';
+
+/** Part of the results of the activities that write audit entries: the head once they committed. */
+export interface AuditHeadResult {
+  /** Absent when the activity wrote no entry (and in histories from before it existed). */
+  auditHead?: AuditHead | null;
+}
+
+export interface StepResult extends AuditHeadResult {
   /** The ledger or catalog showed the step had already run: nothing was executed. */
   skipped: boolean;
   ms: number;
@@ -214,15 +227,19 @@ export interface FinishInput extends RunScope {
   releaseLease: boolean;
 }
 
-export interface FinishResult {
+export interface FinishResult extends AuditHeadResult {
   fingerprintAfter: string | null;
 }
+
+/** verifyRollback's result: the proof, and the audit head of its ROLLBACK_PROOF entry. */
+export type VerifyRollbackResult = RollbackProof & AuditHeadResult;
 
 
 // ---- inspection workflows (verify, snapshots) ----
 
 export const VERIFY_WORKFLOW_TYPE = 'verifyWorkflow';
 export const SNAPSHOTS_WORKFLOW_TYPE = 'snapshotsWorkflow';
+export const AUDIT_VERIFY_WORKFLOW_TYPE = 'auditVerifyWorkflow';
 export const UNLOCK_WORKFLOW_TYPE = 'unlockWorkflow';
 
 /** `godwit unlock`: free a target whose lease holder's run no longer exists. */
@@ -304,4 +321,14 @@ export interface LivePlanReport {
   /** The existing tables the planned steps touch, with the catalog's estimate of their size. */
   tables: { table: string; rows: number; bytes: number }[];
   migrations: LivePlanOutcome[];
+}
+
+export interface AuditVerifyInput {
+  target: string;
+  /** The audit heads that runs on this target recorded in their Temporal memos (listed by the client). */
+  recorded: RecordedHead[];
+}
+
+export interface AuditVerifyReport extends AuditChainResult {
+  target: string;
 }

@@ -1,2 +1,2 @@
 export { migrationWorkflow } from './migration';
-export { verifyWorkflow, snapshotsWorkflow, unlockWorkflow, planWorkflow } from './inspect';
+export { verifyWorkflow, snapshotsWorkflow, unlockWorkflow, planWorkflow, auditVerifyWorkflow } from './inspect';

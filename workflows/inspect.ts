@@ -1,8 +1,8 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { GodwitActivities } from '../activities';
-import type { DriftInput, DriftReport, LivePlanInput, LivePlanReport, SnapshotsInput, SnapshotsReport, UnlockInput, UnlockReport } from './definitions';
+import type { AuditVerifyInput, AuditVerifyReport, DriftInput, DriftReport, LivePlanInput, LivePlanReport, SnapshotsInput, SnapshotsReport, UnlockInput, UnlockReport } from './definitions';
 
-const { inspectDrift, manageSnapshots, planOnTarget, unlockTarget } = proxyActivities<GodwitActivities>({
+const { inspectDrift, manageSnapshots, planOnTarget, unlockTarget, verifyAuditLog } = proxyActivities<GodwitActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumAttempts: 3 },
@@ -27,4 +27,9 @@ export async function unlockWorkflow(input: UnlockInput): Promise<UnlockReport> 
 export async function planWorkflow(input: LivePlanInput): Promise<LivePlanReport> {
   const what = input.manifests.length === 1 ? input.manifests[0]!.id : `${input.manifests.length} manifests`;
   return planOnTarget.executeWithOptions({ summary: `plan ${what} against ${input.target}` }, [input]);
+}
+
+/** `godwit audit verify`: the chain is read on a worker; the heads it is held against come from Temporal, in the input. */
+export async function auditVerifyWorkflow(input: AuditVerifyInput): Promise<AuditVerifyReport> {
+  return verifyAuditLog.executeWithOptions({ summary: `audit chain of ${input.target} against ${input.recorded.length} recorded head(s)` }, [input]);
 }

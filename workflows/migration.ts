@@ -8,6 +8,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -18,7 +19,7 @@ import { autoApprovalReason, DEFAULT_APPROVAL_TIMEOUT } from '../src/lifecycle/a
 import { durationMs } from '../src/manifest/types';
 import type { AuditEntry } from '../src/db/audit';
 import type { PlannedStep } from '../src/operations/types';
-import { describeRestore, type MigrationInput, type MigrationOutcome, type MigrationProgress, type MigrationResult, type RunScope, type StepProgress } from './definitions';
+import { AUDIT_HEAD_MEMO, describeRestore, type AuditHeadResult, type MigrationInput, type MigrationOutcome, type MigrationProgress, type MigrationResult, type RunScope, type StepProgress } from './definitions';
 import { approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, stateQuery, GodwitStateKey } from './messages';
 
 // Activity profiles. Preparation fails fast on bad input (unknown target, plan
@@ -37,6 +38,9 @@ const recordActivities = proxyActivities<GodwitActivities>({
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 });
+
+/** Runs from before the audit head was kept in the memo replay without it. */
+const AUDIT_HEAD_PATCH = 'godwit-audit-head-memo';
 
 /** Thrown inside the workflow when the migration must roll back. */
 class RollbackRequested extends Error {}
@@ -147,6 +151,19 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     log.info('transition', { migration: input.migrationId, from, to, event: event.type });
   }
 
+  /**
+   * Keeps the last audit row this run wrote in its memo: Temporal, not the target's
+   * database, holds it, so `godwit audit verify` sees rows cut off the log's end.
+   * The head comes from the activity's result, so replay sets the same memo.
+   */
+  let auditHeadSeq = 0;
+  function keepAuditHead(result: AuditHeadResult): void {
+    const head = result.auditHead;
+    if (!head || head.seq <= auditHeadSeq || !patched(AUDIT_HEAD_PATCH)) return;
+    auditHeadSeq = head.seq;
+    upsertMemo({ [AUDIT_HEAD_MEMO]: head });
+  }
+
   function takeAudit(): AuditEntry[] {
     const entries = pendingAudit;
     pendingAudit = [];
@@ -180,6 +197,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     const result = await recordActivities.finishMigration.executeWithOptions({ summary: `record ${state}` }, [
       { ...scope, token, state, audit: takeAudit(), reason: progress.reason, recordFingerprint: opts.recordFingerprint ?? false, releaseLease: opts.releaseLease, policy: input.policy },
     ]);
+    keepAuditHead(result);
     if (result.fingerprintAfter) progress.fingerprintAfter = result.fingerprintAfter;
   }
 
@@ -249,6 +267,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         const r = await stepActivities.runStep.executeWithOptions({ summary: planned.summary }, [
           { ...scope, token, step: planned, policy: input.policy, audit: takeAudit(), faults: input.faults },
         ]);
+        keepAuditHead(r);
         setStep(sp, r.skipped ? 'skipped' : 'done');
       } catch (err) {
         setStep(sp, 'failed', describeError(err));
@@ -286,9 +305,10 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       const { step: planned, progress: sp } = compensations[compensations.length - 1]!;
       setStep(sp, 'compensating');
       try {
-        await stepActivities.compensateStep.executeWithOptions({ summary: `undo ${planned.summary}` }, [
+        const r = await stepActivities.compensateStep.executeWithOptions({ summary: `undo ${planned.summary}` }, [
           { ...scope, token, step: planned, policy: input.policy, audit: takeAudit(), faults: input.faults },
         ]);
+        keepAuditHead(r);
         setStep(sp, 'compensated');
         compensations.pop();
       } catch (err) {
@@ -298,9 +318,10 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       }
     }
     if (failure === null) {
-      const proof = await recordActivities.verifyRollback.executeWithOptions({ summary: 'compare schema fingerprint with before' }, [
+      const { auditHead, ...proof } = await recordActivities.verifyRollback.executeWithOptions({ summary: 'compare schema fingerprint with before' }, [
         { ...scope, token, audit: takeAudit(), dataProof: input.policy.data_proof ?? 'restores' },
       ]);
+      keepAuditHead({ auditHead });
       progress.rollback = proof;
       progress.fingerprintAfter = proof.fingerprintAfter;
       if (proof.equal) {

@@ -6,6 +6,8 @@ export const ExitCode = {
   rollbackFailed: 3,
   rejected: 4,
   drift: 5,
+  /** `godwit audit verify`: the audit log's hash chain is broken, or shorter than Temporal recorded. */
+  auditBroken: 6,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

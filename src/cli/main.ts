@@ -63,6 +63,18 @@ temporalOptions(
   process.exitCode = await verifyCommand(path, opts);
 });
 
+const audit = program.command('audit').description("the target's hash-chained audit log (godwit.audit_log)");
+temporalOptions(
+  audit
+    .command('verify')
+    .description('walk the hash chain and hold it against the heads Temporal recorded; name the first row that does not match (exit 6)')
+    .requiredOption('-t, --target <alias>', 'target database alias')
+    .option('--json', 'machine-readable output'),
+).action(async (opts) => {
+  const { auditVerifyCommand } = await import('./commands/audit');
+  process.exitCode = await auditVerifyCommand(opts);
+});
+
 const snapshots = program.command('snapshots').description('snapshots of data that destructive steps destroyed, kept for rollback');
 for (const [action, description] of [
   ['list', 'list the snapshots kept in godwit_snapshots'],

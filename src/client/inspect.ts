@@ -3,10 +3,13 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { TemporalSettings } from '../config/temporal';
 import type { LoadedManifest } from '../manifest';
 import {
+  AUDIT_VERIFY_WORKFLOW_TYPE,
   PLAN_WORKFLOW_TYPE,
   SNAPSHOTS_WORKFLOW_TYPE,
   UNLOCK_WORKFLOW_TYPE,
   VERIFY_WORKFLOW_TYPE,
+  type AuditVerifyInput,
+  type AuditVerifyReport,
   type DriftReport,
   type LivePlanReport,
   type SnapshotsInput,
@@ -15,6 +18,7 @@ import {
   type UnlockReport,
 } from '../../workflows/definitions';
 import { GodwitTargetKey } from '../../workflows/messages';
+import { recordedAuditHeads } from './audit-heads';
 
 /** Thrown when an inspection could not run (unknown target, database unreachable...). */
 export class InspectionFailedError extends Error {
@@ -63,4 +67,14 @@ export function planAgainstTarget(client: Client, settings: TemporalSettings, ta
     target,
     manifests: manifests.map((m) => ({ id: m.manifest.id, checksum: m.checksum, manifest: m.manifest })),
   });
+}
+
+/**
+ * The audit log's hash chain on a target, held against the heads its runs recorded in
+ * Temporal. The heads are listed first, so every row they name had committed before the
+ * worker reads the log.
+ */
+export async function verifyAuditLog(client: Client, settings: TemporalSettings, target: string): Promise<AuditVerifyReport> {
+  const input: AuditVerifyInput = { target, recorded: await recordedAuditHeads(client, target) };
+  return runShort(client, settings, AUDIT_VERIFY_WORKFLOW_TYPE, target, 'audit-verify', input);
 }

@@ -3,6 +3,7 @@ import { runUrl, type TemporalSettings } from '../config/temporal';
 import { type MigrationProgress } from '../../workflows/definitions';
 import { stateQuery } from '../../workflows/messages';
 import { FINAL_STATES, type MigrationState } from '../lifecycle/states';
+import { targetQuery } from './audit-heads';
 
 export interface MigrationStatusRow {
   migrationId: string;
@@ -30,10 +31,9 @@ function closedState(recorded: string, status: string): string {
 
 /** Latest run of each migration on a target, from Temporal's visibility store. */
 export async function migrationStatus(client: Client, settings: TemporalSettings, target: string, limit = 200): Promise<MigrationStatusRow[]> {
-  const escaped = target.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
   const seen = new Map<string, MigrationStatusRow>();
   let n = 0;
-  for await (const wf of client.workflow.list({ query: `GodwitTarget = '${escaped}'` })) {
+  for await (const wf of client.workflow.list({ query: targetQuery(target) })) {
     if (++n > limit) break;
     const sa = wf.typedSearchAttributes;
     const migrationId = (sa.getAll().find((p) => p.key.name === 'GodwitMigrationId')?.value as string | undefined) ?? wf.workflowId;

@@ -224,6 +224,11 @@ const UPGRADES: readonly string[] = [
     perform godwit.refuse_dependents(format('column %s of table %s', col, godwit.display_relation(tbl)), godwit.column_dependents(tbl, col), 'DROP COLUMN');
   end $$;
   `,
+  // 7: TRUNCATE fires no DELETE trigger: the append-only audit log refuses it too.
+  `
+  create trigger audit_log_no_truncate before truncate on godwit.audit_log
+    for each statement execute function godwit.audit_log_append_only();
+  `,
 ];
 
 export const CONTROL_SCHEMA_VERSION = UPGRADES.length;
