@@ -140,7 +140,7 @@ operations:
 
     // An operation the schema does not know, smuggled past the CLI.
     const malformed = migrationInput({ target: TARGET, loaded, requestedBy: 'mallory' });
-    (malformed.manifest as { operations: unknown[] }).operations = [{ drop_everything: { table: 'users' } }];
+    malformed.manifest = { ...loaded.manifest, operations: [{ drop_everything: { table: 'users' } }] } as unknown as typeof loaded.manifest;
     await expect(start('0007_hostile', malformed)).rejects.toThrow();
     const failure = await start('0007_hostile', malformed).catch((e: { cause?: { message?: string } }) => e.cause?.message ?? '');
     expect(failure).toMatch(/the manifest of 0007_hostile in the workflow's input: operations\[0\]: unknown operation 'drop_everything'/);
