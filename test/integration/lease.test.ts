@@ -33,6 +33,19 @@ beforeEach(async () => {
 /** What the clock does after the TTL: the lease counts as not renewed. */
 const expireLease = () => db.query(`update godwit.leases set expires_at = now() - interval '1 hour'`);
 
+/**
+ * Waits until the run has recorded that it waits: the query shows the state a moment before the
+ * activity that records it (and renews the lease) has committed.
+ */
+async function waitForRecorded(migrationId: string, state: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const { rows } = await db.query<{ state: string }>('select state from godwit.migrations where migration_id = $1', [migrationId]);
+    if (rows[0]?.state === state) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${migrationId} never recorded ${state}`);
+}
+
 const other = (id: string) => `
 id: ${id}
 operations:
@@ -70,6 +83,7 @@ policy: { approval: required }
     const handle = await startMigration(t.client, t.settings, { target: TARGET, loaded: parked, requestedBy: 'alice' });
     // apply --wait keeps waiting through an approval; the run's own state says where it is.
     await waitForState(handle, 'awaiting_approval');
+    await waitForRecorded('0001_parked', 'awaiting_approval');
     await expireLease();
 
     expect(await refused('0002_second')).toMatch(/target 'app' is busy: godwit\/app\/0001_parked holds its lease since .*, and its run is still open/);
@@ -93,6 +107,7 @@ operations:
 `);
     const handle = await startMigration(t.client, t.settings, { target: TARGET, loaded: broken, requestedBy: 'alice', faults: { failAtStep: 2, failCompensationOfStep: 1 } });
     expect(finalState(await watchMigration(handle, () => undefined, { pollMs: 200 }))).toBe('rollback_failed');
+    await waitForRecorded('0004_broken', 'rollback_failed');
     await expireLease();
     expect(await refused('0005_second')).toMatch(/godwit\/app\/0004_broken holds its lease .*its run is still open/);
 
@@ -108,14 +123,21 @@ operations:
       const slow = await manifestFrom(`
 id: 0007_slow
 operations:
-  - sql: { up: "select pg_sleep(4)", down: "select 1" }
+  - sql: { up: "select pg_sleep(8)", down: "select 1" }
   - add_column: { table: users, column: { name: slow, type: int } }
 `);
       const handle = await startMigration(t.client, t.settings, { target: TARGET, loaded: slow, requestedBy: 'alice' });
       await waitForState(handle, 'in_progress');
-      await new Promise((r) => setTimeout(r, 1_500));
-      const { rows } = await db.query<{ stale: boolean }>('select expires_at < now() as stale from godwit.leases');
-      expect(rows).toEqual([{ stale: true }]);
+      // The statement runs, and the lease it renewed when its transaction began goes stale.
+      let stale = false;
+      for (let i = 0; i < 60 && !stale; i++) {
+        const { rows } = await db.query<{ stale: boolean }>(
+          `select l.expires_at < now() as stale from godwit.leases l where exists (select 1 from pg_stat_activity where query = 'select pg_sleep(8)')`,
+        );
+        stale = rows[0]?.stale === true;
+        if (!stale) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(stale).toBe(true);
       expect(await refused('0008_second')).toMatch(/godwit\/app\/0007_slow holds its lease .*its run is still open/);
       expect(finalState(await watchMigration(handle, () => undefined, { pollMs: 200 }))).toBe('applied');
       expect(finalState(await applyAndWatch(t, TARGET, await manifestFrom(other('0009_after'))))).toBe('applied');

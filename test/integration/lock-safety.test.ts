@@ -52,6 +52,12 @@ policy: { lock_timeout: 300ms }
       const during = await db.query(`select 1 from information_schema.columns where table_name = 'users' and column_name = 'tier'`);
       expect(during.rowCount).toBe(0); // still blocked by the holder
 
+      // On a busy machine the step may not have reached its lock yet: wait until it has given up at least once.
+      for (let i = 0; i < 300; i++) {
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        if (pending.some((a) => (a.attempt ?? 0) >= 2)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       await holder.query('commit');
       expect(finalState(await outcome)).toBe('applied');
       const attempts = (await handle.fetchHistory()).events?.map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0) ?? [];
