@@ -3,7 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { HolderCheck } from '../src/db/lease';
 import type pg from 'pg';
 import type { MigrationPolicy } from '../workflows/definitions';
-import type { TargetPools } from '../src/db/pool';
+import { ConnectionLostError, connectionFailure, isConnectionLoss, type TargetPools } from '../src/db/pool';
 import { ensureControlSchema } from '../src/db/control-schema';
 import { toFailure } from './errors';
 
@@ -48,17 +48,28 @@ export async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Checks out a client for the target with the control schema in place; maps every error to a Temporal failure. */
+/**
+ * Checks out a client for the target with the control schema in place; maps every error to a
+ * Temporal failure. Whatever failed on a connection that broke meanwhile failed because of it:
+ * that is a retryable ConnectionLostError, and the broken client is destroyed, not pooled.
+ */
 export async function withTarget<T>(deps: ActivityDeps, target: string, context: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   let client: pg.PoolClient | undefined;
+  let broken = false;
   try {
     client = await deps.pools.connect(target);
     await ensureControlSchema(client, deps.pools.pool(target));
     return await heartbeating(() => fn(client!));
   } catch (err) {
+    // The server's own word (57P01...) says more than pg's later "Connection terminated".
+    const lost = isConnectionLoss(err) ? err : client && connectionFailure(client);
+    if (lost) {
+      broken = true;
+      throw toFailure(new ConnectionLostError(target, lost), context);
+    }
     throw toFailure(err, context);
   } finally {
-    client?.release();
+    client?.release(broken);
   }
 }
 

@@ -1,9 +1,11 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { redact } from '../src/config/targets';
+import { ConnectionLostError, isConnectionLoss } from '../src/db/pool';
 
-// SQLSTATEs a retry can fix: lock timeout, serialization failure, deadlock, connection loss, shutdown.
-const RETRYABLE_SQLSTATE = /^(55P03|40001|40P01|08...|57P0[1-3]|53300)$/;
-const RETRYABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+// SQLSTATEs a retry can fix: lock timeout, serialization failure, deadlock, too many connections.
+// A lost connection (08xxx, 57P01 and the like, a reset socket) is isConnectionLoss's to tell.
+const RETRYABLE_SQLSTATE = /^(55P03|40001|40P01|53300)$/;
+const RETRYABLE_NODE_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN']);
 // Errors of ours that retrying cannot fix.
 const NON_RETRYABLE_NAMES = new Set([
   'PlanError',
@@ -44,6 +46,8 @@ export function toFailure(err: unknown, context?: string): ApplicationFailure {
     return ApplicationFailure.nonRetryable(prefix + where + base + (hint ? ` (${hint})` : ''), e.name);
   }
   if (e?.name === 'DatabaseUnreachableError') return ApplicationFailure.retryable(prefix + base, e.name);
+  if (e?.name === 'ConnectionLostError') return ApplicationFailure.retryable(prefix + base, 'ConnectionLost');
+  if (isConnectionLoss(err)) return toFailure(new ConnectionLostError(undefined, err), context);
   const code = e?.code;
   if (code && /^[0-9A-Z]{5}$/.test(code)) {
     const more = [e.detail, e.hint].filter(Boolean).join('; ');

@@ -1,6 +1,7 @@
 import { schemaFingerprint, diffFingerprints, type SchemaFingerprint } from '../src/db/fingerprint';
 import { checkFence, releaseLease } from '../src/db/lease';
 import { appendAudit } from '../src/db/audit';
+import { isConnectionLoss } from '../src/db/pool';
 import type pg from 'pg';
 import { tableChecksum, type TableChecksum } from '../src/db/checksum';
 import type { CheckResult, ChecksInput, DataChecksumComparison, FinishInput, FinishResult, RestoreProof, RollbackProof, VerifyInput, VerifyRollbackResult } from '../workflows/definitions';
@@ -46,6 +47,8 @@ export function makeFinish(deps: ActivityDeps) {
             const value = fields[0] ? rows[0]?.[fields[0].name] : undefined;
             results.push({ name: check.name, passed: value === true, detail: value === true ? 'true' : `returned ${JSON.stringify(value ?? null)}, expected true` });
           } catch (err) {
+            // A lost connection is no verdict on the check: retry the activity rather than roll back.
+            if (isConnectionLoss(err)) throw err;
             results.push({ name: check.name, passed: false, detail: `error: ${(err as Error).message}` });
           }
         }

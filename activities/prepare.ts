@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { schemaFingerprint } from '../src/db/fingerprint';
 import { acquireLease } from '../src/db/lease';
+import { isConnectionLoss } from '../src/db/pool';
 import { ChecksumResumeError, tableChecksums } from '../src/db/checksum';
 import type { SchemaModel } from '../src/db/schema-model';
 import type { PlannedStep } from '../src/operations/types';
@@ -129,6 +130,8 @@ async function runPreChecks(client: pg.ClientBase, manifest: Manifest): Promise<
       const { rows, fields } = await client.query(check.sql);
       value = fields[0] ? rows[0]?.[fields[0].name] : undefined;
     } catch (err) {
+      // The check did not fail: the connection did. The attempt is retried on a new one.
+      if (isConnectionLoss(err)) throw err;
       await client.query('rollback to savepoint godwit_pre_check');
       throw new PreCheckFailedError(`pre check '${check.name}' failed with an error: ${(err as Error).message}; fix the check's sql in the manifest`);
     }

@@ -13,6 +13,65 @@ export function isConnectionError(err: unknown): boolean {
   return code !== undefined && CONNECTION_CODES.has(code);
 }
 
+/**
+ * A connection that broke while in use: the server ended it (57P01 pg_terminate_backend or a
+ * fast shutdown, 57P02 a crash, 57P03 starting up again, 57P05 idle session timeout), the
+ * connection exception class 08, or the socket failed. pg's own errors for a dead connection
+ * carry no code, only their messages.
+ */
+const LOST_SQLSTATE = /^(08...|57P0[1235])$/;
+const LOST_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN']);
+const LOST_MESSAGES = new Set([
+  'Connection terminated unexpectedly',
+  'Connection terminated',
+  'Client has encountered a connection error and is not queryable',
+  'Client was closed and is not queryable',
+]);
+
+/** Whether `err` (or an error it wraps) says the database connection went away, so a retry on a new one can succeed. */
+export function isConnectionLoss(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && (LOST_SQLSTATE.test(e.code) || LOST_SOCKET_CODES.has(e.code))) return true;
+    if (typeof e.message === 'string' && LOST_MESSAGES.has(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * Thrown when a target's connection breaks while an activity uses it: a terminated backend,
+ * a restarted Postgres, a network cut. Retryable: a new connection can succeed.
+ */
+export class ConnectionLostError extends Error {
+  override readonly name = 'ConnectionLostError';
+  constructor(
+    readonly target: string | undefined,
+    cause: unknown,
+  ) {
+    const e = cause as { message?: string; code?: string } | undefined;
+    const text = redact(e?.message ?? String(cause));
+    const code = !e?.code || text.includes(e.code) ? '' : /^[0-9A-Z]{5}$/.test(e.code) ? ` (SQLSTATE ${e.code})` : ` (${e.code})`;
+    super(`${target === undefined ? 'the database connection' : `the connection to target '${target}'`} was lost: ${text}${code}`, { cause });
+  }
+}
+
+// The error each broken client reported; see TargetPools.pool.
+const brokenClients = new WeakMap<pg.ClientBase, Error>();
+
+/** The error with which a pooled client's connection died, if it did. */
+export function connectionFailure(client: pg.ClientBase): Error | undefined {
+  return brokenClients.get(client);
+}
+
+/**
+ * A client of its own (not pooled) for short setup work. Its queries fail when its connection
+ * dies; the listener keeps the 'error' event pg also emits then from crashing the process.
+ */
+export function standaloneClient(connectionString: string): pg.Client {
+  const client = new pg.Client({ connectionString, application_name: 'godwit' });
+  client.on('error', () => undefined);
+  return client;
+}
+
 /** One pool per target alias for the life of the worker process. */
 export class TargetPools {
   private readonly pools = new Map<string, pg.Pool>();
@@ -30,9 +89,16 @@ export class TargetPools {
         application_name: 'godwit',
         // Lets Postgres notice a dead worker mid-statement and abort its transaction at once.
         options: '-c client_connection_check_interval=1000',
+        // And the worker notice a silent network cut (no RST, no FIN) while it waits on a statement.
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
       });
-      // An idle client losing its connection must not crash the worker.
+      // An idle client losing its connection must not crash the worker: the pool drops it.
       pool.on('error', () => undefined);
+      // Nor one checked out by an activity, which pg-pool leaves without a listener: its
+      // queries fail (and the activity is retried), and pg also emits 'error', which with no
+      // listener would be thrown out of the event loop and end the process.
+      pool.on('connect', (client) => client.on('error', (err) => brokenClients.set(client, err)));
       this.pools.set(alias, pool);
     }
     return pool;

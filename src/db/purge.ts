@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { quoteIdent } from './ident';
 import { RETIRED_SCHEMA } from './schemas';
+import { isConnectionLoss } from './pool';
 
 /** How long a purge waits for its table's lock before it leaves the object for the next prune. */
 export const PURGE_LOCK_TIMEOUT = '5s';
@@ -126,7 +127,7 @@ export async function purgeRetired(client: pg.ClientBase): Promise<PurgeOutcome>
     } catch (err) {
       const e = err as { code?: string; message?: string };
       // Only what Postgres said about this object; a lost connection ends the prune.
-      if (e.code === undefined || !/^[0-9A-Z]{5}$/.test(e.code)) throw err;
+      if (e.code === undefined || !/^[0-9A-Z]{5}$/.test(e.code) || isConnectionLoss(err)) throw err;
       const reason =
         e.code === '55P03'
           ? `its table is busy: no lock within ${PURGE_LOCK_TIMEOUT}; the next prune tries again`

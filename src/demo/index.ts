@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { connectOrStartTemporal } from '../devserver';
-import { TargetPools } from '../db/pool';
+import { standaloneClient, TargetPools } from '../db/pool';
 import { connectWorkerConnection, createGodwitWorker } from '../../worker';
 import { applyCommand } from '../cli/commands/apply';
 import { statusCommand } from '../cli/commands/status';
@@ -22,7 +21,7 @@ function demoDatabaseUrl(adminUrl: string): string {
 
 /** (Re)creates godwit_demo with a users table of a few thousand rows, some sharing a display name. */
 async function seedDatabase(adminUrl: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: adminUrl });
+  const admin = standaloneClient(adminUrl);
   try {
     await admin.connect();
   } catch (err) {
@@ -37,7 +36,7 @@ async function seedDatabase(adminUrl: string): Promise<string> {
     await admin.end();
   }
   const url = demoDatabaseUrl(adminUrl);
-  const db = new pg.Client({ connectionString: url });
+  const db = standaloneClient(url);
   await db.connect();
   try {
     await db.query(`

@@ -19,7 +19,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { LineCounter, Parser, parseDocument, type CST, type Document } from 'yaml';
 import { fallbackError } from '../operations/fields';
 import { manifestChecksum } from './canonical';
 import { formatPath, ManifestError, problemsFromIssues, type ManifestProblem } from './errors';
@@ -165,10 +165,79 @@ function validate(value: unknown, file: string, locate?: (path: PropertyKey[]) =
   return { file, manifest, checksum: manifestChecksum(manifest) };
 }
 
-function yamlDocument(text: string): { doc: Document; lines: LineCounter } {
+/**
+ * How deeply a manifest may nest mappings and lists. A real one needs about ten levels; a
+ * few thousand exhaust the stack of the YAML composer, which recurses (and near the stack's
+ * end V8 can even abort the process instead of throwing).
+ */
+export const MAX_NESTING = 64;
+
+/**
+ * The offset of the first collection nested more than MAX_NESTING deep, if any. The CST
+ * parser keeps its own stack rather than recursing, and so does this walk, so any depth is
+ * safe to look at.
+ */
+function tooDeepAt(text: string): number | undefined {
+  const pending: { token: CST.Token; depth: number }[] = [];
+  for (const token of new Parser().parse(text)) pending.push({ token, depth: 0 });
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { token, depth } = next;
+    if (token.type === 'document') {
+      if (token.value) pending.push({ token: token.value, depth });
+    } else if (token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') {
+      if (depth >= MAX_NESTING) return token.offset;
+      for (const item of token.items) {
+        if (item.key) pending.push({ token: item.key, depth: depth + 1 });
+        if (item.value) pending.push({ token: item.value, depth: depth + 1 });
+      }
+    }
+  }
+  return undefined;
+}
+
+/** 1-based line and column of a character offset. */
+function position(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  return { line: before.split('\n').length, column: offset - before.lastIndexOf('\n') };
+}
+
+function yamlDocument(text: string, file: string): { doc: Document; lines: LineCounter } {
+  const deep = tooDeepAt(text);
+  if (deep !== undefined) {
+    throw new ManifestError(file, [
+      {
+        path: '',
+        message: `nested more than ${MAX_NESTING} levels deep: a manifest needs about ten; look for runaway brackets or indentation`,
+        ...position(text, deep),
+      },
+    ]);
+  }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   return { doc, lines };
+}
+
+/**
+ * The document's value. Aliases are bounded by the yaml library's maxAliasCount (100): an
+ * alias bomb (billion laughs) would otherwise expand exponentially in everything that walks
+ * the value.
+ */
+function yamlValue(doc: Document, file: string): unknown {
+  try {
+    return doc.toJS();
+  } catch (e) {
+    const message = (e as Error).message;
+    if (/excessive alias count/i.test(message)) {
+      throw new ManifestError(file, [
+        {
+          path: '',
+          message:
+            'YAML aliases expand too far: its anchors and aliases would repeat values more than 100 times (an alias bomb); write the values out, or use fewer aliases',
+        },
+      ]);
+    }
+    throw new ManifestError(file, [{ path: '', message: `YAML error: ${message.split('\n')[0] ?? message}` }]);
+  }
 }
 
 /** The position of the deepest node along `path` that exists in the document. */
@@ -187,7 +256,7 @@ function locator(doc: Document, lines: LineCounter) {
 }
 
 function fromYaml(text: string, file: string): LoadedManifest {
-  const { doc, lines } = yamlDocument(text);
+  const { doc, lines } = yamlDocument(text, file);
   if (doc.errors.length > 0) {
     throw new ManifestError(
       file,
@@ -198,7 +267,7 @@ function fromYaml(text: string, file: string): LoadedManifest {
       }),
     );
   }
-  return validate(doc.toJS(), file, locator(doc, lines));
+  return validate(yamlValue(doc, file), file, locator(doc, lines));
 }
 
 function fromJson(text: string, file: string): LoadedManifest {
@@ -215,7 +284,7 @@ function fromJson(text: string, file: string): LoadedManifest {
       problem.column = before.length - before.lastIndexOf('\n');
     } else {
       // Older V8 messages carry no position; the YAML parser usually finds the spot.
-      const { doc, lines } = yamlDocument(text);
+      const { doc, lines } = yamlDocument(text, file);
       const first = doc.errors[0];
       if (first !== undefined) {
         const pos = lines.linePos(first.pos[0]);
@@ -227,7 +296,7 @@ function fromJson(text: string, file: string): LoadedManifest {
   }
   // Valid JSON is valid YAML: the YAML parser supplies positions and catches
   // duplicate keys, which JSON.parse silently resolves to the last one.
-  const { doc, lines } = yamlDocument(text);
+  const { doc, lines } = yamlDocument(text, file);
   const duplicates = doc.errors.filter((e) => e.code === 'DUPLICATE_KEY');
   if (duplicates.length > 0) {
     throw new ManifestError(

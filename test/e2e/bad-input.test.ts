@@ -3,6 +3,9 @@
  * problem and the fix, exit 1, and nothing is applied half-way. The real `godwit`
  * process against real Postgres and Temporal.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
@@ -114,6 +117,33 @@ describe('malformed manifests are refused before anything starts', () => {
     expect(run.stderr).toMatch(/operations\[0\]\.add_column\.column\.name: name is 66 bytes long; Postgres silently truncates names to 63 bytes/);
     expect(run.stderr).toContain('use a shorter name');
     expect(await neverStarted('0206_long')).toBe(true);
+    expect(await catalog()).toEqual(before);
+  });
+});
+
+describe('hostile manifests get the same clear errors', () => {
+  const op = '{ sql: { up: "create table pwned (id int)", down: "drop table pwned" } }';
+  const laughs = ['l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+  for (let i = 1; i <= 9; i++) laughs.push(`l${i}: &l${i} [${Array.from({ length: 9 }, () => `*l${i - 1}`).join(', ')}]`);
+  const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+
+  it.each([
+    ['an alias bomb', '0208_bomb.yaml', `id: 0208_bomb\noperations: [${op}]\nl: { ${laughs.join(', ')} }\n`, /YAML aliases expand too far: .*\(an alias bomb\)/],
+    ['5,000 levels of nesting', '0209_deep.yaml', `id: 0209_deep\noperations: [${op}]\nextra: ${deep(5000)}\n`, /nested more than 64 levels deep: .* \(line 3, column \d+\)/],
+    ['JSON nested 5,000 levels', '0210_deep.json', `{"id": "0210_deep", "operations": [{"sql": {"up": ${deep(5000)}}}]}`, /nested more than 64 levels deep: .* \(line 1, column \d+\)/],
+  ])('%s: one line naming the file and the problem, exit 1, nothing applied', async (_what, name, text, problem) => {
+    const before = await catalog();
+    const dir = mkdtempSync(join(tmpdir(), 'godwit-hostile-'));
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    const run = await godwit(['apply', file, '--target', TARGET, '--wait'], t.env);
+    expectExit(run, 1);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines, run.stderr).toHaveLength(1);
+    expect(lines[0]).toContain(`${file}: `);
+    expect(lines[0]).toMatch(problem);
+    expect(run.output).not.toMatch(/\n\s+at |Maximum call stack|ReferenceError/);
+    expect(await neverStarted(name.replace(/\.\w+$/, ''))).toBe(true);
     expect(await catalog()).toEqual(before);
   });
 });

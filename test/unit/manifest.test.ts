@@ -8,6 +8,7 @@ import {
   loadManifests,
   ManifestError,
   manifestChecksum,
+  MAX_NESTING,
   parseManifest,
   sqlManifestId,
   type LoadedManifest,
@@ -242,6 +243,71 @@ describe('manifest errors', () => {
   it('reports a missing file', async () => {
     const error = await manifestError(() => loadManifests(fixture('no-such-dir')));
     expect(error.message).toMatch(/no such file or directory/);
+  });
+});
+
+describe('hostile manifests', () => {
+  const op = '{ sql: { up: "select 1", down: "select 1" } }';
+
+  /** Billion laughs: each level is nine aliases of the one before, 9^9 strings in all. */
+  function aliasBomb(): string {
+    const levels = ['l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+    for (let i = 1; i <= 9; i++) levels.push(`l${i}: &l${i} [${Array.from({ length: 9 }, () => `*l${i - 1}`).join(', ')}]`);
+    return `id: a\n${levels.join('\n')}\noperations: [${op}]\n`;
+  }
+
+  it('refuses an alias bomb before expanding it, in one line', async () => {
+    const error = await yamlError(aliasBomb());
+    expect(error.message).toBe(
+      'm.yaml: YAML aliases expand too far: its anchors and aliases would repeat values more than 100 times (an alias bomb); write the values out, or use fewer aliases',
+    );
+  });
+
+  it('still reads a manifest that reuses an anchor a few times', () => {
+    const { manifest } = parseManifest(
+      `id: a
+operations:
+  - add_column: { table: users, column: &col { name: note, type: text } }
+  - add_column: { table: posts, column: *col }
+`,
+      'm.yaml',
+    );
+    expect(manifest.operations).toHaveLength(2);
+  });
+
+  it('names an alias whose anchor is missing', async () => {
+    const error = await yamlError(`id: a\noperations: [{ sql: { up: *nope } }]`);
+    expect(error.message).toBe('m.yaml: YAML error: Unresolved alias (the anchor must be set before the alias): nope');
+  });
+
+  it('refuses 5,000 levels of flow nesting with where it goes too deep, instead of overflowing the stack', async () => {
+    const error = await yamlError(`id: a\noperations: [${op}]\nextra: ${'['.repeat(5000)}${']'.repeat(5000)}\n`);
+    expect(error.message).toBe(
+      `m.yaml: nested more than ${MAX_NESTING} levels deep: a manifest needs about ten; look for runaway brackets or indentation (line 3, column ${8 + MAX_NESTING - 1})`,
+    );
+  });
+
+  it('refuses 5,000 levels of indentation', async () => {
+    const lines = Array.from({ length: 5000 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n');
+    const error = await yamlError(`${lines} v\n`);
+    expect(error.problems).toEqual([expect.objectContaining({ message: expect.stringMatching(/^nested more than 64 levels deep/), line: MAX_NESTING + 1 })]);
+  });
+
+  it.each([
+    ['lists', (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`],
+    ['objects', (n: number) => `${'{"a": '.repeat(n)}1${'}'.repeat(n)}`],
+  ])('refuses JSON with 10,000 levels of nested %s', async (_kind, nest) => {
+    const error = await manifestError(() => parseManifest(`{"id": "a", "operations": [{"sql": ${nest(10_000)}}]}`, 'm.json'));
+    expect(error.message).toMatch(/^m\.json: nested more than 64 levels deep: .* \(line 1, column \d+\)$/);
+  });
+
+  it('allows nesting up to the limit, where the usual checks take over', async () => {
+    // The root mapping is the first level.
+    const nest = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    const atLimit = await yamlError(`id: a\noperations: [${op}]\nextra: ${nest(MAX_NESTING - 1)}\n`);
+    expect(atLimit.message).toMatch(/^m\.yaml: extra: unknown field 'extra'/);
+    const over = await yamlError(`id: a\noperations: [${op}]\nextra: ${nest(MAX_NESTING)}\n`);
+    expect(over.message).toMatch(/^m\.yaml: nested more than 64 levels deep/);
   });
 });
 
