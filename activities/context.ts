@@ -4,11 +4,14 @@ import type { HolderCheck } from '../src/db/lease';
 import type pg from 'pg';
 import type { MigrationPolicy } from '../workflows/definitions';
 import { ConnectionLostError, connectionFailure, isConnectionLoss, type TargetPools } from '../src/db/pool';
+import type { AuthorizationConfig } from '../src/config/targets';
 import { ensureControlSchema } from '../src/db/control-schema';
 import { toFailure } from './errors';
 
 export interface ActivityDeps {
   pools: TargetPools;
+  /** godwit.yaml's authorization section, read by the worker at start; absent: development mode. */
+  authorization?: AuthorizationConfig;
 }
 
 // Per activity execution: several activities run at once in one worker.

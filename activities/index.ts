@@ -1,4 +1,5 @@
 import { TargetPools } from '../src/db/pool';
+import { makeAuthorize } from './authorize';
 import type { ActivityDeps } from './context';
 import { makeFinish } from './finish';
 import { makeInspect } from './inspect';
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps = { pools: new TargetPools()
     ...makeFinish(deps),
     ...makeInspect(deps),
     ...makePlan(deps),
+    ...makeAuthorize(deps),
   };
 }
 

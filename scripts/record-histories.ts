@@ -65,6 +65,7 @@ operations:
 checks:
   post:
     - { name: fails on purpose, sql: select false }
+policy: { approval: never }
 `,
   },
   {

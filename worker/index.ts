@@ -7,6 +7,7 @@ import { TargetPools } from '../src/db/pool';
 import { ensureSearchAttributes } from '../src/devserver/search-attributes';
 import { packageRoot } from '../src/package-root';
 import { temporalUnreachable } from '../src/client/errors';
+import { loadConfig } from '../src/config/targets';
 import { temporalSettings, type TemporalConnectionOptions, type TemporalSettings } from '../src/config/temporal';
 
 export const WORKFLOWS_PATH = join(packageRoot(), 'workflows', 'index.ts');
@@ -37,6 +38,8 @@ export interface GodwitWorkerOptions {
   pools?: TargetPools;
   /** A bundle made by bundleWorkflowCode; saves bundling on every start (tests). */
   workflowBundlePath?: string;
+  /** The godwit.yaml whose authorization section the worker enforces (default: $GODWIT_CONFIG or ./godwit.yaml). */
+  configFile?: string;
 }
 
 export async function createGodwitWorker(opts: GodwitWorkerOptions): Promise<{ worker: Worker; pools: TargetPools }> {
@@ -48,7 +51,7 @@ export async function createGodwitWorker(opts: GodwitWorkerOptions): Promise<{ w
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     ...(bundlePath && existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ pools }),
+    activities: createActivities({ pools, authorization: loadConfig(opts.configFile).authorization }),
     shutdownGraceTime: '10 seconds',
   });
   return { worker, pools };

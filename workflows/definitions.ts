@@ -332,3 +332,39 @@ export interface AuditVerifyInput {
 export interface AuditVerifyReport extends AuditChainResult {
   target: string;
 }
+
+// ---- signed operator actions (see src/auth) ----
+
+export type OperatorActionName = 'approve' | 'reject' | 'rollback' | 'resolve';
+
+/** What an operator signs over, as the run itself states it (actionSubjectQuery). */
+export interface ActionSubject {
+  target: string;
+  migrationId: string;
+  runId: string;
+  checksum: string;
+  requestedBy: string;
+}
+
+/** An approve/reject/rollback/resolve as it reaches the workflow; `signature` is ssh-keygen -Y sign's output. */
+export interface OperatorRequest {
+  by: string;
+  note?: string;
+  reason?: string;
+  signature?: string;
+}
+
+/** authorizeAction's input: the run's own facts (never the operator's claims) plus what was signed. */
+export interface AuthorizeInput extends RunScope {
+  action: OperatorActionName;
+  principal: string;
+  requestedBy: string;
+  checksum: string;
+  /** The note or reason the action carries (it is signed too). */
+  text: string | null;
+  signature?: string;
+  /** The run's state when the request came, for the audit entry of a refusal. */
+  state: MigrationState;
+}
+
+export type AuthorizeResult = ({ ok: true; signedWith: string | null } | { ok: false; reason: string }) & AuditHeadResult;

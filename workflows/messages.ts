@@ -6,15 +6,19 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { MigrationState } from '../src/lifecycle/states';
-import { SEARCH_ATTRIBUTE, STATE_QUERY, type MigrationProgress } from './definitions';
+import { SEARCH_ATTRIBUTE, STATE_QUERY, type ActionSubject, type MigrationProgress, type OperatorRequest } from './definitions';
 
 export const GodwitTargetKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE.target, SearchAttributeType.KEYWORD);
 export const GodwitMigrationIdKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE.migrationId, SearchAttributeType.KEYWORD);
 export const GodwitStateKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE.state, SearchAttributeType.KEYWORD);
 
 export const stateQuery = defineQuery<MigrationProgress>(STATE_QUERY);
-export const rollbackSignal = defineSignal<[{ by: string; reason?: string }]>('rollbackSignal');
+/** What an operator signs over: the run's target, migration id, run id and plan checksum. */
+export const actionSubjectQuery = defineQuery<ActionSubject>('actionSubjectQuery');
+export const rollbackSignal = defineSignal<[OperatorRequest]>('rollbackSignal');
 export const retryRollbackSignal = defineSignal<[{ by: string }]>('retryRollbackSignal');
-export const approveUpdate = defineUpdate<MigrationState, [{ by: string; note?: string }]>('approveUpdate');
-export const rejectUpdate = defineUpdate<MigrationState, [{ by: string; reason?: string }]>('rejectUpdate');
-export const resolveUpdate = defineUpdate<MigrationState, [{ by: string; note: string }]>('resolveUpdate');
+export const approveUpdate = defineUpdate<MigrationState, [OperatorRequest]>('approveUpdate');
+export const rejectUpdate = defineUpdate<MigrationState, [OperatorRequest]>('rejectUpdate');
+export const resolveUpdate = defineUpdate<MigrationState, [OperatorRequest & { note: string }]>('resolveUpdate');
+/** rollbackSignal as an update, so the operator hears whether it was accepted (signed or refused). */
+export const rollbackUpdate = defineUpdate<MigrationState, [OperatorRequest]>('rollbackUpdate');

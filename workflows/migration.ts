@@ -19,8 +19,8 @@ import { autoApprovalReason, DEFAULT_APPROVAL_TIMEOUT } from '../src/lifecycle/a
 import { durationMs } from '../src/manifest/types';
 import type { AuditEntry } from '../src/db/audit';
 import type { PlannedStep } from '../src/operations/types';
-import { AUDIT_HEAD_MEMO, describeRestore, type AuditHeadResult, type MigrationInput, type MigrationOutcome, type MigrationProgress, type MigrationResult, type RunScope, type StepProgress } from './definitions';
-import { approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, stateQuery, GodwitStateKey } from './messages';
+import { AUDIT_HEAD_MEMO, describeRestore, type AuditHeadResult, type MigrationInput, type MigrationOutcome, type MigrationProgress, type MigrationResult, type OperatorActionName, type OperatorRequest, type RunScope, type StepProgress } from './definitions';
+import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, rollbackUpdate, stateQuery, GodwitStateKey } from './messages';
 
 // Activity profiles. Preparation fails fast on bad input (unknown target, plan
 // error); steps retry lock timeouts and lost connections with backoff for long.
@@ -38,6 +38,14 @@ const recordActivities = proxyActivities<GodwitActivities>({
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 });
+
+const authorizeActivities = proxyActivities<GodwitActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumAttempts: 5 },
+});
+
+/** Runs from before signed operator actions replay their messages without authorizeAction. */
+const SIGNED_ACTIONS_PATCH = 'godwit-signed-operator-actions';
 
 /** Runs from before the audit head was kept in the memo replay without it. */
 const AUDIT_HEAD_PATCH = 'godwit-audit-head-memo';
@@ -78,11 +86,11 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   };
   // Messages from operators, read through functions so TypeScript does not narrow them across awaits.
   const inbox = {
-    rollback: null as { by: string; reason?: string } | null,
+    rollback: null as { by: string; reason?: string; signedWith?: string | null } | null,
     retry: false,
-    resolution: null as { by: string; note: string } | null,
-    approval: null as { by: string } | null,
-    rejection: null as { by: string; reason?: string } | null,
+    resolution: null as { by: string; note: string; signedWith?: string | null } | null,
+    approval: null as { by: string; signedWith?: string | null } | null,
+    rejection: null as { by: string; reason?: string; signedWith?: string | null } | null,
   };
   const rollbackRequested = () => inbox.rollback;
   const rollbackReason = () => {
@@ -91,46 +99,85 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   };
 
   setHandler(stateQuery, () => progress);
-  setHandler(rollbackSignal, (req) => {
-    inbox.rollback ??= req;
+  setHandler(actionSubjectQuery, () => ({ target: input.target, migrationId: input.migrationId, runId: info.runId, checksum: input.checksum, requestedBy: input.requestedBy }));
+
+  /**
+   * Has the worker check an operator's action: the four-eyes rule always; with godwit.yaml's
+   * authorization section, the signature over this run and plan and the principal lists.
+   * The activity audits a refusal; here it fails the update with its reason. Runs from
+   * before signed actions (no patch marker) took the message as it came.
+   */
+  async function authorize(action: OperatorActionName, req: OperatorRequest, text: string | null): Promise<string | null> {
+    if (!patched(SIGNED_ACTIONS_PATCH)) return null;
+    const r = await authorizeActivities.authorizeAction.executeWithOptions({ summary: `verify ${action} by ${req.by}` }, [
+      { ...scope, action, principal: req.by, requestedBy: input.requestedBy, checksum: input.checksum, text, state: progress.state, ...(req.signature !== undefined ? { signature: req.signature } : {}) },
+    ]);
+    keepAuditHead(r);
+    if (!r.ok) throw ApplicationFailure.nonRetryable(`cannot ${action}: ${r.reason}`, 'ActionRefused');
+    return r.signedWith;
+  }
+  function requireState(action: OperatorActionName, ...states: MigrationState[]): void {
+    if (!states.includes(progress.state)) throw ApplicationFailure.nonRetryable(`cannot ${action}: migration is ${progress.state}, not ${states.join(' or ')}`, 'ActionRefused');
+  }
+  const ROLLBACK_STATES: MigrationState[] = ['planned', 'awaiting_approval', 'in_progress', 'validated'];
+
+  setHandler(rollbackSignal, async (req) => {
+    let signedWith: string | null;
+    try {
+      signedWith = await authorize('rollback', req, req.reason ?? null);
+    } catch (err) {
+      log.warn('rollback signal refused', { by: req.by, error: describeError(err) });
+      return;
+    }
+    inbox.rollback ??= { by: req.by, ...(req.reason !== undefined ? { reason: req.reason } : {}), signedWith };
   });
+  setHandler(
+    rollbackUpdate,
+    async (req) => {
+      const signedWith = await authorize('rollback', req, req.reason ?? null);
+      requireState('rollback', ...ROLLBACK_STATES);
+      inbox.rollback ??= { by: req.by, ...(req.reason !== undefined ? { reason: req.reason } : {}), signedWith };
+      return progress.state;
+    },
+    { validator: (_req) => requireState('rollback', ...ROLLBACK_STATES) },
+  );
   setHandler(retryRollbackSignal, () => {
     inbox.retry = true;
   });
   setHandler(
     approveUpdate,
-    (req) => {
-      inbox.approval = req;
+    async (req) => {
+      const signedWith = await authorize('approve', req, req.note ?? null);
+      requireState('approve', 'awaiting_approval');
+      inbox.approval = { by: req.by, signedWith };
       return progress.state;
     },
     {
-      validator: (req) => {
-        if (progress.state !== 'awaiting_approval') throw new Error(`cannot approve: migration is ${progress.state}, not awaiting_approval`);
-        if (req.by === input.requestedBy) throw new Error(`cannot approve: ${req.by} requested this migration; another person must approve it`);
-      },
+      // the four-eyes rule is the worker's (authorize), so that a self approval is audited
+      validator: (_req) => requireState('approve', 'awaiting_approval'),
     },
   );
   setHandler(
     rejectUpdate,
-    (req) => {
-      inbox.rejection = req;
+    async (req) => {
+      const signedWith = await authorize('reject', req, req.reason ?? null);
+      requireState('reject', 'awaiting_approval');
+      inbox.rejection = { by: req.by, ...(req.reason !== undefined ? { reason: req.reason } : {}), signedWith };
       return progress.state;
     },
-    {
-      validator: (_req) => {
-        if (progress.state !== 'awaiting_approval') throw new Error(`cannot reject: migration is ${progress.state}, not awaiting_approval`);
-      },
-    },
+    { validator: (_req) => requireState('reject', 'awaiting_approval') },
   );
   setHandler(
     resolveUpdate,
-    (req) => {
-      inbox.resolution = req;
+    async (req) => {
+      const signedWith = await authorize('resolve', req, req.note);
+      requireState('resolve', 'rollback_failed');
+      inbox.resolution = { by: req.by, note: req.note, signedWith };
       return progress.state;
     },
     {
       validator: (req) => {
-        if (progress.state !== 'rollback_failed') throw new Error(`cannot resolve: migration is ${progress.state}, not rollback_failed`);
+        requireState('resolve', 'rollback_failed');
         if (!req.note?.trim()) throw new Error('cannot resolve: say what was done in the note');
       },
     },
@@ -162,6 +209,12 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     if (!head || head.seq <= auditHeadSeq || !patched(AUDIT_HEAD_PATCH)) return;
     auditHeadSeq = head.seq;
     upsertMemo({ [AUDIT_HEAD_MEMO]: head });
+  }
+
+  /** The key that signed the operator's action goes into the audit entry of the transition it caused. */
+  function noteSignature(signedWith: string | null | undefined): void {
+    const entry = pendingAudit.at(-1);
+    if (signedWith && entry) entry.detail = { ...entry.detail, signed_with: signedWith };
   }
 
   function takeAudit(): AuditEntry[] {
@@ -248,11 +301,13 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     const rejected = inbox.rejection as { by: string; reason?: string } | null;
     if (rejected) {
       send({ type: 'REJECT', by: rejected.by, reason: rejected.reason }, rejected.by);
+      noteSignature(inbox.rejection?.signedWith);
       await finish('rejected', { releaseLease: true }, token);
       return result('rejected');
     }
     const approver = (inbox.approval as { by: string } | null)?.by ?? 'unknown';
     send({ type: 'APPROVE', by: approver }, approver);
+    noteSignature(inbox.approval?.signedWith);
   }
 
   // 3-5. forward steps, checks, bake.
@@ -296,6 +351,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     if (isCancellation(err)) throw err;
     // Whatever failed after the first step, a migration never stays half-applied.
     send({ type: 'FAIL', reason: err instanceof RollbackRequested ? err.message : describeError(err) }, rollbackRequested()?.by ?? null);
+    noteSignature(rollbackRequested()?.signedWith);
   }
 
   // Rollback: compensations last-in-first-out, then the proof.
@@ -336,9 +392,10 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     await finish('rollback_failed', { releaseLease: false }, token);
     inbox.retry = false;
     await condition(() => inbox.retry || inbox.resolution !== null);
-    const r = inbox.resolution as { by: string; note: string } | null;
+    const r = inbox.resolution as { by: string; note: string; signedWith?: string | null } | null;
     if (r) {
       send({ type: 'RESOLVE', by: r.by, note: r.note }, r.by);
+      noteSignature(r.signedWith);
       await finish('resolved_manually', { releaseLease: true }, token);
       return result('resolved_manually');
     }

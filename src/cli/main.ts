@@ -108,7 +108,8 @@ for (const [verb, description] of operatorVerbs) {
       .requiredOption('-t, --target <alias>', 'target database alias')
       .option('--by <name>', 'who does it (default: $GODWIT_REQUESTED_BY, $GITHUB_ACTOR or $USER)')
       .option('--note <text>', 'a note for the audit log (required by resolve)')
-      .option('--reason <text>', 'why (reject, rollback)'),
+      .option('--reason <text>', 'why (reject, rollback)')
+      .option('--key <path>', 'sign with this SSH key: a private key file, or a public key held by your ssh-agent (default: $GODWIT_SIGNING_KEY)'),
   ).action(async (migrationId: string, opts) => {
     const { operateCommand } = await import('./commands/operate');
     await operateCommand(verb as import('./commands/operate').OperatorAction, migrationId, opts);

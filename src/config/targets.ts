@@ -1,7 +1,35 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+
+const Principals = z.array(z.string().min(1)).default([]);
+
+/**
+ * Who may do what, read by the worker only (never from workflow input). Each key of
+ * `targets` is a target alias or a glob (`app-*`); the exact alias wins, otherwise the
+ * first glob that matches in file order. A target no key matches allows no one.
+ */
+const AuthorizationSchema = z
+  .object({
+    /** git's allowed_signers format; a relative path is relative to godwit.yaml. */
+    allowed_signers: z.string().min(1).optional(),
+    /** Development only: accept unsigned actions (the principal lists still apply). */
+    unsigned: z.boolean().default(false),
+    targets: z
+      .record(
+        z.string(),
+        z.object({ approve: Principals, reject: Principals, rollback: Principals, resolve: Principals }).strict(),
+      )
+      .default({}),
+  })
+  .strict()
+  .refine((a) => a.unsigned || a.allowed_signers !== undefined, {
+    message: 'signed actions need allowed_signers: <path to an allowed_signers file>; for local development only, set unsigned: true instead',
+    path: ['allowed_signers'],
+  });
+
+export type AuthorizationConfig = z.infer<typeof AuthorizationSchema>;
 
 /**
  * godwit.yaml: where the worker finds each target's connection string and where the
@@ -20,6 +48,7 @@ const ConfigSchema = z
       .strict()
       .optional(),
     targets: z.record(z.string(), z.object({ url_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }).strict()).optional(),
+    authorization: AuthorizationSchema.optional(),
   })
   .strict();
 
@@ -60,7 +89,10 @@ export function loadConfig(file = process.env.GODWIT_CONFIG ?? resolve('godwit.y
     const problems = parsed.error.issues.map((i) => `  Setting '${i.path.join('.')}': ${i.message}`);
     throw new ConfigError(`${file} is not a valid Godwit config:\n${problems.join('\n')}`);
   }
-  return parsed.data;
+  const config = parsed.data;
+  const signers = config.authorization?.allowed_signers;
+  if (config.authorization && signers !== undefined) config.authorization.allowed_signers = resolve(dirname(file), signers);
+  return config;
 }
 
 /** `app-prod` → `GODWIT_TARGET_APP_PROD`. */

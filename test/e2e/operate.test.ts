@@ -34,7 +34,7 @@ describe('operator commands', () => {
 
     const self = await runCli(['approve', 'op_approve', '--target', 'app', '--by', 'alice'], t.env);
     expect(self.code).toBe(1);
-    expect(self.output).toMatch(/approve refused: cannot approve: alice requested this migration; another person must approve it/);
+    expect(self.output).toMatch(/approve refused: cannot approve: self approval: alice requested this migration; another person must approve it/);
 
     const other = await runCli(['approve', 'op_approve', '--target', 'app', '--by', 'bob'], t.env);
     expect(other.code).toBe(0);

@@ -17,7 +17,8 @@ export interface TestTemporal {
   client: Client;
   /** Environment for spawning `godwit` processes against this server and task queue. */
   env: NodeJS.ProcessEnv;
-  startWorker(): Promise<RunningWorker>;
+  /** `configFile`: the godwit.yaml the worker reads (its authorization section); default $GODWIT_CONFIG or ./godwit.yaml. */
+  startWorker(opts?: { configFile?: string }): Promise<RunningWorker>;
   close(): Promise<void>;
 }
 
@@ -49,7 +50,7 @@ export async function setupTemporal(targets: Record<string, string>): Promise<Te
     settings,
     client,
     env,
-    async startWorker() {
+    async startWorker(opts = {}) {
       const connection = await connectWorkerConnection(settings.address);
       const pools = new TargetPools((alias) => {
         const url = targets[alias];
@@ -57,7 +58,7 @@ export async function setupTemporal(targets: Record<string, string>): Promise<Te
         if (!url) throw new UnknownTargetError(alias, targetEnvVar(alias));
         return url;
       });
-      const { worker } = await createGodwitWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, pools, workflowBundlePath: inject('workflowBundlePath') });
+      const { worker } = await createGodwitWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, pools, workflowBundlePath: inject('workflowBundlePath'), ...(opts.configFile ? { configFile: opts.configFile } : {}) });
       const running = worker.run();
       const handle: RunningWorker = {
         worker,

@@ -2,7 +2,10 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { connectClient } from '../../client';
 import { runUrl, temporalSettings, type TemporalSettings } from '../../config/temporal';
 import { migrationWorkflowId } from '../../../workflows/definitions';
-import { approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, stateQuery } from '../../../workflows/messages';
+import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackUpdate, stateQuery } from '../../../workflows/messages';
+import type { OperatorActionName, OperatorRequest } from '../../../workflows/definitions';
+import { canonicalPayload } from '../../auth/payload';
+import { SigningError, sshSign } from '../../auth/ssh';
 import { CliError } from '../exit-codes';
 import { defaultRequester } from './apply';
 
@@ -13,6 +16,8 @@ export interface OperateOptions {
   by?: string;
   note?: string;
   reason?: string;
+  /** An SSH private key, or a public key the ssh-agent holds the private half of (default: $GODWIT_SIGNING_KEY). */
+  key?: string;
   address?: string;
   namespace?: string;
   taskQueue?: string;
@@ -37,6 +42,21 @@ async function runningHandle(client: Client, settings: TemporalSettings, target:
 }
 
 /**
+ * Signs the action over the run's own target, migration id, run id and plan checksum, as the
+ * run states them, so the signature is good for this run and this plan only.
+ */
+async function sign(handle: Awaited<ReturnType<typeof runningHandle>>, action: OperatorActionName, by: string, text: string | null, key: string): Promise<string> {
+  const subject = await handle.query(actionSubjectQuery);
+  const payload = canonicalPayload({ action, principal: by, target: subject.target, migrationId: subject.migrationId, runId: subject.runId, checksum: subject.checksum, text });
+  try {
+    return await sshSign(payload, key);
+  } catch (err) {
+    if (err instanceof SigningError) throw new CliError(`${err.message}; pass --key with an SSH private key file (or a public key whose private half your ssh-agent holds)`);
+    throw err;
+  }
+}
+
+/**
  * The operator's verbs: approve or reject a gated migration, ask a running one to
  * roll back, and retry or resolve one that is waiting in rollback_failed.
  */
@@ -47,19 +67,25 @@ export async function operateCommand(action: OperatorAction, migrationId: string
   try {
     const handle = await runningHandle(client, settings, opts.target, migrationId);
     try {
+      const key = opts.key ?? process.env.GODWIT_SIGNING_KEY;
+      const request = async (verb: OperatorActionName, text: string | undefined, field: 'note' | 'reason'): Promise<OperatorRequest> => ({
+        by,
+        ...(text !== undefined ? { [field]: text } : {}),
+        ...(key ? { signature: await sign(handle, verb, by, text ?? null, key) } : {}),
+      });
       switch (action) {
         case 'approve':
-          await handle.executeUpdate(approveUpdate, { args: [{ by, ...(opts.note ? { note: opts.note } : {}) }] });
+          await handle.executeUpdate(approveUpdate, { args: [await request('approve', opts.note, 'note')] });
           break;
         case 'reject':
-          await handle.executeUpdate(rejectUpdate, { args: [{ by, ...(opts.reason ? { reason: opts.reason } : {}) }] });
+          await handle.executeUpdate(rejectUpdate, { args: [await request('reject', opts.reason, 'reason')] });
           break;
         case 'resolve':
           if (!opts.note?.trim()) throw new CliError('resolve needs --note "<what was done by hand>": it goes into the audit log');
-          await handle.executeUpdate(resolveUpdate, { args: [{ by, note: opts.note }] });
+          await handle.executeUpdate(resolveUpdate, { args: [{ ...(await request('resolve', opts.note, 'note')), note: opts.note }] });
           break;
         case 'rollback':
-          await handle.signal(rollbackSignal, { by, ...(opts.reason ? { reason: opts.reason } : {}) });
+          await handle.executeUpdate(rollbackUpdate, { args: [await request('rollback', opts.reason, 'reason')] });
           break;
         case 'retry-rollback':
           await handle.signal(retryRollbackSignal, { by });
@@ -70,7 +96,7 @@ export async function operateCommand(action: OperatorAction, migrationId: string
       throw err;
     }
     const p = await handle.query(stateQuery).catch(() => null);
-    out(`${action}: sent to ${migrationId} on '${opts.target}' by ${by}${p ? `; it is now ${p.state}` : ''}`);
+    out(`${action}: sent to ${migrationId} on '${opts.target}' by ${by}${opts.key ?? process.env.GODWIT_SIGNING_KEY ? ' (signed)' : ''}${p ? `; it is now ${p.state}` : ''}`);
     out(`  ${runUrl(settings, handle.workflowId)}`);
   } finally {
     await client.connection.close();

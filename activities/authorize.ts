@@ -1,0 +1,55 @@
+import type { AuthorizationConfig } from '../src/config/targets';
+import { appendAudit } from '../src/db/audit';
+import { canonicalPayload } from '../src/auth/payload';
+import { refusalByPolicy } from '../src/auth/policy';
+import { sshVerify } from '../src/auth/ssh';
+import type { AuthorizeInput, AuthorizeResult } from '../workflows/definitions';
+import { inTransaction, withTarget, type ActivityDeps } from './context';
+
+type Decision = { ok: true; signedWith: string | null } | { ok: false; reason: string };
+
+/**
+ * Decides an operator action with what the worker alone knows: its godwit.yaml and the
+ * run's own facts. Without an `authorization` section only the four-eyes rule applies
+ * (development); with one, the action must be signed unless `unsigned: true`.
+ */
+export async function decideAction(config: AuthorizationConfig | undefined, input: AuthorizeInput): Promise<Decision> {
+  const { action, principal } = input;
+  if (action === 'approve' && principal === input.requestedBy) {
+    return { ok: false, reason: `self approval: ${principal} requested this migration; another person must approve it` };
+  }
+  if (!config) return { ok: true, signedWith: null };
+  let signedWith: string | null = null;
+  if (input.signature === undefined) {
+    if (!config.unsigned) {
+      return { ok: false, reason: `unsigned: the worker requires ${action} to be signed; run \`godwit ${action} ${input.migrationId} --target ${input.target} --by ${principal} --key <your ssh key>\`` };
+    }
+  } else if (config.allowed_signers !== undefined) {
+    const payload = canonicalPayload({ action, principal, target: input.target, migrationId: input.migrationId, runId: input.runId, checksum: input.checksum, text: input.text });
+    const v = await sshVerify(payload, input.signature, principal, config.allowed_signers);
+    if (!v.ok) {
+      const reason = {
+        forged: `forged: the signature was not made by any key in the worker's allowed_signers (${v.detail})`,
+        wrong_principal: `forged: the signature was not made by a key allowed_signers lists for ${principal} (${v.detail})`,
+        not_this_action: `bad signature: ${principal}'s key did not sign this ${action} of run ${input.runId} with plan ${input.checksum}; a signature made for another run, plan or text, or an altered request, is refused (${v.detail})`,
+      }[v.why];
+      return { ok: false, reason };
+    }
+    signedWith = v.key;
+  }
+  const refusal = refusalByPolicy(config, input.target, action, principal);
+  return refusal ? { ok: false, reason: refusal } : { ok: true, signedWith };
+}
+
+export function makeAuthorize(deps: ActivityDeps) {
+  return {
+    /** Verifies an operator action; a refusal is written to the audit log (REFUSED_<ACTION>) and returned, not thrown. */
+    async authorizeAction(input: AuthorizeInput): Promise<AuthorizeResult> {
+      const decision = await decideAction(deps.authorization, input);
+      if (decision.ok) return decision;
+      const entry = { event: `REFUSED_${input.action.toUpperCase()}`, from: input.state, to: null, actor: input.principal, detail: { reason: decision.reason, signed: input.signature !== undefined } };
+      const auditHead = await withTarget(deps, input.target, `audit the refused ${input.action}`, (client) => inTransaction(client, null, () => appendAudit(client, input, [entry])));
+      return { ...decision, auditHead };
+    },
+  };
+}

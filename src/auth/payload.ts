@@ -1,0 +1,31 @@
+/**
+ * What an operator signs: one action on one run of one plan. The run id and the plan's
+ * checksum make a signature useless anywhere else (another run of the same migration id,
+ * or the same run with another manifest), and the principal is inside so a signature
+ * cannot be passed off under another name.
+ */
+import { canonicalJson } from '../manifest/canonical';
+
+/** The ssh-keygen -Y namespace: a signature made for git or anything else does not verify here. */
+export const SIGNATURE_NAMESPACE = 'godwit';
+
+export const SIGNED_ACTIONS = ['approve', 'reject', 'rollback', 'resolve'] as const;
+export type SignedAction = (typeof SIGNED_ACTIONS)[number];
+
+export interface ActionPayload {
+  action: SignedAction;
+  principal: string;
+  target: string;
+  migrationId: string;
+  /** The Temporal run id of the migration workflow. */
+  runId: string;
+  /** The manifest checksum the run carries (`sha256:<hex>`). */
+  checksum: string;
+  /** The note or reason that goes into the audit log with the action; null when none. */
+  text: string | null;
+}
+
+/** The exact bytes that are signed and verified: canonical JSON, keys sorted, one line. */
+export function canonicalPayload(p: ActionPayload): string {
+  return canonicalJson({ godwit: 'operator-action/v1', ...p }) + '\n';
+}
