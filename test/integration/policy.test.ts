@@ -34,6 +34,8 @@ beforeEach(async () => {
     create table sessions (id bigint primary key, token text);
     create table empty_table (id bigint primary key);
   `);
+  // A test that failed halfway may have left its run parked, holding the target.
+  await db.query('delete from godwit.leases').catch(() => undefined);
 });
 
 async function waitForState(handle: WorkflowHandle, state: string): Promise<void> {
