@@ -1,9 +1,9 @@
 import type { AuthorizationConfig } from '../src/config/targets';
 import { appendAudit } from '../src/db/audit';
-import { canonicalPayload } from '../src/auth/payload';
-import { refusalByPolicy } from '../src/auth/policy';
+import { canonicalPayload, canonicalRequest } from '../src/auth/payload';
+import { refusalByPolicy, ruleFor } from '../src/auth/policy';
 import { sshVerify } from '../src/auth/ssh';
-import type { AuthorizeInput, AuthorizeResult } from '../workflows/definitions';
+import type { AuthorizeInput, AuthorizeResult, PrepareInput } from '../workflows/definitions';
 import { inTransaction, withTarget, type ActivityDeps } from './context';
 
 type Decision = { ok: true; signedWith: string | null } | { ok: false; reason: string };
@@ -39,6 +39,41 @@ export async function decideAction(config: AuthorizationConfig | undefined, inpu
   }
   const refusal = refusalByPolicy(config, input.target, action, principal);
   return refusal ? { ok: false, reason: refusal } : { ok: true, signedWith };
+}
+
+/**
+ * Decides a request to start a migration, where the target's entry in godwit.yaml lists who
+ * may `request`: then the requester must be listed, and (unless `unsigned: true`) have signed
+ * the request, so the name the four-eyes rule compares approvers with is proven too. A
+ * request is signed before its run exists: the signature covers the target, the migration id
+ * and the plan's checksum, so it starts that plan on that target and nothing else.
+ */
+export async function decideRequest(config: AuthorizationConfig | undefined, input: PrepareInput): Promise<Decision> {
+  const listed = config === undefined ? undefined : ruleFor(config, input.target)?.rule.request;
+  if (config === undefined || listed === undefined) return { ok: true, signedWith: null };
+  const principal = input.requestedBy;
+  let signedWith: string | null = null;
+  if (input.requestSignature === undefined) {
+    if (!config.unsigned) {
+      return { ok: false, reason: `unsigned: the worker requires requests on '${input.target}' to be signed; run \`godwit apply <file> --target ${input.target} --requested-by ${principal} --key <your ssh key>\`` };
+    }
+  } else if (config.allowed_signers !== undefined) {
+    const payload = canonicalRequest({ principal, target: input.target, migrationId: input.migrationId, checksum: input.checksum });
+    const v = await sshVerify(payload, input.requestSignature, principal, config.allowed_signers);
+    if (!v.ok) {
+      const reason = {
+        forged: `forged: the signature was not made by any key in the worker's allowed_signers (${v.detail})`,
+        wrong_principal: `forged: the signature was not made by a key allowed_signers lists for ${principal} (${v.detail})`,
+        not_this_action: `bad signature: ${principal}'s key did not sign a request for ${input.migrationId} with plan ${input.checksum} on '${input.target}' (${v.detail})`,
+      }[v.why];
+      return { ok: false, reason };
+    }
+    signedWith = v.key;
+  }
+  if (!listed.includes(principal)) {
+    return { ok: false, reason: `unlisted: ${principal} may not request migrations on '${input.target}' (the worker's godwit.yaml lists ${listed.join(', ') || 'no one'})` };
+  }
+  return { ok: true, signedWith };
 }
 
 export function makeAuthorize(deps: ActivityDeps) {

@@ -19,6 +19,7 @@ const NON_RETRYABLE_NAMES = new Set([
   'PreCheckFailedError',
   'SnapshotMismatchError',
   'LintError',
+  'UnauthorizedError',
 ]);
 
 interface PgErrorLike {
@@ -86,4 +87,9 @@ export class PreCheckFailedError extends Error {
 /** Thrown when a plan has lint findings of level error that the manifest does not accept by name. */
 export class LintError extends Error {
   override readonly name = 'LintError';
+}
+
+/** Thrown when the worker's authorization refuses a request. */
+export class UnauthorizedError extends Error {
+  override readonly name = 'UnauthorizedError';
 }

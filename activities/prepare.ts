@@ -10,7 +10,8 @@ import { ManifestError, manifestChecksum, type Manifest } from '../src/manifest'
 import type { PrepareInput, PrepareResult } from '../workflows/definitions';
 import { appendAudit } from '../src/db/audit';
 import { type ActivityDeps, heartbeatDetails, inTransaction, previousHeartbeat, temporalHolderCheck, withTarget } from './context';
-import { ChecksumMismatchError, LintError, PreCheckFailedError } from './errors';
+import { ChecksumMismatchError, LintError, PreCheckFailedError, UnauthorizedError } from './errors';
+import { decideRequest } from './authorize';
 import { planOnCatalog, readCatalog, validManifest } from './plan';
 
 interface ExistingRow {
@@ -28,7 +29,14 @@ interface ExistingRow {
 export function makePrepare(deps: ActivityDeps) {
   return async function prepareMigration(input: PrepareInput): Promise<PrepareResult> {
     await loadSqlParser();
+    const request = await decideRequest(deps.authorization, input);
     return withTarget(deps, input.target, `preparing ${input.migrationId} on '${input.target}'`, async (client) => {
+      if (!request.ok) {
+        await inTransaction(client, null, () =>
+          appendAudit(client, input, [{ event: 'REFUSED_REQUEST', from: null, to: null, actor: input.requestedBy, detail: { reason: request.reason, signed: input.requestSignature !== undefined } }]),
+        );
+        throw new UnauthorizedError(`request refused: ${request.reason}`);
+      }
       const existing = await readExisting(client, input.migrationId);
       if (existing?.state === 'applied') {
         if (existing.checksum === input.checksum) return { alreadyApplied: true, fingerprint: existing.fingerprint_after ?? '' };

@@ -61,6 +61,8 @@ export interface MigrationInput {
   manifest: unknown;
   checksum: string;
   requestedBy: string;
+  /** The requester's SSH signature over canonicalRequest(), when the request is signed (`apply --key`). */
+  requestSignature?: string;
   checks: Check[];
   policy: MigrationPolicy;
   faults?: FaultInjection;
@@ -162,6 +164,8 @@ export interface PrepareInput extends RunScope {
   manifest: unknown;
   checksum: string;
   requestedBy: string;
+  /** The requester's SSH signature over canonicalRequest(), when the request is signed. */
+  requestSignature?: string;
 }
 
 export type PrepareResult =

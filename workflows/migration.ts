@@ -262,7 +262,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   let prepared;
   try {
     prepared = await prepareActivities.prepareMigration.executeWithOptions({ summary: `lease ${input.target}, plan and fingerprint` }, [
-      { ...scope, description: input.description, manifest: input.manifest, checksum: input.checksum, requestedBy: input.requestedBy },
+      { ...scope, description: input.description, manifest: input.manifest, checksum: input.checksum, requestedBy: input.requestedBy, ...(input.requestSignature === undefined ? {} : { requestSignature: input.requestSignature }) },
     ]);
   } catch (err) {
     // Nothing was applied: fail the run with the activity's own message.

@@ -29,3 +29,17 @@ export interface ActionPayload {
 export function canonicalPayload(p: ActionPayload): string {
   return canonicalJson({ godwit: 'operator-action/v1', ...p }) + '\n';
 }
+
+/** What a requester signs to start a migration: before its run exists, so without a run id. */
+export interface RequestPayload {
+  principal: string;
+  target: string;
+  migrationId: string;
+  /** The manifest checksum (`sha256:<hex>`): the signature is good for this plan only. */
+  checksum: string;
+}
+
+/** The exact bytes of a signed request. */
+export function canonicalRequest(p: RequestPayload): string {
+  return canonicalJson({ godwit: 'migration-request/v1', action: 'request', ...p }) + '\n';
+}

@@ -34,7 +34,8 @@ temporalOptions(
     .requiredOption('-t, --target <alias>', 'target database alias (the worker resolves it)')
     .option('-w, --wait', 'wait for the outcome, printing progress; the exit code tells it')
     .option('--json', 'machine-readable output')
-    .option('--requested-by <name>', 'who asks for it (default: $GODWIT_REQUESTED_BY, $GITHUB_ACTOR or $USER)'),
+    .option('--requested-by <name>', 'who asks for it (default: $GODWIT_REQUESTED_BY, $GITHUB_ACTOR or $USER)')
+    .option('--key <path>', 'sign the request with this SSH key (default: $GODWIT_SIGNING_KEY); required where the worker lists who may request'),
 ).action(async (path: string, opts) => {
   const { applyCommand } = await import('./commands/apply');
   process.exitCode = await applyCommand(path, opts);

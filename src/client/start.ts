@@ -8,6 +8,8 @@ export interface StartOptions {
   target: string;
   loaded: LoadedManifest;
   requestedBy: string;
+  /** The requester's signature over canonicalRequest() (src/auth/payload.ts). */
+  requestSignature?: string;
   faults?: FaultInjection;
 }
 
@@ -20,6 +22,7 @@ export function migrationInput(opts: StartOptions): MigrationInput {
     manifest,
     checksum,
     requestedBy: opts.requestedBy,
+    ...(opts.requestSignature === undefined ? {} : { requestSignature: opts.requestSignature }),
     checks: manifest.checks.post,
     policy: manifest.policy,
     ...(opts.faults ? { faults: opts.faults } : {}),

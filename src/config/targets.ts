@@ -19,7 +19,7 @@ const AuthorizationSchema = z
     targets: z
       .record(
         z.string(),
-        z.object({ approve: Principals, reject: Principals, rollback: Principals, resolve: Principals }).strict(),
+        z.object({ approve: Principals, reject: Principals, rollback: Principals, resolve: Principals, request: z.array(z.string().min(1)).optional() }).strict(),
       )
       .default({}),
   })

@@ -5,7 +5,8 @@ import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/tempo
 import { finalState } from '../helpers/migrate';
 import { makeSigners, type Signers } from '../helpers/signers';
 import { startMigration, watchMigration } from '../../src/client';
-import { canonicalPayload, type SignedAction } from '../../src/auth/payload';
+import { canonicalPayload, canonicalRequest, type SignedAction } from '../../src/auth/payload';
+import type { LoadedManifest } from '../../src/manifest';
 import { sshSign } from '../../src/auth/ssh';
 import { actionSubjectQuery, approveUpdate, rejectUpdate, rollbackUpdate, stateQuery } from '../../workflows/messages';
 import type { OperatorRequest } from '../../workflows/definitions';
@@ -24,8 +25,12 @@ beforeAll(async () => {
   await db.query('create table users (id bigint primary key)');
   // mallory's key is in no allowed_signers; carol's is, but she may not approve.
   s = makeSigners(['alice', 'bob', 'carol', 'mallory']);
-  const configFile = s.config(['alice', 'bob', 'carol'], { 'ap*': { approve: ['alice', 'bob'], reject: ['bob'], rollback: ['bob'] } });
-  t = await setupTemporal({ [TARGET]: db.url });
+  // On 'req' (the same database) only alice may request, and her requests must be signed.
+  const configFile = s.config(['alice', 'bob', 'carol'], {
+    'ap*': { approve: ['alice', 'bob'], reject: ['bob'], rollback: ['bob'] },
+    req: { request: ['alice'], approve: ['bob'], reject: ['bob'], rollback: ['bob'] },
+  });
+  t = await setupTemporal({ [TARGET]: db.url, req: db.url });
   await t.startWorker({ configFile });
 });
 
@@ -147,5 +152,34 @@ describe('signed approvals', () => {
       ['REFUSED_ROLLBACK', 'bob'],
       ['REFUSED_ROLLBACK', 'alice'],
     ]);
+  });
+});
+
+describe('signed requests, where the worker lists who may request', () => {
+  const manifest = (id: string) => manifestFrom(`id: ${id}\noperations:\n  - add_column: { table: users, column: { name: ${id}_col, type: int } }\n`);
+  /** What `godwit apply --target req --requested-by <principal> --key <key of signer>` sends. */
+  const sign = (loaded: LoadedManifest, principal: string, signer: string) =>
+    sshSign(canonicalRequest({ principal, target: 'req', migrationId: loaded.manifest.id, checksum: loaded.checksum }), s.key[signer]!);
+  const request = async (loaded: LoadedManifest, principal: string, signature?: string) => {
+    const handle = await startMigration(t.client, t.settings, { target: 'req', loaded, requestedBy: principal, ...(signature === undefined ? {} : { requestSignature: signature }) });
+    return watchMigration(handle, () => undefined, { pollMs: 200 });
+  };
+
+  it('refuses unsigned, forged, replayed and unlisted requests before anything runs, audited, and applies a signed one', async () => {
+    const loaded = await manifest('r1_signed');
+    await expect(request(loaded, 'alice')).rejects.toThrow(/request refused: unsigned: the worker requires requests on 'req' to be signed/);
+    await expect(request(loaded, 'alice', await sign(loaded, 'alice', 'bob'))).rejects.toThrow(/request refused: forged: the signature was not made by a key allowed_signers lists for alice/);
+    // alice's signature over another plan does not start this one.
+    await expect(request(loaded, 'alice', await sign(await manifest('r2_other'), 'alice', 'alice'))).rejects.toThrow(/request refused: bad signature/);
+    await expect(request(loaded, 'carol', await sign(loaded, 'carol', 'carol'))).rejects.toThrow(/request refused: unlisted: carol may not request migrations on 'req'/);
+    expect((await refusals('r1_signed')).map((r) => [r.event, r.actor])).toEqual([
+      ['REFUSED_REQUEST', 'alice'],
+      ['REFUSED_REQUEST', 'alice'],
+      ['REFUSED_REQUEST', 'alice'],
+      ['REFUSED_REQUEST', 'carol'],
+    ]);
+    const column = await db.query(`select 1 from information_schema.columns where table_name = 'users' and column_name = 'r1_signed_col'`);
+    expect(column.rowCount).toBe(0);
+    expect(finalState(await request(loaded, 'alice', await sign(loaded, 'alice', 'alice')))).toBe('applied');
   });
 });

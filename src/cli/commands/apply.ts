@@ -6,6 +6,8 @@ import { watchRun } from '../../client/watch';
 import { connectWire, startMigrationRun, type TemporalWire } from '../../client/wire/run';
 import { runUrl, temporalSettings, type TemporalSettings } from '../../config/temporal';
 import { TARGET_ALIAS } from '../../config/targets';
+import { canonicalRequest } from '../../auth/payload';
+import { SigningError, sshSign } from '../../auth/ssh';
 import { describeRestore, type FaultInjection, type MigrationProgress } from '../../../workflows/definitions';
 import { CliError, ExitCode } from '../exit-codes';
 import { bold, formatProgress, stateColor } from '../output';
@@ -15,6 +17,8 @@ export interface ApplyOptions {
   wait?: boolean;
   json?: boolean;
   requestedBy?: string;
+  /** Signs the request with this SSH key (a private key, or a public key the ssh-agent holds; default $GODWIT_SIGNING_KEY). */
+  key?: string;
   address?: string;
   namespace?: string;
   taskQueue?: string;
@@ -78,6 +82,16 @@ export async function applyCommand(path: string, opts: ApplyOptions, out: (line:
   return ExitCode.applied;
 }
 
+/** The requester's signature over the request: this plan, on this target, asked for by them. */
+async function signRequest(loaded: LoadedManifest, target: string, principal: string, key: string): Promise<string> {
+  try {
+    return await sshSign(canonicalRequest({ principal, target, migrationId: loaded.manifest.id, checksum: loaded.checksum }), key);
+  } catch (err) {
+    if (err instanceof SigningError) throw new CliError(`${err.message}; pass --key with an SSH private key file (or a public key whose private half your ssh-agent holds)`);
+    throw err;
+  }
+}
+
 async function applyOne(
   wire: TemporalWire,
   settings: TemporalSettings,
@@ -87,10 +101,13 @@ async function applyOne(
   out: (line: string) => void,
 ): Promise<{ report: ApplyReport; code: ExitCode }> {
   const id = loaded.manifest.id;
+  const requestedBy = opts.requestedBy ?? defaultRequester();
+  const key = opts.key ?? process.env.GODWIT_SIGNING_KEY;
   const run = await startMigrationRun(wire, settings, {
     target: opts.target,
     loaded,
-    requestedBy: opts.requestedBy ?? defaultRequester(),
+    requestedBy,
+    ...(key ? { requestSignature: await signRequest(loaded, opts.target, requestedBy, key) } : {}),
     ...(opts.faults ? { faults: opts.faults } : {}),
   });
   const { workflowId, runId } = run;
