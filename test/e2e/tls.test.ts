@@ -48,7 +48,8 @@ describe('Temporal behind TLS with an API key', () => {
     expect(applied.output).toMatch(/0001_tls applied/);
     expect(applied.code).toBe(0);
     const status = await runCli(['status', '--target', 'app'], env);
-    expect(status.code).toBe(0);
+    // The output with the code, so a failure says what the CLI said.
+    expect({ code: status.code, output: status.output }).toMatchObject({ code: 0 });
     expect(status.output).toMatch(/0001_tls\s+applied/);
   });
 
