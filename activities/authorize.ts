@@ -2,11 +2,18 @@ import type { AuthorizationConfig } from '../src/config/targets';
 import { appendAudit } from '../src/db/audit';
 import { canonicalPayload, canonicalRequest } from '../src/auth/payload';
 import { refusalByPolicy, ruleFor } from '../src/auth/policy';
-import { sshVerify } from '../src/auth/ssh';
+import { sshVerify, type Verification } from '../src/auth/ssh';
 import type { AuthorizeInput, AuthorizeResult, PrepareInput } from '../workflows/definitions';
 import { inTransaction, withTarget, type ActivityDeps } from './context';
 
 type Decision = { ok: true; signedWith: string | null } | { ok: false; reason: string };
+
+/** Why a signature that did not verify is refused: a key the worker does not list for the principal, or a listed key over something else (`signedOther`). */
+function signatureRefusal(v: Extract<Verification, { ok: false }>, principal: string, signedOther: string): string {
+  if (v.why === 'forged') return `forged: the signature was not made by any key in the worker's allowed_signers (${v.detail})`;
+  if (v.why === 'wrong_principal') return `forged: the signature was not made by a key allowed_signers lists for ${principal} (${v.detail})`;
+  return `bad signature: ${principal}'s key ${signedOther} (${v.detail})`;
+}
 
 /**
  * Decides an operator action with what the worker alone knows: its godwit.yaml and the
@@ -28,12 +35,7 @@ export async function decideAction(config: AuthorizationConfig | undefined, inpu
     const payload = canonicalPayload({ action, principal, target: input.target, migrationId: input.migrationId, runId: input.runId, checksum: input.checksum, text: input.text });
     const v = await sshVerify(payload, input.signature, principal, config.allowed_signers);
     if (!v.ok) {
-      const reason = {
-        forged: `forged: the signature was not made by any key in the worker's allowed_signers (${v.detail})`,
-        wrong_principal: `forged: the signature was not made by a key allowed_signers lists for ${principal} (${v.detail})`,
-        not_this_action: `bad signature: ${principal}'s key did not sign this ${action} of run ${input.runId} with plan ${input.checksum}; a signature made for another run, plan or text, or an altered request, is refused (${v.detail})`,
-      }[v.why];
-      return { ok: false, reason };
+      return { ok: false, reason: signatureRefusal(v, principal, `did not sign this ${action} of run ${input.runId} with plan ${input.checksum}; a signature made for another run, plan or text, or an altered request, is refused`) };
     }
     signedWith = v.key;
   }
@@ -60,14 +62,7 @@ export async function decideRequest(config: AuthorizationConfig | undefined, inp
   } else if (config.allowed_signers !== undefined) {
     const payload = canonicalRequest({ principal, target: input.target, migrationId: input.migrationId, checksum: input.checksum });
     const v = await sshVerify(payload, input.requestSignature, principal, config.allowed_signers);
-    if (!v.ok) {
-      const reason = {
-        forged: `forged: the signature was not made by any key in the worker's allowed_signers (${v.detail})`,
-        wrong_principal: `forged: the signature was not made by a key allowed_signers lists for ${principal} (${v.detail})`,
-        not_this_action: `bad signature: ${principal}'s key did not sign a request for ${input.migrationId} with plan ${input.checksum} on '${input.target}' (${v.detail})`,
-      }[v.why];
-      return { ok: false, reason };
-    }
+    if (!v.ok) return { ok: false, reason: signatureRefusal(v, principal, `did not sign a request for ${input.migrationId} with plan ${input.checksum} on '${input.target}'`) };
     signedWith = v.key;
   }
   if (!listed.includes(principal)) {
