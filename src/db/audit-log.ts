@@ -4,20 +4,8 @@ import type { AuditRow } from './audit-chain';
 /** Rows per round trip: big enough to be cheap, small enough to keep memory flat. */
 const BATCH = 5_000;
 
-interface RawAuditRow {
-  seq: string;
-  at: Date;
-  migration_id: string;
-  workflow_id: string;
-  run_id: string;
-  event: string;
-  from_state: string | null;
-  to_state: string | null;
-  actor: string | null;
-  detail: Record<string, unknown> | null;
-  prev_hash: string;
-  hash: string;
-}
+/** A row as pg returns it: seq as text (bigint), at as a Date. */
+type RawAuditRow = Omit<AuditRow, 'seq' | 'at'> & { seq: string; at: Date };
 
 /**
  * Reads godwit.audit_log in seq order, in keyset batches inside one read-only

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
-import { applyAndWatch, finalState } from '../helpers/migrate';
+import { applyAndWatch, finalState, waitForState } from '../helpers/migrate';
 import { MigrationFailedError, startMigration, unlockTarget, watchMigration } from '../../src/client';
-import { stateQuery } from '../../workflows/messages';
-import type { WorkflowHandle } from '@temporalio/client';
 
 // A migration holds its target for as long as its run is open: parked for a person, or inside a
 // statement that outlasts the lease's TTL. The clock alone frees nothing; a target is freed when
@@ -63,14 +61,6 @@ async function auditEvents(event: string): Promise<{ actor: string | null; detai
   return rows;
 }
 
-async function waitForState(handle: WorkflowHandle, state: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const p = await handle.query(stateQuery).catch(() => null);
-    if (p?.state === state) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`never reached ${state}`);
-}
 
 describe('a run keeps its target while it is open', () => {
   it('awaiting_approval: refused past the expiry, unlock refused while open, freed and audited once terminated', async () => {

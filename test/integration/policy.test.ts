@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { WorkflowHandle } from '@temporalio/client';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
-import { applyAndWatch, finalState } from '../helpers/migrate';
+import { applyAndWatch, finalState, waitForState } from '../helpers/migrate';
 import { MigrationFailedError, migrationInput, startMigration, watchMigration } from '../../src/client';
 import { approveUpdate, stateQuery } from '../../workflows/messages';
 import { migrationWorkflowId, WORKFLOW_TYPE, type MigrationResult } from '../../workflows/definitions';
@@ -38,14 +37,6 @@ beforeEach(async () => {
   await db.query('delete from godwit.leases').catch(() => undefined);
 });
 
-async function waitForState(handle: WorkflowHandle, state: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const p = await handle.query(stateQuery).catch(() => null);
-    if (p?.state === state) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`never reached ${state}`);
-}
 
 /** Nothing of the migration reached the target: no record, no lease. */
 async function expectNothingApplied(migrationId: string): Promise<void> {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
-import { finalState } from '../helpers/migrate';
+import { finalState, waitForState } from '../helpers/migrate';
 import { makeSigners, type Signers } from '../helpers/signers';
 import { startMigration, watchMigration } from '../../src/client';
 import { canonicalPayload, canonicalRequest, type SignedAction } from '../../src/auth/payload';
@@ -39,14 +39,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function waitForState(handle: WorkflowHandle, state: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const p = await handle.query(stateQuery).catch(() => null);
-    if (p?.state === state) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`never reached ${state}`);
-}
 
 async function gated(id: string, extra = 'policy: { approval: required }'): Promise<WorkflowHandle> {
   const loaded = await manifestFrom(`
