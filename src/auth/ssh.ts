@@ -29,6 +29,10 @@ function sshKeygen(args: string[], stdin: string): Promise<Run> {
       }
       resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
     });
+    // ssh-keygen may exit before it reads stdin (a signature it cannot parse, a key it
+    // cannot find): the write then fails with EPIPE. Its exit code and stderr already say
+    // why, so the broken pipe itself is not the error to report.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(stdin);
   });
 }

@@ -67,3 +67,15 @@ describe('the signed payload', () => {
     expect(p).toBe('{"action":"approve","checksum":"sha256:ab","godwit":"operator-action/v1","migrationId":"m1","principal":"bob","runId":"r1","target":"app","text":null}\n');
   });
 });
+
+describe('ssh-keygen that exits before reading its input', () => {
+  it('reports why it could not sign instead of crashing on the broken pipe', async () => {
+    const { sshSign, SigningError } = await import('../../src/auth/ssh');
+    const missing = join(mkdtempSync(join(tmpdir(), 'godwit-nokey-')), 'no-such-key');
+    // Large enough that the write cannot fit in the pipe's buffer before ssh-keygen exits.
+    const message = 'x'.repeat(4 << 20);
+    for (let i = 0; i < 5; i++) {
+      await expect(sshSign(message, missing)).rejects.toThrow(SigningError);
+    }
+  });
+});
