@@ -12,6 +12,7 @@ import type { StepInput, StepResult } from '../workflows/definitions';
 import { inTransaction } from './context';
 import { InjectedFault, toFailure } from './errors';
 import { markForwardDone, readLedger, recordTransitions } from './ledger';
+import { BatchPacing } from './pacing';
 
 interface BatchProgress {
   snapshotTaken: boolean;
@@ -44,10 +45,28 @@ async function saveProgress(client: pg.ClientBase, input: StepInput, progress: B
  * retrying cannot fix puts back what the committed batches changed before it throws,
  * so the step never stays half-applied.
  */
-export async function executeBatched(client: pg.ClientBase, input: StepInput, onProgress: (p: BatchProgress) => void): Promise<StepResult> {
+/**
+ * How many rows the backfill will touch, from the planner's estimate (no scan): with a
+ * `where`, EXPLAIN's row count; without, the table's reltuples. Null when unknown.
+ */
+async function estimateRows(client: pg.ClientBase, table: string, where: string | undefined): Promise<number | null> {
+  try {
+    if (where === undefined) {
+      const { rows } = await client.query<{ n: number }>(`select reltuples::float8 as n from pg_class where oid = $1::regclass`, [table]);
+      const n = rows[0]?.n ?? -1;
+      return n >= 0 ? Math.round(n) : null;
+    }
+    const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`explain (format json) select 1 from ${table} where (${where})`);
+    return Math.round(rows[0]!['QUERY PLAN'][0].Plan['Plan Rows']);
+  } catch {
+    return null;
+  }
+}
+
+export async function executeBatched(client: pg.ClientBase, input: StepInput): Promise<StepResult> {
   const started = Date.now();
   const step = input.step as PlannedStep & { batch: NonNullable<PlannedStep['batch']> & { update: NonNullable<NonNullable<PlannedStep['batch']>['update']> } };
-  const { size, key, update } = step.batch;
+  const { size, adaptive, key, update } = step.batch;
   const scope: SnapshotScope = { migrationId: input.migrationId, runId: input.runId, stepId: step.id };
   const table = `${quoteIdent(update.schema)}.${quoteIdent(update.table)}`;
   const keyList = key.map(quoteIdent).join(', ');
@@ -94,8 +113,14 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, on
   if (first === null) return { skipped: true, ms: Date.now() - started, auditHead };
 
   let progress = first;
+  const estimated = await estimateRows(client, table, update.where);
+  const pacing = new BatchPacing(client, input.runId, input.policy, 'fill', adaptive === true ? null : size, progress.rows, estimated);
+  await pacing.start();
   try {
     for (;;) {
+      const began = performance.now();
+      const before = progress.rows;
+      const limit = pacing.size;
       const done = await inTransaction(client, input.policy, async () => {
         await checkFence(client, input.target, input.token);
         const after = progress.lastKey ? ` and ${keyRow} > ${key.length === 1 ? '$1' : `(${key.map((_k, i) => `$${i + 1}`).join(', ')})`}` : '';
@@ -103,7 +128,7 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, on
         const { rows } = await client.query<Record<string, string> & { n: string }>(
           `with batch as (
              select ${batchColumns} from ${table} where (${update.where ?? 'true'})${after}
-             order by ${keyList} limit ${size} for update
+             order by ${keyList} limit ${limit} for update
            ), updated as (
              update ${table} as t set ${update.set} from batch
               where ${key.map((k, i) => `t.${quoteIdent(k)} = batch.godwit_c${i}`).join(' and ')}
@@ -118,10 +143,11 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, on
         const last = key.map((k) => top[k]!);
         progress = { ...progress, lastKey: last, rows: progress.rows + Number(top.n), batches: progress.batches + 1 };
         await saveProgress(client, input, progress);
+        await pacing.inBatch();
         return false;
       });
-      onProgress(progress);
       if (done) break;
+      await pacing.afterBatch(progress.rows - before, performance.now() - began);
     }
     if (input.faults?.failAtStep === step.index) {
       throw new InjectedFault(`injected failure at step ${step.index}, after ${progress.batches} committed batches`);

@@ -3,7 +3,8 @@ import { checkFence } from '../src/db/lease';
 import { removeCapture, restoreChanges, type ChangeLog, type RestoreCounts } from '../src/db/changes';
 import type { RestoreRecord } from '../src/db/restores';
 import type { StepInput } from '../workflows/definitions';
-import { heartbeatDetails, inTransaction } from './context';
+import { inTransaction } from './context';
+import { BatchPacing } from './pacing';
 
 /**
  * Puts back what the step's change logs say it changed, batch by batch, each batch in its
@@ -12,13 +13,15 @@ import { heartbeatDetails, inTransaction } from './context';
  */
 export async function restoreFromLogs(client: pg.ClientBase, input: StepInput, logs: readonly ChangeLog[]): Promise<RestoreRecord[]> {
   await inTransaction(client, input.policy, () => removeCapture(client, logs));
+  const pacing = new BatchPacing(client, input.runId, input.policy, 'restore', null, 0, null);
+  await pacing.start();
   const counts = await restoreChanges(client, logs, {
     transaction: (fn) =>
       inTransaction(client, input.policy, async () => {
         await checkFence(client, input.target, input.token);
         return fn();
       }),
-    onBatch: (done) => heartbeatDetails({ restore: done }),
+    pacing,
   });
   return toRecords(input, logs, counts);
 }

@@ -87,7 +87,7 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
   const mark = phase === 'forward' ? () => markForwardDone(client, input, step.id, step.summary) : () => markCompensated(client, input, step.id);
 
   if (phase === 'forward' && step.batch?.update) {
-    return executeBatched(client, input, (p) => heartbeatDetails(p));
+    return executeBatched(client, input);
   }
   const snapshotScope: SnapshotScope = { migrationId: input.migrationId, runId: input.runId, stepId: step.id };
   const snapshots = step.snapshots ?? [];

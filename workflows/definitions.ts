@@ -5,6 +5,7 @@ import type { AuditChainResult, RecordedHead } from '../src/db/audit-chain';
 import type { SnapshotRecord } from '../src/db/snapshots';
 import type { RestoreRecord } from '../src/db/restores';
 import type { PurgeOutcome, RetiredRecord } from '../src/db/purge';
+import type { ThrottleChange } from '../src/throttle/settings';
 
 // Everything here crosses the workflow boundary, so it is plain JSON data.
 
@@ -41,6 +42,8 @@ export interface MigrationPolicy {
   approval_risk?: 'low' | 'medium' | 'high';
   approval_timeout?: string;
   allow_lint?: string[];
+  /** How fast batched data steps go (src/throttle/settings.ts); the rest are defaults. */
+  throttle?: ThrottleChange;
 }
 
 /** Test and chaos hooks; absent in normal runs. Recorded in history like any input. */
@@ -66,6 +69,29 @@ export interface MigrationInput {
   checks: Check[];
   policy: MigrationPolicy;
   faults?: FaultInjection;
+}
+
+/**
+ * A batched data step's progress, carried by its heartbeats: `godwit status` and the
+ * Temporal UI (the pending activity's details) show it while the step runs.
+ */
+export interface DataProgress {
+  /** fill: a backfill or an online type change's fill; restore: a rollback putting back logged changes. */
+  phase: 'fill' | 'restore';
+  rows: number;
+  /** Rows the step is expected to touch (the planner's estimate), or null when unknown. */
+  estimated: number | null;
+  /** Rows per second over the last few seconds, pauses included. */
+  perSecond: number | null;
+  etaSeconds: number | null;
+  batchSize: number;
+  lastBatchMs: number;
+  /** Why the last pause was longer than the settings' pause: yield, rate, lock waits. */
+  slowedBy: string[];
+  /** Why no batch runs now (paused, a standby behind, WAL too fast), or null. */
+  held: string | null;
+  /** The settings in force, as one line. */
+  throttle: string;
 }
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed' | 'compensating' | 'compensated';

@@ -346,11 +346,24 @@ class BatchSql {
   }
 }
 
+/** Paces the batches (activities/pacing.ts): their size and the waits between them. */
+export interface RestorePacing {
+  readonly size: number;
+  /** The keys the restore is expected to go through, from the logs' statistics. */
+  estimate(keys: number | null): void;
+  /** Inside each batch's transaction, just before it commits. */
+  inBatch(): Promise<void>;
+  /** After each batch committed, with its keys and its duration (ms). */
+  afterBatch(keys: number, ms: number): Promise<void>;
+}
+
 export interface RestoreStepContext {
   /** Runs `fn` in its own transaction after checking the run's fence (the caller's inTransaction). */
   transaction<T>(fn: () => Promise<T>): Promise<T>;
   /** Reported after every batch (heartbeat details). */
   onBatch?(done: RestoreCounts): void;
+  /** Without it, batches of RESTORE_BATCH_KEYS keys run back to back. */
+  pacing?: RestorePacing;
 }
 
 /**
@@ -375,32 +388,57 @@ export async function restoreChanges(client: pg.ClientBase, logs: readonly Chang
     await client.query(`analyze ${log}`);
     prepared.push(new BatchSql(log, source, spec, await logColumns(client, log, spec)));
   }
+  ctx.pacing?.estimate(await distinctKeys(client, logs));
   const counts: RestoreCounts[] = prepared.map(() => ({ ...NO_COUNTS }));
   let done: RestoreCounts = { ...NO_COUNTS };
   const run = async (index: number, pass: RestorePass, check: boolean) => {
     const sql = prepared[index]!;
     let from: string[] | null = null;
     for (;;) {
-      const next = sql.nextEnd(from, RESTORE_BATCH_KEYS);
-      const top = (await client.query<Record<string, string>>(next.sql, next.params)).rows[0];
-      if (!top) return;
-      const range: KeyRange = { from, to: sql.keyValues(top) };
-      const batch = await ctx.transaction(async () => {
+      const began = performance.now();
+      const limit = ctx.pacing?.size ?? RESTORE_BATCH_KEYS;
+      // The batch's end is found in its own transaction: one transaction per batch, which is
+      // what the pacing counts as this restore's own commits.
+      const step = await ctx.transaction(async () => {
+        const next = sql.nextEnd(from, limit);
+        const top = (await client.query<Record<string, string>>(next.sql, next.params)).rows[0];
+        if (!top) return null;
+        const range: KeyRange = { from, to: sql.keyValues(top) };
         const modify = sql.modify(range, pass);
         if (modify !== null) await client.query(modify, sql.rangeParams(range));
-        return check ? ((await client.query<RestoreCounts>(sql.check(range), sql.rangeParams(range))).rows[0] ?? NO_COUNTS) : null;
+        const batch = check ? ((await client.query<RestoreCounts>(sql.check(range), sql.rangeParams(range))).rows[0] ?? NO_COUNTS) : null;
+        await ctx.pacing?.inBatch();
+        return { range, batch };
       });
-      if (batch !== null) {
-        counts[index] = addCounts(counts[index]!, batch);
-        done = addCounts(done, batch);
+      if (step === null) return;
+      if (step.batch !== null) {
+        counts[index] = addCounts(counts[index]!, step.batch);
+        done = addCounts(done, step.batch);
         ctx.onBatch?.(done);
       }
-      from = range.to;
+      from = step.range.to;
+      await ctx.pacing?.afterBatch(limit, performance.now() - began);
     }
   };
   for (const [i, sql] of prepared.entries()) await run(i, 'put', !sql.wholeRows);
   for (let i = prepared.length - 1; i >= 0; i--) if (prepared[i]!.wholeRows) await run(i, 'remove', true);
   return counts;
+}
+
+/**
+ * The keys the logs hold, from their statistics (the restore analyzes every log first):
+ * the distinct values of each log's first key column. Null when unknown.
+ */
+async function distinctKeys(client: pg.ClientBase, logs: readonly ChangeLog[]): Promise<number | null> {
+  const { rows } = await client.query<{ n: number | null }>(
+    `select sum(case when s.n_distinct < 0 then -s.n_distinct * c.reltuples else s.n_distinct end)::float8 as n
+       from unnest($1::text[], $2::text[]) as l(name, key)
+       join pg_class c on c.relname = l.name and c.relnamespace = $3::regnamespace
+       left join pg_stats s on s.schemaname = $3 and s.tablename = l.name and s.attname = l.key`,
+    [logs.map((l) => l.name), logs.map((l) => l.spec.key[0]!), SNAPSHOT_SCHEMA],
+  );
+  const n = rows[0]?.n;
+  return n === null || n === undefined ? null : Math.round(n);
 }
 
 /**

@@ -229,6 +229,17 @@ const UPGRADES: readonly string[] = [
   create trigger audit_log_no_truncate before truncate on godwit.audit_log
     for each statement execute function godwit.audit_log_append_only();
   `,
+  // 8: how fast a run's batched steps may go, as operators changed it (godwit tune, pause,
+  // resume); the running batch loop reads its row before every batch.
+  `
+  create table godwit.throttle (
+    run_id text primary key,
+    migration_id text not null,
+    settings jsonb not null,
+    updated_by text,
+    updated_at timestamptz not null default now()
+  );
+  `,
 ];
 
 export const CONTROL_SCHEMA_VERSION = UPGRADES.length;

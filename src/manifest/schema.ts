@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { choice, fallbackError, friendly, identifier, list, strict, text } from '../operations/fields';
 import { isOperationKind, knownKinds, operationKinds } from '../operations';
 import { didYouMean } from '../operations/suggest';
+import { throttleSchema } from '../throttle/schema';
 import { DEFAULT_POLICY, type Manifest, type OperationSpec } from './types';
 
 export const MANIFEST_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -115,8 +116,9 @@ const policy = strict(
     allow_lint: z
       .array(identifier('a lint code, e.g. not_restorable'), { error: friendly('a list of lint codes', 'the lint errors this manifest accepts, e.g. [not_restorable]') })
       .optional(),
+    throttle: throttleSchema.optional(),
   },
-  'the policy: { approval, approval_risk, approval_timeout, bake_seconds, lock_timeout, statement_timeout, data_proof, retention, allow_lint }',
+  'the policy: { approval, approval_risk, approval_timeout, bake_seconds, lock_timeout, statement_timeout, data_proof, retention, allow_lint, throttle }',
 );
 
 export const manifestSchema = strict(

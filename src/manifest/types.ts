@@ -1,3 +1,4 @@
+import type { ThrottleChange } from '../throttle/settings';
 import type { AddColumnSpec } from '../operations/add-column';
 import type { AddConstraintSpec } from '../operations/add-constraint';
 import type { AlterColumnTypeSpec } from '../operations/alter-column-type';
@@ -53,6 +54,8 @@ export interface Policy {
   approval_timeout?: string;
   /** Lint codes of level error this manifest accepts; any other lint error stops the apply before its first step. */
   allow_lint?: string[];
+  /** How fast batched data steps go: batch_ms, rate, pause_ms, yield, max_lag_ms, max_wal_mb_s (src/throttle/settings.ts). */
+  throttle?: ThrottleChange;
 }
 
 export const DEFAULT_POLICY: Policy = { approval: 'auto', bake_seconds: 0, lock_timeout: '5s', statement_timeout: '0' };

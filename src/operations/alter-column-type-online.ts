@@ -218,7 +218,7 @@ export function planOnline(spec: OnlineTypeChange, ctx: PlanContext, table: Rel,
     summary: summary(`fill ${n.fresh} in batches`),
     forward: [tx(`UPDATE ${table.sql} SET ${set}`)],
     inverse: [],
-    batch: { size: DEFAULT_BATCH_SIZE, key, update: { schema: table.schema, table: table.name, set } },
+    batch: { size: DEFAULT_BATCH_SIZE, adaptive: true, key, update: { schema: table.schema, table: table.name, set } },
   });
 
   indexes.forEach((index, i) => {

@@ -85,7 +85,7 @@ export const backfill = {
     const size = spec.batch_size ?? DEFAULT_BATCH_SIZE;
     const lint: LintFinding[] = draft.lint;
     if (key !== undefined) {
-      draft.batch = { size, key, update: { schema: table.schema, table: table.name, set: assignments.join(', '), ...(spec.where === undefined ? {} : { where: spec.where }) } };
+      draft.batch = { size, adaptive: spec.batch_size === undefined, key, update: { schema: table.schema, table: table.name, set: assignments.join(', '), ...(spec.where === undefined ? {} : { where: spec.where }) } };
     } else if (spec.batch_size !== undefined) {
       lint.push({ level: 'info', code: 'batch_size', message: `batch_size ${size} needs a key to batch by; ${table.display} has none known, so the update runs as one statement` });
     }

@@ -132,6 +132,11 @@ export interface PlannedStep {
    */
   batch?: {
     size: number;
+    /**
+     * The executor picks each batch's size for the throttle's batch_ms, starting small;
+     * false or absent (a manifest's batch_size, plans from before) keeps `size`.
+     */
+    adaptive?: boolean;
     key: string[];
     /** The UPDATE in parts, so the executor can run it a keyset batch at a time. */
     update?: { schema: string; table: string; set: string; where?: string };
