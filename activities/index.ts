@@ -6,6 +6,7 @@ import { makeInspect } from './inspect';
 import { makePlan } from './plan';
 import { makePrepare } from './prepare';
 import { makeSteps } from './steps';
+import { makeThrottle } from './throttle';
 
 /** Builds the activity implementations bound to a set of target pools (one per worker). */
 export function createActivities(deps: ActivityDeps = { pools: new TargetPools() }) {
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps = { pools: new TargetPools()
     ...makeInspect(deps),
     ...makePlan(deps),
     ...makeAuthorize(deps),
+    ...makeThrottle(deps),
   };
 }
 

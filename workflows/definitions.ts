@@ -166,6 +166,8 @@ export interface MigrationProgress {
   events: ProgressEvent[];
   /** Why `approval: auto` asked a person (the risky steps), when it did. */
   approvalReason?: string;
+  /** The pacing of batched data steps in force, when an operator changed it (godwit tune, pause, resume). */
+  throttle?: string;
 }
 
 export type MigrationOutcome = 'applied' | 'rolled_back' | 'rejected' | 'resolved_manually';
@@ -365,7 +367,7 @@ export interface AuditVerifyReport extends AuditChainResult {
 
 // ---- signed operator actions (see src/auth) ----
 
-export type OperatorActionName = 'approve' | 'reject' | 'rollback' | 'resolve';
+export type OperatorActionName = 'approve' | 'reject' | 'rollback' | 'resolve' | 'tune';
 
 /** What an operator signs over, as the run itself states it (actionSubjectQuery). */
 export interface ActionSubject {
@@ -396,5 +398,23 @@ export interface AuthorizeInput extends RunScope {
   /** The run's state when the request came, for the audit entry of a refusal. */
   state: MigrationState;
 }
+
+/** godwit tune, pause and resume: a change to the run's pacing (src/throttle/settings.ts). */
+export interface TuneRequest extends OperatorRequest {
+  change: ThrottleChange;
+}
+
+/** tuneThrottle's input: the change, who made it, and the key that signed it. */
+export interface TuneInput extends RunScope {
+  change: ThrottleChange;
+  by: string;
+  signedWith: string | null;
+  /** The manifest's throttle policy, to state the settings in force. */
+  policy: ThrottleChange | undefined;
+  state: MigrationState;
+}
+
+/** The settings in force after the change, as one line, and the audit head. */
+export type TuneResult = { settings: string } & AuditHeadResult;
 
 export type AuthorizeResult = ({ ok: true; signedWith: string | null } | { ok: false; reason: string }) & AuditHeadResult;

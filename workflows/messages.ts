@@ -6,7 +6,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { MigrationState } from '../src/lifecycle/states';
-import { SEARCH_ATTRIBUTE, STATE_QUERY, type ActionSubject, type MigrationProgress, type OperatorRequest } from './definitions';
+import { SEARCH_ATTRIBUTE, STATE_QUERY, type ActionSubject, type MigrationProgress, type OperatorRequest, type TuneRequest } from './definitions';
 
 export const GodwitTargetKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE.target, SearchAttributeType.KEYWORD);
 export const GodwitMigrationIdKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE.migrationId, SearchAttributeType.KEYWORD);
@@ -22,3 +22,5 @@ export const rejectUpdate = defineUpdate<MigrationState, [OperatorRequest]>('rej
 export const resolveUpdate = defineUpdate<MigrationState, [OperatorRequest & { note: string }]>('resolveUpdate');
 /** rollbackSignal as an update, so the operator hears whether it was accepted (signed or refused). */
 export const rollbackUpdate = defineUpdate<MigrationState, [OperatorRequest]>('rollbackUpdate');
+/** godwit tune, pause and resume; returns the pacing in force afterwards, as one line. */
+export const tuneUpdate = defineUpdate<string, [TuneRequest]>('tuneUpdate');

@@ -20,7 +20,8 @@ import { durationMs } from '../src/manifest/types';
 import type { AuditEntry } from '../src/db/audit';
 import type { PlannedStep } from '../src/operations/types';
 import { AUDIT_HEAD_MEMO, describeRestore, type AuditHeadResult, type MigrationInput, type MigrationOutcome, type MigrationProgress, type MigrationResult, type OperatorActionName, type OperatorRequest, type RunScope, type StepProgress } from './definitions';
-import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, rollbackUpdate, stateQuery, GodwitStateKey } from './messages';
+import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, rollbackUpdate, stateQuery, tuneUpdate, GodwitStateKey } from './messages';
+import { changeText } from '../src/throttle/settings';
 
 // Activity profiles. Preparation fails fast on bad input (unknown target, plan
 // error); steps retry lock timeouts and lost connections with backoff for long.
@@ -183,6 +184,30 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     },
   );
 
+  // Pacing changes are for runs that may still move data: forward, or rolling back, or
+  // waiting to (a change made before a step starts is read when it starts).
+  const TUNE_STATES: MigrationState[] = ['planned', 'awaiting_approval', 'in_progress', 'validated', 'rolling_back', 'rollback_failed'];
+  setHandler(
+    tuneUpdate,
+    async (req) => {
+      const signedWith = await authorize('tune', req, changeText(req.change));
+      requireState('tune', ...TUNE_STATES);
+      const r = await recordActivities.tuneThrottle.executeWithOptions({ summary: `${req.change.paused === true ? 'pause' : req.change.paused === false ? 'resume' : 'tune'} by ${req.by}` }, [
+        { ...scope, change: req.change, by: req.by, signedWith, policy: input.policy.throttle, state: progress.state },
+      ]);
+      keepAuditHead(r);
+      progress.throttle = r.settings;
+      setCurrentDetails(describeProgress());
+      return r.settings;
+    },
+    {
+      validator: (req) => {
+        requireState('tune', ...TUNE_STATES);
+        if (Object.keys(req.change ?? {}).length === 0) throw new Error('cannot tune: nothing to change; give --rate, --batch-ms, --pause-ms, --yield, --max-lag-ms or --max-wal-mb-s');
+      },
+    },
+  );
+
   function send(event: LifecycleEvent, actor: string | null = null): void {
     const from = stateOf(machine);
     machine = stepMachine(machine, event);
@@ -227,6 +252,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     const lines = [`**${progress.state}** — ${input.migrationId} on \`${input.target}\``];
     if (progress.reason) lines.push(`reason: ${progress.reason}`);
     if (progress.state === 'awaiting_approval' && progress.approvalReason) lines.push(progress.approvalReason);
+    if (progress.throttle) lines.push(`pacing: ${progress.throttle}`);
     for (const s of progress.steps) lines.push(`- [${s.status}] ${s.index}. ${s.summary}${s.error ? ` — ${s.error}` : ''}`);
     if (progress.rollback) {
       lines.push(`fingerprint before: \`${progress.rollback.fingerprintBefore}\``, `fingerprint after:  \`${progress.rollback.fingerprintAfter}\``);

@@ -9,7 +9,8 @@ import { canonicalJson } from '../manifest/canonical';
 /** The ssh-keygen -Y namespace: a signature made for git or anything else does not verify here. */
 export const SIGNATURE_NAMESPACE = 'godwit';
 
-export const SIGNED_ACTIONS = ['approve', 'reject', 'rollback', 'resolve'] as const;
+/** `tune` covers `godwit tune`, `pause` and `resume`: the signed text is the change. */
+export const SIGNED_ACTIONS = ['approve', 'reject', 'rollback', 'resolve', 'tune'] as const;
 export type SignedAction = (typeof SIGNED_ACTIONS)[number];
 
 export interface ActionPayload {

@@ -26,8 +26,11 @@ export function ruleFor(config: AuthorizationConfig, target: string): { key: str
 export function refusalByPolicy(config: AuthorizationConfig, target: string, action: SignedAction, principal: string): string | null {
   const found = ruleFor(config, target);
   if (!found) return `unlisted: no entry under authorization.targets in the worker's godwit.yaml matches target '${target}', so no one may ${action} there`;
-  if (!found.rule[action].includes(principal)) {
-    return `unlisted: ${principal} may not ${action} on '${target}' (authorization.targets.${found.key}.${action} in the worker's godwit.yaml lists ${found.rule[action].join(', ') || 'no one'})`;
+  // Whoever may roll a migration back may also slow it down or pause it, unless `tune` says otherwise.
+  const listed = action === 'tune' ? (found.rule.tune ?? found.rule.rollback) : found.rule[action];
+  const setting = action === 'tune' && found.rule.tune === undefined ? 'rollback (tune is not set)' : action;
+  if (!listed.includes(principal)) {
+    return `unlisted: ${principal} may not ${action} on '${target}' (authorization.targets.${found.key}.${setting} in the worker's godwit.yaml lists ${listed.join(', ') || 'no one'})`;
   }
   return null;
 }

@@ -117,6 +117,56 @@ for (const [verb, description] of operatorVerbs) {
   });
 }
 
+/** A number option, or `none` to lift the limit where that is allowed. */
+function numberOption(flag: string, allowNone: boolean) {
+  return (value: string): number | null => {
+    if (allowNone && value === 'none') return null;
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new CliError(`${flag} expects a number${allowNone ? " or 'none'" : ''}, got '${value}'`);
+    return n;
+  };
+}
+
+const pacingVerbs: [string, string][] = [
+  ['tune', "change how fast a running migration's batched data steps go (backfill, online type change, restore); audited, in effect from the next batch"],
+  ['pause', 'pause the batched data steps of a running migration after the current batch; durable across worker restarts; audited'],
+  ['resume', 'resume a paused migration; audited'],
+];
+for (const [verb, description] of pacingVerbs) {
+  const command = program
+    .command(verb)
+    .description(description)
+    .argument('<migration-id>', 'the manifest id')
+    .requiredOption('-t, --target <alias>', 'target database alias')
+    .option('--by <name>', 'who does it (default: $GODWIT_REQUESTED_BY, $GITHUB_ACTOR or $USER)')
+    .option('--key <path>', 'sign with this SSH key: a private key file, or a public key held by your ssh-agent (default: $GODWIT_SIGNING_KEY)');
+  if (verb === 'tune') {
+    command
+      .option('--rate <rows>', "at most this many rows per second, or 'none'", numberOption('--rate', true))
+      .option('--batch-ms <ms>', 'the batch duration the batch size is chosen for', numberOption('--batch-ms', false))
+      .option('--pause-ms <ms>', 'a pause after every batch', numberOption('--pause-ms', false))
+      .option('--yield <ratio>', 'while the application writes, pause this many times the batch duration after every batch (0: never)', numberOption('--yield', false))
+      .option('--max-lag-ms <ms>', "wait while a standby replays more than this far behind, or 'none'", numberOption('--max-lag-ms', true))
+      .option('--max-wal-mb-s <MB>', "wait while the server writes more WAL per second than this, or 'none'", numberOption('--max-wal-mb-s', true));
+  }
+  temporalOptions(command).action(async (migrationId: string, opts) => {
+    const { operateCommand } = await import('./commands/operate');
+    const change = verb === 'tune' ? await tuneChange(opts) : undefined;
+    await operateCommand(verb as import('./commands/operate').OperatorAction, migrationId, { ...opts, ...(change ? { change } : {}) });
+  });
+}
+
+/** tune's options as a change to the pacing, checked like the manifest's policy.throttle. */
+async function tuneChange(opts: Record<string, unknown>): Promise<import('../throttle/settings').ThrottleChange> {
+  const { throttleSchema } = await import('../throttle/schema');
+  const fields = { rate: opts.rate, batch_ms: opts.batchMs, pause_ms: opts.pauseMs, yield: opts.yield, max_lag_ms: opts.maxLagMs, max_wal_mb_s: opts.maxWalMbS };
+  const given = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+  if (Object.keys(given).length === 0) throw new CliError('tune needs at least one of --rate, --batch-ms, --pause-ms, --yield, --max-lag-ms, --max-wal-mb-s');
+  const parsed = throttleSchema.safeParse(given);
+  if (!parsed.success) throw new CliError(`tune: ${parsed.error.issues.map((i) => `--${String(i.path[0]).replace(/_/g, '-')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
 temporalOptions(
   program
     .command('unlock')

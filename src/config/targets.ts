@@ -19,7 +19,17 @@ const AuthorizationSchema = z
     targets: z
       .record(
         z.string(),
-        z.object({ approve: Principals, reject: Principals, rollback: Principals, resolve: Principals, request: z.array(z.string().min(1)).optional() }).strict(),
+        z
+          .object({
+            approve: Principals,
+            reject: Principals,
+            rollback: Principals,
+            resolve: Principals,
+            /** tune, pause and resume; absent: whoever may roll back. */
+            tune: z.array(z.string().min(1)).optional(),
+            request: z.array(z.string().min(1)).optional(),
+          })
+          .strict(),
       )
       .default({}),
   })

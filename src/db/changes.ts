@@ -433,8 +433,8 @@ async function distinctKeys(client: pg.ClientBase, logs: readonly ChangeLog[]): 
   const { rows } = await client.query<{ n: number | null }>(
     `select sum(case when s.n_distinct < 0 then -s.n_distinct * c.reltuples else s.n_distinct end)::float8 as n
        from unnest($1::text[], $2::text[]) as l(name, key)
-       join pg_class c on c.relname = l.name and c.relnamespace = $3::regnamespace
-       left join pg_stats s on s.schemaname = $3 and s.tablename = l.name and s.attname = l.key`,
+       join pg_class c on c.relname = l.name and c.relnamespace = $3::text::regnamespace
+       left join pg_stats s on s.schemaname = $3::text and s.tablename = l.name and s.attname = l.key`,
     [logs.map((l) => l.name), logs.map((l) => l.spec.key[0]!), SNAPSHOT_SCHEMA],
   );
   const n = rows[0]?.n;

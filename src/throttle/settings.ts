@@ -50,6 +50,11 @@ export function resolveThrottle(...changes: readonly (ThrottleChange | null | un
   return s;
 }
 
+/** A change as the text an operator signs: its fields in name order, as JSON. */
+export function changeText(change: ThrottleChange): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(change).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+}
+
 /** One line for status, the UI and the audit log: `batch 50ms, rate 5000/s, pause 0ms, yield 1, lag ≤ 10s`. */
 export function describeThrottle(s: ThrottleSettings): string {
   const parts = [`batch ${s.batch_ms}ms`, `rate ${s.rate === null ? 'unlimited' : `${s.rate}/s`}`, `pause ${s.pause_ms}ms`, `yield ${s.yield}`];

@@ -2,14 +2,15 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { connectClient } from '../../client';
 import { runUrl, temporalSettings, type TemporalSettings } from '../../config/temporal';
 import { migrationWorkflowId } from '../../../workflows/definitions';
-import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackUpdate, stateQuery } from '../../../workflows/messages';
+import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackUpdate, stateQuery, tuneUpdate } from '../../../workflows/messages';
+import { changeText, type ThrottleChange } from '../../throttle/settings';
 import type { OperatorActionName, OperatorRequest } from '../../../workflows/definitions';
 import { canonicalPayload } from '../../auth/payload';
 import { SigningError, sshSign } from '../../auth/ssh';
 import { CliError } from '../exit-codes';
 import { defaultRequester } from './apply';
 
-export type OperatorAction = 'approve' | 'reject' | 'rollback' | 'resolve' | 'retry-rollback';
+export type OperatorAction = 'approve' | 'reject' | 'rollback' | 'resolve' | 'retry-rollback' | 'tune' | 'pause' | 'resume';
 
 export interface OperateOptions {
   target: string;
@@ -18,6 +19,8 @@ export interface OperateOptions {
   reason?: string;
   /** An SSH private key, or a public key the ssh-agent holds the private half of (default: $GODWIT_SIGNING_KEY). */
   key?: string;
+  /** tune: the change to the run's pacing (pause and resume make their own). */
+  change?: ThrottleChange;
   address?: string;
   namespace?: string;
   taskQueue?: string;
@@ -68,11 +71,12 @@ export async function operateCommand(action: OperatorAction, migrationId: string
     const handle = await runningHandle(client, settings, opts.target, migrationId);
     try {
       const key = opts.key ?? process.env.GODWIT_SIGNING_KEY;
-      const request = async (verb: OperatorActionName, text: string | undefined, field: 'note' | 'reason'): Promise<OperatorRequest> => ({
+      const request = async (verb: OperatorActionName, text: string | undefined, field: 'note' | 'reason' | null): Promise<OperatorRequest> => ({
         by,
-        ...(text !== undefined ? { [field]: text } : {}),
+        ...(text !== undefined && field !== null ? { [field]: text } : {}),
         ...(key ? { signature: await sign(handle, verb, by, text ?? null, key) } : {}),
       });
+      let settings: string | null = null;
       switch (action) {
         case 'approve':
           await handle.executeUpdate(approveUpdate, { args: [await request('approve', opts.note, 'note')] });
@@ -90,7 +94,15 @@ export async function operateCommand(action: OperatorAction, migrationId: string
         case 'retry-rollback':
           await handle.signal(retryRollbackSignal, { by });
           break;
+        case 'tune':
+        case 'pause':
+        case 'resume': {
+          const change: ThrottleChange = action === 'pause' ? { paused: true } : action === 'resume' ? { paused: false } : (opts.change ?? {});
+          settings = await handle.executeUpdate(tuneUpdate, { args: [{ ...(await request('tune', changeText(change), null)), change }] });
+          break;
+        }
       }
+      if (settings !== null) out(`pacing of ${migrationId} on '${opts.target}' is now: ${settings} (from its next batch)`);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new CliError(`${action} refused: ${err.cause?.message ?? err.message}`);
       throw err;
