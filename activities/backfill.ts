@@ -121,8 +121,9 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput): P
       const began = performance.now();
       const before = progress.rows;
       const limit = pacing.size;
-      const done = await inTransaction(client, input.policy, async () => {
+      const outcome = await inTransaction(client, input.policy, async (): Promise<'done' | 'held' | 'batch'> => {
         await checkFence(client, input.target, input.token);
+        if (!(await pacing.beginBatch())) return 'held';
         const after = progress.lastKey ? ` and ${keyRow} > ${key.length === 1 ? '$1' : `(${key.map((_k, i) => `$${i + 1}`).join(', ')})`}` : '';
         // Postgres picks the batch's last key, so key order is Postgres' own (collations, types).
         const { rows } = await client.query<Record<string, string> & { n: string }>(
@@ -139,15 +140,16 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput): P
           progress.lastKey ?? [],
         );
         const top = rows[0];
-        if (!top) return true;
+        if (!top) return 'done';
         const last = key.map((k) => top[k]!);
         progress = { ...progress, lastKey: last, rows: progress.rows + Number(top.n), batches: progress.batches + 1 };
         await saveProgress(client, input, progress);
-        await pacing.inBatch();
-        return false;
+        await pacing.endBatch();
+        return 'batch';
       });
-      if (done) break;
-      await pacing.afterBatch(progress.rows - before, performance.now() - began);
+      if (outcome === 'done') break;
+      if (outcome === 'held') await pacing.whileHeld();
+      else await pacing.afterBatch(progress.rows - before, performance.now() - began);
     }
     if (input.faults?.failAtStep === step.index) {
       throw new InjectedFault(`injected failure at step ${step.index}, after ${progress.batches} committed batches`);

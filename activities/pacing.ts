@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { canFlushStats, loadBetween, readPacing, type LoadReading } from '../src/db/throttle';
+import { canFlushStats, countWaiters, loadBetween, readPacing, type LoadReading } from '../src/db/throttle';
 import { etaSeconds, Pacer, RateMeter, type LoadSignals } from '../src/throttle/pacer';
 import { describeThrottle, resolveThrottle, type ThrottleChange, type ThrottleSettings } from '../src/throttle/settings';
 import type { DataProgress, MigrationPolicy } from '../workflows/definitions';
@@ -23,9 +23,11 @@ const LOAD_WINDOW_MS = 1_500;
  * with what `godwit tune`/`pause`/`resume` changed since, read again in every batch's own
  * transaction, so a change takes effect at the next batch and survives a worker restart.
  *
- * The loop calls `start` once, then per batch: `size`, the batch in its own transaction with
- * `inBatch` just before its commit, and `afterBatch` once it committed. Each batch must be
- * one transaction: the loop's own commits are left out of the application's rate by count.
+ * The loop calls `start` once, then per batch, in the batch's own transaction: `beginBatch`
+ * first (false: something holds the step, so the batch does nothing and the loop calls
+ * `whileHeld`), `endBatch` just before the commit; and `afterBatch` once it committed. A
+ * pause therefore stops the loop at the next batch. Each batch must be one transaction: the
+ * loop's own commits are left out of the application's rate by count.
  */
 export class BatchPacing {
   private readonly pacer: Pacer;
@@ -72,11 +74,17 @@ export class BatchPacing {
     await this.waitWhileHeld();
   }
 
-  /** Inside the batch's transaction, just before it commits. */
-  async inBatch(): Promise<void> {
-    const read = await readPacing(this.client, this.runId, true, this.flush);
+  /** First in the batch's transaction: the latest settings and load; false when the batch must not run. */
+  async beginBatch(): Promise<boolean> {
+    const read = await readPacing(this.client, this.runId, this.flush);
     this.take(read.change, read.reading, 1);
-    this.waiters = read.waiters;
+    this.held = this.pacer.hold(this.settings, this.signals);
+    return this.held === null;
+  }
+
+  /** Last in the batch's transaction, just before it commits: who is waiting on its locks. */
+  async endBatch(): Promise<void> {
+    this.waiters = await countWaiters(this.client);
   }
 
   /** After a batch committed: learns from it and waits as the settings and the database say. */
@@ -89,7 +97,11 @@ export class BatchPacing {
     this.why = why;
     this.report();
     if (pauseMs > 0) await sleep(pauseMs);
-    await this.waitWhileHeld();
+  }
+
+  /** After beginBatch said no: waits until nothing holds the step. */
+  whileHeld(): Promise<void> {
+    return this.waitWhileHeld();
   }
 
   /** Every batch's duration so far, ms. */
@@ -125,7 +137,7 @@ export class BatchPacing {
 
   /** A reading outside any batch (its own transaction, counted as the loop's). */
   private async poll(): Promise<void> {
-    const read = await readPacing(this.client, this.runId, false, this.flush);
+    const read = await readPacing(this.client, this.runId, this.flush);
     this.take(read.change, read.reading, 1);
   }
 

@@ -117,10 +117,10 @@ for (const [verb, description] of operatorVerbs) {
   });
 }
 
-/** A number option, or `none` to lift the limit where that is allowed. */
+/** A number option, or `none` to lift the limit where that is allowed (commander keeps no null: tuneChange maps it). */
 function numberOption(flag: string, allowNone: boolean) {
-  return (value: string): number | null => {
-    if (allowNone && value === 'none') return null;
+  return (value: string): number | 'none' => {
+    if (allowNone && value === 'none') return 'none';
     const n = Number(value);
     if (value.trim() === '' || !Number.isFinite(n)) throw new CliError(`${flag} expects a number${allowNone ? " or 'none'" : ''}, got '${value}'`);
     return n;
@@ -160,7 +160,7 @@ for (const [verb, description] of pacingVerbs) {
 async function tuneChange(opts: Record<string, unknown>): Promise<import('../throttle/settings').ThrottleChange> {
   const { throttleSchema } = await import('../throttle/schema');
   const fields = { rate: opts.rate, batch_ms: opts.batchMs, pause_ms: opts.pauseMs, yield: opts.yield, max_lag_ms: opts.maxLagMs, max_wal_mb_s: opts.maxWalMbS };
-  const given = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+  const given = Object.fromEntries(Object.entries(fields).flatMap(([k, v]) => (v === undefined ? [] : [[k, v === 'none' ? null : v]])));
   if (Object.keys(given).length === 0) throw new CliError('tune needs at least one of --rate, --batch-ms, --pause-ms, --yield, --max-lag-ms, --max-wal-mb-s');
   const parsed = throttleSchema.safeParse(given);
   if (!parsed.success) throw new CliError(`tune: ${parsed.error.issues.map((i) => `--${String(i.path[0]).replace(/_/g, '-')}: ${i.message}`).join('; ')}`);

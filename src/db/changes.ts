@@ -351,8 +351,12 @@ export interface RestorePacing {
   readonly size: number;
   /** The keys the restore is expected to go through, from the logs' statistics. */
   estimate(keys: number | null): void;
-  /** Inside each batch's transaction, just before it commits. */
-  inBatch(): Promise<void>;
+  /** First in each batch's transaction; false: the batch must not run now (see whileHeld). */
+  beginBatch(): Promise<boolean>;
+  /** Last in each batch's transaction, just before it commits. */
+  endBatch(): Promise<void>;
+  /** After beginBatch said no: waits until the batch may run. */
+  whileHeld(): Promise<void>;
   /** After each batch committed, with its keys and its duration (ms). */
   afterBatch(keys: number, ms: number): Promise<void>;
 }
@@ -400,6 +404,7 @@ export async function restoreChanges(client: pg.ClientBase, logs: readonly Chang
       // The batch's end is found in its own transaction: one transaction per batch, which is
       // what the pacing counts as this restore's own commits.
       const step = await ctx.transaction(async () => {
+        if (ctx.pacing && !(await ctx.pacing.beginBatch())) return 'held' as const;
         const next = sql.nextEnd(from, limit);
         const top = (await client.query<Record<string, string>>(next.sql, next.params)).rows[0];
         if (!top) return null;
@@ -407,10 +412,14 @@ export async function restoreChanges(client: pg.ClientBase, logs: readonly Chang
         const modify = sql.modify(range, pass);
         if (modify !== null) await client.query(modify, sql.rangeParams(range));
         const batch = check ? ((await client.query<RestoreCounts>(sql.check(range), sql.rangeParams(range))).rows[0] ?? NO_COUNTS) : null;
-        await ctx.pacing?.inBatch();
+        await ctx.pacing?.endBatch();
         return { range, batch };
       });
       if (step === null) return;
+      if (step === 'held') {
+        await ctx.pacing?.whileHeld();
+        continue;
+      }
       if (step.batch !== null) {
         counts[index] = addCounts(counts[index]!, step.batch);
         done = addCounts(done, step.batch);
