@@ -1,6 +1,7 @@
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { runUrl, type TemporalSettings } from '../config/temporal';
-import { type MigrationProgress } from '../../workflows/definitions';
+import { type DataProgress, type MigrationProgress } from '../../workflows/definitions';
 import { stateQuery } from '../../workflows/messages';
 import { FINAL_STATES, type MigrationState } from '../lifecycle/states';
 import { targetQuery } from './audit-heads';
@@ -15,6 +16,23 @@ export interface MigrationStatusRow {
   closeTime: string | null;
   url: string;
   currentStep: string | null;
+  /** A batched data step's progress (rows, rate, ETA, pacing), while one runs. */
+  data: DataProgress | null;
+}
+
+/**
+ * What the running step's last heartbeat said about its data (activities/pacing.ts), read
+ * from the run's pending activities: the same details the Temporal UI shows for it.
+ */
+export async function dataProgress(handle: WorkflowHandle): Promise<DataProgress | null> {
+  const d = await handle.describe();
+  for (const a of d.raw.pendingActivities ?? []) {
+    const payload = a.heartbeatDetails?.payloads?.[0];
+    if (!payload) continue;
+    const details = defaultPayloadConverter.fromPayload<{ data?: DataProgress } | null>(payload as Parameters<typeof defaultPayloadConverter.fromPayload>[0]);
+    if (details?.data) return details.data;
+  }
+  return null;
 }
 
 /**
@@ -49,6 +67,7 @@ export async function migrationStatus(client: Client, settings: TemporalSettings
       closeTime: wf.closeTime?.toISOString() ?? null,
       url: runUrl(settings, wf.workflowId, wf.runId),
       currentStep: null,
+      data: null,
     });
   }
   const rows = [...seen.values()].sort((a, b) => a.migrationId.localeCompare(b.migrationId, 'en', { numeric: true }));
@@ -58,12 +77,14 @@ export async function migrationStatus(client: Client, settings: TemporalSettings
       .map(async (r) => {
         try {
           // A run with no worker to answer must not hang `status`: give up on the live view after 2 s.
+          const handle = client.workflow.getHandle(r.workflowId, r.runId);
           const p: MigrationProgress = await Promise.race([
-            client.workflow.getHandle(r.workflowId, r.runId).query(stateQuery),
+            handle.query(stateQuery),
             new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer')), 2_000).unref()),
           ]);
           r.state = p.state;
           r.currentStep = p.currentStep;
+          r.data = await dataProgress(handle).catch(() => null);
         } catch {
           // no worker to answer: keep what visibility says
         }

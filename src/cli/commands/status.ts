@@ -1,6 +1,7 @@
 import { connectClient, migrationStatus } from '../../client';
 import { temporalSettings } from '../../config/temporal';
 import { bold, dim, stateColor } from '../output';
+import { describeDataProgress } from '../../throttle/progress';
 
 /** `godwit status --target X`: the latest run of each migration on the target. */
 export async function statusCommand(
@@ -22,6 +23,8 @@ export async function statusCommand(
     out(bold(`target ${opts.target}`));
     for (const r of rows) {
       out(`  ${r.migrationId.padEnd(32)} ${stateColor(r.state.padEnd(18))} ${dim(r.startTime)}${r.currentStep ? `  step ${r.currentStep}` : ''}`);
+      if (r.data) out(`    ${describeDataProgress(r.data)}`);
+      if (r.data) out(`    ${dim(`pacing: ${r.data.throttle}`)}`);
       out(`    ${dim(r.url)}`);
     }
   } finally {
