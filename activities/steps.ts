@@ -8,7 +8,7 @@ import { proveUnretired, recordRetired } from '../src/db/retired';
 import { recordRestore } from '../src/db/restores';
 import type { CatalogProbe, SqlAction } from '../src/operations/types';
 import type { StepInput, StepResult } from '../workflows/definitions';
-import { type ActivityDeps, heartbeatDetails, inTransaction, resetTimeouts, setTimeouts, withTarget } from './context';
+import { type ActivityDeps, inTransaction, resetTimeouts, setTimeouts, withTarget } from './context';
 import { InjectedFault, IrreversibleStepError } from './errors';
 import { executeBatched } from './backfill';
 import { markCompensated, markForwardDone, readLedger, recordTransitions } from './ledger';

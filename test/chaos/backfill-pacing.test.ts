@@ -83,7 +83,7 @@ operations:
   - backfill: { table: items, set: { v: "v + 1" } }
 policy: { approval: never, throttle: { rate: 3000 } }
 `);
-    let worker = await spawnWorker(t.env);
+    const worker = await spawnWorker(t.env);
     workers.push(worker);
     const handle = await startMigration(t.client, t.settings, { target: 'app', loaded, requestedBy: 'ci' });
     await until('the first batches', async () => (await counts()).done > 1_000);
@@ -98,7 +98,7 @@ policy: { approval: never, throttle: { rate: 3000 } }
     expect((await counts()).done).toBe(held);
 
     // A new worker picks the step up (after the heartbeat timeout) and finds it paused.
-    worker = await replaceWorker(worker);
+    await replaceWorker(worker);
     await sleep(8_000);
     expect((await counts()).done).toBe(held);
     // status shows the step's progress from its heartbeats: the rows done match the table's.
