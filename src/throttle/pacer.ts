@@ -74,15 +74,15 @@ export class Pacer {
       const next = b.ms > 2 * s.batch_ms ? Math.min(wanted, this.current / 2) : wanted;
       this.current = clamp(Math.round(next), Math.max(MIN_BATCH, Math.floor(this.current / 4)), this.current * 2);
     }
-    if (b.waiters > 0) {
-      // Someone waited on this batch's row locks: give them the same time back, and lock fewer next time.
-      pauseMs += b.ms;
-      why.push('lock waits');
-      if (this.fixed === null) this.current = Math.max(MIN_BATCH, Math.floor(this.current / 2));
-    }
-    if (s.yield > 0 && load !== null && load.otherCommitsPerSec >= BUSY_COMMITS_PER_SEC) {
-      pauseMs += b.ms * s.yield;
-      why.push('yield');
+    // Sessions that queued behind this batch's row locks waited at most its time (batch_ms
+    // bounds it): they get that time back before the next batch. A busy database gets yield
+    // times the batch's time. The larger of the two, not both: they answer the same load.
+    const busy = s.yield > 0 && load !== null && load.otherCommitsPerSec >= BUSY_COMMITS_PER_SEC;
+    const back = Math.max(b.waiters > 0 ? b.ms : 0, busy ? b.ms * s.yield : 0);
+    if (back > 0) {
+      pauseMs += back;
+      if (b.waiters > 0) why.push('lock waits');
+      if (busy) why.push('yield');
     }
     if (s.rate !== null && s.rate > 0) {
       const due = (b.rows * 1000) / s.rate - b.ms;
