@@ -7,6 +7,7 @@ import { changeLogsOf, createChangeLogs, OP_COLUMN } from '../src/db/changes';
 import { recordRestore } from '../src/db/restores';
 import { restoreFromLogs } from './restore';
 import type { PlannedStep } from '../src/operations/types';
+import { SYNC_SETTING } from '../src/operations/backfill';
 import type { AuditHead } from '../src/db/audit';
 import type { StepInput, StepResult } from '../workflows/definitions';
 import { inTransaction } from './context';
@@ -108,6 +109,8 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput): P
       progress.snapshotTaken = true;
       await saveProgress(client, input, progress);
     }
+    // The sync trigger (backfill sync: true), after its change log; again on a retry, which is harmless.
+    for (const action of step.batch.sync ?? []) await client.query(bindSnapshots(action.sql, scope));
     return progress;
   });
   if (first === null) return { skipped: true, ms: Date.now() - started, auditHead };
@@ -124,6 +127,8 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput): P
       const outcome = await inTransaction(client, input.policy, async (): Promise<'done' | 'held' | 'batch'> => {
         await checkFence(client, input.target, input.token);
         if (!(await pacing.beginBatch())) return 'held';
+        // The sync trigger would compute the same values again for every row of the batch.
+        if (step.batch.sync !== undefined) await client.query(`select set_config('${SYNC_SETTING}', 'off', true)`);
         const after = progress.lastKey ? ` and ${keyRow} > ${key.length === 1 ? '$1' : `(${key.map((_k, i) => `$${i + 1}`).join(', ')})`}` : '';
         // Postgres picks the batch's last key, so key order is Postgres' own (collations, types).
         const { rows } = await client.query<Record<string, string> & { n: string }>(

@@ -5,6 +5,7 @@ import type { RestoreRecord } from '../src/db/restores';
 import type { StepInput } from '../workflows/definitions';
 import { inTransaction } from './context';
 import { BatchPacing } from './pacing';
+import { SYNC_SETTING } from '../src/operations/backfill';
 
 /**
  * Puts back what the step's change logs say it changed, batch by batch, each batch in its
@@ -19,6 +20,8 @@ export async function restoreFromLogs(client: pg.ClientBase, input: StepInput, l
     transaction: (fn) =>
       inTransaction(client, input.policy, async () => {
         await checkFence(client, input.target, input.token);
+        // A backfill's sync trigger must not compute over the values the restore puts back.
+        await client.query(`select set_config('${SYNC_SETTING}', 'off', true)`);
         return fn();
       }),
     pacing,

@@ -139,7 +139,12 @@ async function dropTriggers(client: pg.ClientBase, source: string, name: string)
 export async function removeCapture(client: pg.ClientBase, logs: readonly ChangeLog[]): Promise<void> {
   for (const { name, spec } of logs) {
     const present = await client.query(`select to_regclass($1) is not null as present`, [qualified(spec.schema, spec.table)]);
-    if (present.rows[0]?.present) await dropTriggers(client, qualified(spec.schema, spec.table), name);
+    if (!present.rows[0]?.present) continue;
+    await dropTriggers(client, qualified(spec.schema, spec.table), name);
+    if (spec.trigger !== undefined) {
+      const there = await client.query('select 1 from pg_trigger where tgrelid = to_regclass($1) and tgname = $2', [qualified(spec.schema, spec.table), spec.trigger]);
+      if ((there.rowCount ?? 0) > 0) await client.query(`drop trigger ${q(spec.trigger)} on ${qualified(spec.schema, spec.table)}`);
+    }
   }
 }
 

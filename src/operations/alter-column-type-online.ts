@@ -24,24 +24,15 @@ import { DEFAULT_BATCH_SIZE } from './backfill';
 import { mentionsColumn, renameIndexInDefinition, renameInDefinition } from './definitions';
 import { column, getOwn, isNewColumn, tableIndexes, type Rel } from './model';
 import { constraintsOf, referencingForeignKeys, rowKey } from './model-constraints';
+import { shortDigest } from './naming';
 import { columnType, tx } from './recreate';
 import { retiredPlaceholder, Risk, type LintFinding, type PlanContext, type SqlAction, type StepDraft } from './types';
 
 const NEW_COLUMN_PREFIX = '_godwit_new_';
 
-/** FNV-1a, 32 bits, as 8 hex digits: short, stable names for the objects of one type change. */
-function digest(text: string): string {
-  let h = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(text)) {
-    h ^= byte;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, '0');
-}
-
 /** The names one online type change gives its objects, from the table and column: a retried or repeated plan reuses them. */
 function namesFor(table: Rel, name: string) {
-  const h = digest(`${table.key}\u0000${name}`);
+  const h = shortDigest(`${table.key}\u0000${name}`);
   const fresh = `${NEW_COLUMN_PREFIX}${h}`;
   return {
     fresh,

@@ -102,6 +102,16 @@ export function expressionColumns(expression: string, columns?: readonly string[
   return found;
 }
 
+/** FNV-1a, 32 bits, as 8 hex digits: short, stable names for the objects one operation makes. */
+export function shortDigest(text: string): string {
+  let h = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(text)) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
 /** makeObjectName with `label`, `label1`, `label2`...: the first name `taken` says is free (ChooseConstraintName). */
 export function chooseName(name1: string, name2: string | undefined, label: string, taken: (name: string) => boolean = () => false): string {
   for (let n = 0; ; n++) {

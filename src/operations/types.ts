@@ -69,6 +69,11 @@ export interface ChangesSpec {
   capture: 'batches' | 'triggers';
   /** The step's own inverse (an sql step's down) puts the rows back; the log only proves that it did. */
   proveOnly?: boolean;
+  /**
+   * A row trigger on the table that also writes to this log (a backfill's sync trigger): it
+   * is dropped before the log is restored, so nothing is logged behind the restore.
+   */
+  trigger?: string;
 }
 
 /**
@@ -138,6 +143,12 @@ export interface PlannedStep {
      */
     adaptive?: boolean;
     key: string[];
+    /**
+     * Backfill `sync: true`: the function and trigger that keep the columns in step on the
+     * application's writes (logging them to the step's change log, `{{snapshot:0}}`), created
+     * with the change log before the first batch. The batches switch it off for their own writes.
+     */
+    sync?: SqlAction[];
     /** The UPDATE in parts, so the executor can run it a keyset batch at a time. */
     update?: { schema: string; table: string; set: string; where?: string };
   };

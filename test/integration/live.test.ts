@@ -159,6 +159,14 @@ async function expectColumnsAsBefore(columns: string[]): Promise<void> {
   expect(rows[0]!.n).toBe('0');
 }
 
+/** No sync trigger or its function is left on the target. */
+async function expectNoSyncTrigger(): Promise<void> {
+  const left = await db.query<{ n: number }>(
+    `select (select count(*) from pg_trigger where tgname like '\\_godwit\\_sync\\_%')::int + (select count(*) from pg_proc where proname like '\\_godwit\\_sync\\_%')::int as n`,
+  );
+  expect(left.rows[0]!.n).toBe(0);
+}
+
 describe('rollback while the application writes', () => {
   it('sql without down: undoes only the rows the statement changed; the application keeps every write', async () => {
     const { outcome, writer } = await runWhileWriting(
@@ -201,6 +209,52 @@ policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms, approval: never }
     const restore = progressOf(outcome).rollback?.restores?.find((r) => r.kind === 'changes');
     expect(restore).toMatchObject({ source: 'public.accounts (owner, note)', equal: true, kept: 0 });
     expect(restore!.restored + restore!.gone).toBe(restore!.rows);
+  });
+
+  it('backfill with sync: rows the application inserts while it runs get the value too, and the trigger goes once applied', async () => {
+    // When each row was written: the trigger lives until the migration ends, and the writer goes on a little longer.
+    await db.query('alter table accounts add column written timestamptz default clock_timestamp()');
+    const { outcome, writer } = await runWhileWriting(`
+id: 0010_sync
+operations:
+  - add_column: { table: accounts, column: { name: owner_up, type: text } }
+  - backfill: { table: accounts, set: { owner_up: "upper(owner)" }, sync: true }
+policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms, approval: never, throttle: { rate: 8000 } }
+`);
+    expect(finalState(outcome)).toBe('applied');
+    await expectApplicationIntact(writer);
+    expect(writer.inserted.length).toBeGreaterThan(0);
+    // Every row written before the backfill step finished (the trigger was there for certain) has the value.
+    const during = `written < (select forward_done_at from godwit.step_ledger where migration_id = '0010_sync' and summary like 'backfill%')`;
+    const off = await db.query<{ n: number; inserted: number }>(
+      `select count(*) filter (where owner_up is distinct from upper(owner))::int as n, count(*) filter (where id > ${ROWS})::int as inserted from accounts where ${during}`,
+    );
+    expect(off.rows[0]!.n).toBe(0);
+    expect(off.rows[0]!.inserted).toBeGreaterThan(0);
+    await expectNoSyncTrigger();
+  });
+
+  it("backfill with sync, rolled back: the trigger's writes are undone with the batches', the application's own values stay", async () => {
+    const { outcome, writer } = await runWhileWriting(
+      `
+id: 0011_sync_rollback
+operations:
+  - backfill: { table: accounts, set: { note: "'n:' || owner" }, sync: true }
+  - add_column: { table: accounts, column: { name: tier, type: text } }
+policy: { lock_timeout: ${LOCK_TIMEOUT_MS}ms, approval: never, throttle: { rate: 8000 } }
+`,
+      2,
+    );
+    expect(finalState(outcome)).toBe('rolled_back');
+    await expectApplicationIntact(writer);
+    await expectColumnsAsBefore(['owner', 'note']);
+    // The application inserted its accounts without a note: the trigger gave them one, the rollback took it back.
+    expect(writer.inserted.length).toBeGreaterThan(0);
+    const noted = await db.query<{ n: number }>('select count(*)::int as n from accounts where id > $1 and note is not null', [ROWS]);
+    expect(noted.rows[0]!.n).toBe(0);
+    const restore = progressOf(outcome).rollback?.restores?.find((r) => r.kind === 'changes');
+    expect(restore).toMatchObject({ source: 'public.accounts (note)', equal: true });
+    await expectNoSyncTrigger();
   });
 
   it('keeps the value the application wrote after the migration did, and counts it', async () => {
