@@ -315,14 +315,35 @@ describe('backfill', () => {
 
   it('gives the executor the batch size, the key and the update in parts', () => {
     const step = last([{ add_column: { table: 'users', column: { name: 'n', type: 'text' } } }, { backfill: { table: 'users', set: { n: "''" }, where: 'id > 10', batch_size: 5000 } }]);
-    expect(step.batch).toEqual({ size: 5000, key: ['id'], update: { schema: 'public', table: 'users', set: `"n" = ''`, where: 'id > 10' } });
+    expect(step.batch).toEqual({ size: 5000, adaptive: false, key: ['id'], update: { schema: 'public', table: 'users', set: `"n" = ''`, where: 'id > 10' } });
     expect(step.lint).toEqual([]);
   });
 
-  it('uses the default batch size when none is given, without a lint', () => {
+  it('sizes its batches adaptively when no batch_size is given, without a lint', () => {
     const step = last([{ add_column: { table: 'users', column: { name: 'n', type: 'text' } } }, { backfill: { table: 'users', set: { n: "''" } } }]);
-    expect(step.batch).toMatchObject({ size: 1000, key: ['id'] });
+    expect(step.batch).toMatchObject({ adaptive: true, key: ['id'] });
     expect(step.lint).toEqual([]);
+  });
+
+  it("with sync, plans a trigger that computes the columns on writes and logs them to the step's change log, dropped by its inverse", () => {
+    const step = only({ backfill: { table: 'users', set: { name: 'lower(email)' }, where: 'email is not null', sync: true } });
+    const sync = sqlOf(step.batch?.sync)!;
+    expect(sync).toHaveLength(3);
+    expect(sync[0]).toMatch(/^CREATE OR REPLACE FUNCTION "godwit_snapshots"\."_godwit_sync_[0-9a-f]{8}"\(\) RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS /);
+    expect(sync[0]).toContain(`current_setting(''godwit.sync'', true) = ''off''`);
+    expect(sync[0]).toContain('if (select (email is not null) from (select NEW.*) as godwit_row) then');
+    expect(sync[0]).toContain('insert into {{snapshot:0}} ("id", "name", "godwit_op") values (NEW."id", NEW."name", \'\'o\'\');');
+    expect(sync[0]).toContain('NEW."name" := (select lower(email) from (select NEW.*) as godwit_row);');
+    expect(sync[2]).toMatch(/^CREATE TRIGGER "_godwit_sync_[0-9a-f]{8}" BEFORE INSERT OR UPDATE ON "public"\."users" FOR EACH ROW/);
+    expect(step.snapshots?.[0]).toMatchObject({ kind: 'changes', trigger: expect.stringMatching(/^_godwit_sync_/) });
+    expect(sqlOf(step.inverse)).toEqual([expect.stringMatching(/^DROP TRIGGER IF EXISTS "_godwit_sync_/), expect.stringMatching(/^DROP FUNCTION IF EXISTS "godwit_snapshots"\."_godwit_sync_/)]);
+    expect(lintCodes(step)).toContain('info:sync_trigger');
+  });
+
+  it('refuses sync when an expression reads a column the backfill sets: each write would change it again', () => {
+    const err = planError([{ backfill: { table: 'users', set: { name: "name || '!'" }, sync: true } }]);
+    expect(err.message).toMatch(/sync keeps users\.name computed on every write, but its expression reads name, which the backfill sets/);
+    expect(err.hint).toMatch(/remove sync: true/);
   });
 
   it('offline, leaves the snapshot key to the plan made against the database', () => {
