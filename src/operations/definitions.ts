@@ -125,6 +125,8 @@ function renameInConstraint(definition: string, from: string, to: string, side: 
     }
     case 'CONSTR_FOREIGN':
       text.renameNamedElements(text.groupAfter(first), node.fk_attrs, from, to);
+      // ON DELETE SET NULL (columns) / SET DEFAULT (columns): columns of this table too.
+      if (node.fk_del_set_cols !== undefined) text.renameNamedElements(text.groupAfter(text.keywordAfter('DELETE', first)), node.fk_del_set_cols, from, to);
       break;
     case 'CONSTR_EXCLUSION': {
       const elements = text.groupAfter(first);

@@ -105,6 +105,9 @@ describe('renaming a column in a stored definition', () => {
     const local = fk();
     renameColumnInConstraint(local, 'id', 'user_id', 'local');
     expect(local).toMatchObject({ definition: 'FOREIGN KEY ("user_id") REFERENCES public.users(id) ON DELETE CASCADE', columns: ['user_id'], references: { columns: ['id'] } });
+    const setNull = { ...fk(), definition: 'FOREIGN KEY (org, id) REFERENCES public.users(org, id) ON DELETE SET NULL (id)' };
+    renameColumnInConstraint(setNull, 'id', 'user_id', 'local');
+    expect(setNull.definition).toBe('FOREIGN KEY (org, "user_id") REFERENCES public.users(org, id) ON DELETE SET NULL ("user_id")');
     const referenced = fk();
     renameColumnInConstraint(referenced, 'id', 'key', 'referenced');
     expect(referenced).toMatchObject({ definition: 'FOREIGN KEY (id) REFERENCES public.users("key") ON DELETE CASCADE', columns: ['id'], references: { columns: ['key'] } });
