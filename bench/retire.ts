@@ -29,7 +29,7 @@ import { acquireLease } from '../src/db/lease';
 import { TargetPools } from '../src/db/pool';
 import { takeSnapshots } from '../src/db/snapshots';
 import { parseManifest } from '../src/manifest';
-import { planManifest } from '../src/operations';
+import { loadSqlParser, planManifest } from '../src/operations';
 import type { PlannedStep } from '../src/operations/types';
 import type { StepInput } from '../workflows/definitions';
 import { writeReadmeSection } from './lib/readme';
@@ -99,6 +99,8 @@ async function stepInput(step: PlannedStep): Promise<StepInput> {
 
 async function planOne(operation: string): Promise<PlannedStep> {
   const loaded = parseManifest(`id: bench\noperations:\n  - ${operation}\n`, 'bench.yaml');
+  // Planning against a catalog reads its index and constraint definitions with the parser.
+  await loadSqlParser();
   const [step] = await withClient(url, async (c) => planManifest(loaded.manifest, await introspectSchema(c)));
   return step!;
 }

@@ -23,13 +23,11 @@
  * Prints a table and rewrites this benchmark's block of bench/README.md (between the
  * bench:rollback markers; nothing else is touched).
  *
- * Then an experiment (only where drop_column copies the column rather than retiring it, which
- * it does where it can since retirement): the compensation that dominated, restoring the dropped column from its
- * snapshot, run by hand as planned (one table rewrite), as previously planned (an UPDATE) and in
- * a variant that restores the same data, on copies of the state a forward run leaves.
+ * The experiment that once ran after it (other ways to restore a dropped column from its
+ * snapshot) is finished; its conclusion is in bench/README.md.
  *
  * Environment: BENCH_RUNS (3 forward and 3 rollback runs), BENCH_WARMUP (0 rounds),
- * BENCH_EXPERIMENT_ROUNDS (2; 0 skips the experiment), BENCH_ROWS (1000000), DATABASE_URL (admin connection, default
+ * BENCH_ROWS (1000000), DATABASE_URL (admin connection, default
  * postgres://postgres@127.0.0.1:5432/postgres), TEMPORAL_ADDRESS (use that server instead of
  * starting a dev server), BENCH_NO_README=1 (print only).
  */
@@ -45,11 +43,6 @@ import { parseManifest } from '../src/manifest';
 import { startMigration } from '../src/client';
 import { ensureControlSchema } from '../src/db/control-schema';
 import { tableChecksum } from '../src/db/checksum';
-import { introspectSchema } from '../src/db/introspect';
-import { qualifiedSnapshot } from '../src/db/snapshots';
-import { planManifest } from '../src/operations';
-import { rel } from '../src/operations/model';
-import { updateFromSnapshot } from '../src/operations/restore';
 import type { MigrationResult } from '../workflows/definitions';
 import { BENCH_TARGET, startTemporalAndWorker, type BenchTemporal } from './lib/setup';
 import { fmtMs, fmtRatio, max, median, min } from './lib/stats';
@@ -58,14 +51,11 @@ const README = fileURLToPath(new URL('README.md', import.meta.url));
 const int = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d);
 const RUNS = Math.max(1, int(process.env.BENCH_RUNS, 3));
 const WARMUP = int(process.env.BENCH_WARMUP, 0);
-const EXPERIMENT_ROUNDS = int(process.env.BENCH_EXPERIMENT_ROUNDS, 2);
 const ROWS = Math.max(1, int(process.env.BENCH_ROWS, 1_000_000));
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const DB = 'godwit_bench_rollback';
 /** The starting state, built once; every run's database is a file copy of it. */
 const SEED_DB = 'godwit_bench_rollback_seed';
-/** The state after a forward run (column dropped, its snapshot taken), for the restore experiments. */
-const APPLIED_DB = 'godwit_bench_rollback_applied';
 const MIGRATION_ID = '0042_users_email_norm';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -158,7 +148,7 @@ async function resetDatabase(): Promise<number> {
 
 async function dropDatabases(): Promise<void> {
   await admin(async (c) => {
-    for (const db of [DB, SEED_DB, APPLIED_DB]) await c.query(`drop database if exists ${db} with (force)`);
+    for (const db of [DB, SEED_DB]) await c.query(`drop database if exists ${db} with (force)`);
   });
 }
 
@@ -329,7 +319,9 @@ async function runOnce(temporal: BenchTemporal, kind: 'forward' | 'rollback', wa
     const expect = /email_norm text/.test(shape) && /score bigint/.test(shape) && !/\bbio\b/.test(shape) && /users_email_norm_idx/.test(shape) && !/INVALID/.test(shape);
     if (!expect) throw new Error(`after the forward run users is ${shape}`);
   } else {
-    if (result.rollback?.equal !== true || result.rollback.data.length === 0 || !result.rollback.data.every((d) => d.equal)) {
+    // Proven per restore (a retired column renamed back, a snapshot put back) or, by policy, per whole table.
+    const proofs = [...(result.rollback?.data ?? []), ...(result.rollback?.restores ?? [])];
+    if (result.rollback?.equal !== true || proofs.length === 0 || !proofs.every((d) => d.equal)) {
       throw new Error(`rollback not proven: ${JSON.stringify(result.rollback)}`);
     }
     if (!result.steps.every((s) => s.status === 'compensated')) throw new Error(`steps after rollback: ${result.steps.map((s) => s.status).join(', ')}`);
@@ -351,128 +343,6 @@ async function runOnce(temporal: BenchTemporal, kind: 'forward' | 'rollback', wa
     statements: sink.filter((s) => s.runId === runId),
     result,
   };
-}
-
-// --- experiment: other ways to restore the dropped column ---------------------------------
-
-interface Variant {
-  key: string;
-  label: string;
-  /** The statements, in one transaction, as the compensation runs its actions. */
-  sql: string[];
-}
-
-/** A statement as the report compares it: the snapshot's name (which differs per run) left out. */
-const withoutSnapshotName = (sql: string) => sql.replace(/"godwit_snapshots"\."s_[0-9a-f]+"/g, '<snapshot>');
-
-/**
- * The compensation of `drop_column users.bio` as Godwit plans it (ADD COLUMN, then one table
- * rewrite that looks each row's value up in the keyed snapshot), the previous plan (ADD COLUMN,
- * then UPDATE ... FROM the snapshot), and variants. Run by hand on copies of the state a forward
- * run leaves, each with the work_mem the compensation's transaction gets (activities/steps.ts).
- */
-async function restoreVariants(): Promise<{ variants: Variant[]; planned: string[]; recorded: { rows: number; checksum: string } }> {
-  const seed = new pg.Client({ connectionString: urlOf(SEED_DB) });
-  await seed.connect();
-  let steps;
-  try {
-    steps = planManifest(parseManifest(manifest(true), `${MIGRATION_ID}.yaml`).manifest, await introspectSchema(seed));
-  } finally {
-    await seed.end();
-  }
-  const drop = steps.find((s) => s.summary.startsWith('drop_column'));
-  if (!drop?.inverse) throw new Error('the plan has no drop_column step with an inverse');
-  const { snapshot, recorded } = await withDb(async (c) => {
-    const { rows } = await c.query<{ snapshot_table: string; row_count: string; checksum: string }>(`select snapshot_table, row_count::text, checksum from godwit.snapshots where source_table = 'users'`);
-    if (rows.length !== 1) throw new Error(`expected one snapshot of users, found ${rows.length}`);
-    return { snapshot: qualifiedSnapshot(rows[0]!.snapshot_table), recorded: { rows: Number(rows[0]!.row_count), checksum: rows[0]!.checksum } };
-  });
-  const planned = drop.inverse.map((a) => a.sql.replace(/\{\{snapshot:0\}\}/g, snapshot));
-  if (!planned.some((q) => / TYPE text USING "godwit_snapshots"\./.test(q))) throw new Error(`the compensation does not restore by a rewrite: ${planned.join('; ')}`);
-  const addColumn = planned.filter((q) => /^ALTER TABLE "public"\."users" ADD COLUMN /.test(q));
-  const update = updateFromSnapshot(rel('public', 'users'), ['id'], ['bio']).sql.replace(/\{\{snapshot:0\}\}/g, snapshot);
-  const workMem = `SET LOCAL work_mem = '${process.env.GODWIT_RESTORE_WORK_MEM ?? '256MB'}'`;
-  return {
-    planned,
-    recorded,
-    variants: [
-      {
-        key: 'planned',
-        label: 'as Godwit plans it: `ADD COLUMN bio text`, key the snapshot, then one rewrite `ALTER COLUMN bio TYPE text USING godwit_snapshots.godwit_restore_…(id)` (a SQL function reading the snapshot by key)',
-        sql: [workMem, ...planned],
-      },
-      {
-        key: 'update',
-        label: 'the previous plan: `ADD COLUMN bio text`, then `UPDATE users AS t SET bio = s.bio FROM <snapshot> AS s WHERE t.id = s.id`',
-        sql: [workMem, ...addColumn, update],
-      },
-      {
-        key: 'maintenance_work_mem',
-        label: "as planned, with `SET LOCAL maintenance_work_mem = '256MB'` (the rewrite's index rebuilds sort in memory)",
-        sql: [workMem, `SET LOCAL maintenance_work_mem = '256MB'`, ...planned],
-      },
-    ],
-  };
-}
-
-/** Whether the plan copies users.bio into a snapshot (it retires it where it can). */
-async function dropColumnCopies(): Promise<boolean> {
-  const seed = new pg.Client({ connectionString: urlOf(SEED_DB) });
-  await seed.connect();
-  try {
-    const steps = planManifest(parseManifest(manifest(true), `${MIGRATION_ID}.yaml`).manifest, await introspectSchema(seed));
-    return steps.some((s) => s.summary.startsWith('drop_column') && (s.snapshots?.length ?? 0) > 0);
-  } finally {
-    await seed.end();
-  }
-}
-
-/** Copies the applied state, runs one variant in a transaction (timed), checks it restored the snapshot's data (untimed). */
-async function runVariant(v: Variant, recorded: { rows: number; checksum: string }): Promise<number> {
-  await admin(async (c) => {
-    await c.query(`drop database if exists ${DB} with (force)`);
-    await c.query(`create database ${DB} template ${APPLIED_DB} strategy file_copy`);
-    await c.query('checkpoint');
-  });
-  return withDb(async (c) => {
-    const t0 = performance.now();
-    await c.query('begin');
-    try {
-      for (const q of v.sql) await c.query(q);
-      await c.query('commit');
-    } catch (err) {
-      await c.query('rollback').catch(() => undefined);
-      throw new Error(`restore variant ${v.key} failed: ${(err as Error).message}`, { cause: err });
-    }
-    const ms = performance.now() - t0;
-    const got = await tableChecksum(c, 'public', 'users', { columns: ['id', 'bio'] });
-    if (got.checksum !== recorded.checksum || got.rows !== recorded.rows) throw new Error(`restore variant ${v.key} restored ${got.rows} rows ${got.checksum}, the snapshot has ${recorded.rows} ${recorded.checksum}`);
-    return ms;
-  });
-}
-
-/** Runs a forward migration, keeps its end state as APPLIED_DB, then each variant once per round in rotated order. */
-async function restoreExperiments(temporal: BenchTemporal, sink: StatementTiming[], seedChecksum: string): Promise<{ variants: Variant[]; planned: string[]; samples: Map<string, number[]> }> {
-  await runOnce(temporal, 'forward', true, sink, seedChecksum);
-  await admin(async (c) => {
-    await c.query(`drop database if exists ${APPLIED_DB} with (force)`);
-    // The worker's idle pool connections hold the database; a template must have none.
-    await c.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [DB]);
-    await c.query(`create database ${APPLIED_DB} template ${DB} strategy file_copy`);
-  });
-  const { variants, planned, recorded } = await restoreVariants();
-  const samples = new Map<string, number[]>(variants.map((v) => [v.key, []]));
-  for (let round = 0; round < EXPERIMENT_ROUNDS; round++) {
-    process.stdout.write(`restore experiment ${round + 1}/${EXPERIMENT_ROUNDS}`);
-    for (let i = 0; i < variants.length; i++) {
-      const v = variants[(i + round) % variants.length]!;
-      const ms = await runVariant(v, recorded);
-      samples.get(v.key)!.push(ms);
-      process.stdout.write(` ${v.key} ${fmtMs(ms)}`);
-    }
-    out();
-  }
-  return { variants, planned, samples };
 }
 
 // --- report -------------------------------------------------------------------------------
@@ -565,7 +435,7 @@ async function main(): Promise<void> {
       // An open run first (a server given by TEMPORAL_ADDRESS outlives the bench), then the
       // databases (ends any statement still running), then the worker and the server.
       await current?.terminate('bench:rollback interrupted').catch(() => undefined);
-      if (seeded) await dropDatabases().catch((err: unknown) => out(`dropping ${DB}, ${SEED_DB}, ${APPLIED_DB}: ${(err as Error).message}`));
+      if (seeded) await dropDatabases().catch((err: unknown) => out(`dropping ${DB}, ${SEED_DB}: ${(err as Error).message}`));
       await temporal?.stop().catch((err: unknown) => out(`stopping worker/server: ${(err as Error).message}`));
     })());
   const onSignal = () => {
@@ -611,10 +481,6 @@ async function main(): Promise<void> {
         );
       }
     }
-    // drop_column retires bio (a rename, renamed back) unless the table cannot retire it: only the copy has a restore to vary.
-    const copies = EXPERIMENT_ROUNDS > 0 && (await dropColumnCopies());
-    if (EXPERIMENT_ROUNDS > 0 && !copies) out('restore experiment skipped: drop_column retires users.bio, so there is no snapshot to restore from');
-    const experiment = copies ? await restoreExperiments(temporal, statements, seedChecksum) : null;
     const load1 = loadavg();
     const fwd = records.filter((r) => r.kind === 'forward' && !r.warm);
     const rb = records.filter((r) => r.kind === 'rollback' && !r.warm);
@@ -679,27 +545,6 @@ async function main(): Promise<void> {
       }
       if (rest.length) L(`| ${first ? label : ''} | ${rest.length} other statement${rest.length === 1 ? '' : 's'} (fence, ledger, audit, catalog) | ${fmtMs(rest.reduce((t, p) => t + p.ms, 0))} |`);
     }
-    if (experiment) {
-      const base = median(experiment.samples.get('planned')!);
-      // The planned statements as they ran inside the rollback runs' compensation of step 5.
-      const plannedSql = new Set(experiment.planned.map(withoutSnapshotName));
-      const inRun = median(rb.map((r) => r.statements.filter((x) => plannedSql.has(withoutSnapshotName(x.sql))).reduce((t, x) => t + x.ms, 0)));
-      L();
-      L(
-        `Restoring the dropped column other ways (experiment, ${EXPERIMENT_ROUNDS} round${EXPERIMENT_ROUNDS === 1 ? '' : 's'}, each variant once per round in rotated order, on a fresh file copy of the state a forward run leaves; ` +
-          `each in one transaction like the compensation, with its work_mem, and each checked to restore the snapshot's data). ` +
-          `The last columns put the variant in place of the planned statements inside the rollback runs (${fmtMs(inRun)} there, median), scaled by its ratio to them:`,
-      );
-      L();
-      L(`| restore of users.bio (${ROWS.toLocaleString('en')} rows) | median | min | max | ÷ as planned | rollback window, estimated | ÷ forward |`);
-      L('|---|---:|---:|---:|---:|---:|---:|');
-      for (const v of experiment.variants) {
-        const xs = experiment.samples.get(v.key)!;
-        const ratio = median(xs) / base;
-        const estimate = median(rbTimes) - inRun * (1 - ratio);
-        L(`| ${v.label} | ${fmtMs(median(xs))} | ${fmtMs(min(xs))} | ${fmtMs(max(xs))} | ${fmtRatio(ratio)} | ${fmtMs(estimate)} | ${fmtRatio(estimate / median(fwdSteps))} |`);
-      }
-    }
     const table = lines.join('\n');
 
     const load = `load average ${load0.map((l) => l.toFixed(2)).join(' ')} at the start, ${load1.map((l) => l.toFixed(2)).join(' ')} at the end`;
@@ -714,7 +559,6 @@ async function main(): Promise<void> {
       `- rollback runs' START→STEPS_DONE: ${rb.map((r) => Math.round(r.stepsMs)).join(', ')}`,
       `- rollback start→rolled_back: ${rb.map((r) => Math.round(r.wallMs)).join(', ')}`,
       ...rows.map((row) => `- ${row.label}: forward ${row.forward.map(Math.round).join(', ') || '—'}; compensation ${row.compensation.map(Math.round).join(', ') || '—'}`),
-      ...(experiment ? experiment.variants.map((v) => `- restore \`${v.key}\`: ${experiment.samples.get(v.key)!.map(Math.round).join(', ')}`) : []),
     ].join('\n');
 
     out();
@@ -742,4 +586,8 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// A failure must fail the command: the cleanup's uncaughtException listener would swallow a rejected top-level await.
+await main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -21,7 +21,7 @@ import { quoteIdent, quoteLiteral } from '../db/ident';
 import { CONTROL_SCHEMA, RETIRED_COLUMN_PREFIX, SNAPSHOT_SCHEMA, SYNC_TRIGGER_PREFIX } from '../db/schemas';
 import type { ColumnModel, IndexModel, SchemaModel, TableModel } from '../db/schema-model';
 import { DEFAULT_BATCH_SIZE } from './backfill';
-import { mentionsColumn, renameIndexInDefinition, renameInDefinition } from './definitions';
+import { concurrentIndexDefinition, mentionsColumn, renameIndexInDefinition, renameInDefinition } from './definitions';
 import { column, getOwn, isNewColumn, tableIndexes, type Rel } from './model';
 import { constraintsOf, referencingForeignKeys, rowKey } from './model-constraints';
 import { shortDigest } from './naming';
@@ -213,7 +213,7 @@ export function planOnline(spec: OnlineTypeChange, ctx: PlanContext, table: Rel,
   });
 
   indexes.forEach((index, i) => {
-    const built = renameIndexInDefinition(renameInDefinition(index.definition, name, n.fresh), n.index(i)).replace(/^CREATE (UNIQUE )?INDEX /, 'CREATE $1INDEX CONCURRENTLY ');
+    const built = concurrentIndexDefinition(renameIndexInDefinition(renameInDefinition(index.definition, name, n.fresh), n.index(i)));
     const target = `${quoteIdent(table.schema)}.${quoteIdent(n.index(i))}`;
     steps.push({
       ...base,

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { quoteIdent } from '../db/ident';
 import type { ColumnModel, SchemaModel, TableModel } from '../db/schema-model';
-import { mentionsColumn } from './definitions';
+import { mentionsColumn, readIndexDefinition } from './definitions';
 import { onlineProblem, planOnline } from './alter-column-type-online';
 import { expression, flag, identifier, qualifiedName, sqlType, strict } from './fields';
 import { column, isNewColumn, relFromText, requireColumn, requireNotUsedByGenerated, requireTable, tableIndexes, type Rel } from './model';
 import { constraintsOf, requireRowKey } from './model-constraints';
+import { expressionColumns } from './naming';
 import { fromCatalogNote } from './notes';
 import { columnType, tx } from './recreate';
 import { columnsSnapshot, restoreByUpdateNote, rewriteFromSnapshot, rewriteRestoreProblem, updateFromSnapshot } from './restore';
@@ -89,7 +90,7 @@ function snapshotRestoreProblem(schema: SchemaModel, table: Rel, model: TableMod
   const indexes = tableIndexes(schema, table.key).filter(([, i]) => mentionsColumn(i.definition, col.name));
   const identity = indexes.find(([, i]) => model.replicaIdentity === 'index' && i.name === model.replicaIdentityIndex);
   if (identity !== undefined) return `it is in the replica identity index ${identity[1].name}, which cannot hold NULL`;
-  const distinct = indexes.find(([, i]) => i.definition.includes('NULLS NOT DISTINCT'));
+  const distinct = indexes.find(([, i]) => readIndexDefinition(i.definition).nullsNotDistinct);
   if (distinct !== undefined) return `it is in ${distinct[1].name}, which is NULLS NOT DISTINCT, so two NULLs would collide`;
   return null;
 }
@@ -204,7 +205,8 @@ export const alterColumnType = {
         // What the step writes, from the old values: the rollback tells the step's values from
         // the application's later ones by it. USING may name other columns: they are copied too.
         const migrated: MigratedValue = { column: spec.column, type: spec.type, expression: spec.using ?? quoteIdent(spec.column) };
-        const named = spec.using === undefined ? [] : Object.keys(model.columns).filter((c) => c !== spec.column && !key.includes(c) && mentionsColumn(spec.using!, c));
+        const read = spec.using === undefined ? [] : expressionColumns(spec.using, Object.keys(model.columns));
+        const named = Object.keys(model.columns).filter((c) => c !== spec.column && !key.includes(c) && read.includes(c));
         draft.snapshots = [columnsSnapshot(table, key, [spec.column, ...named], undefined, byUpdate === null ? migrated : undefined)];
         if (byUpdate !== null) draft.lint.push(restoreByUpdateNote(name, byUpdate));
         const back = byUpdate === null ? rewriteBack(table, model, col, key, migrated) : updateBack(table, col, key);

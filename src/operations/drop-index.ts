@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { concurrentIndexDefinition } from './definitions';
 import { qualifiedName, flag, strict } from './fields';
 import { getOwn, knowsAbsence, relFromText, uniq } from './model';
 import { didYouMean } from './suggest';
@@ -12,11 +13,6 @@ export const dropIndexSpec = strict(
   'drop_index: { name, concurrently }',
 );
 export type DropIndexSpec = z.output<typeof dropIndexSpec>;
-
-/** `CREATE [UNIQUE] INDEX ...` → `CREATE [UNIQUE] INDEX CONCURRENTLY ...` */
-function concurrentDefinition(definition: string): string {
-  return definition.replace(/^CREATE (UNIQUE )?INDEX (?!CONCURRENTLY )/i, (_m, unique: string | undefined) => `CREATE ${unique ?? ''}INDEX CONCURRENTLY `);
-}
 
 export const dropIndex = {
   kind: 'drop_index',
@@ -51,7 +47,7 @@ export const dropIndex = {
     };
     if (model !== undefined) {
       draft.inverse = [
-        concurrently ? { sql: concurrentDefinition(model.definition), transactional: false } : { sql: model.definition, transactional: true },
+        concurrently ? { sql: concurrentIndexDefinition(model.definition), transactional: false } : { sql: model.definition, transactional: true },
       ];
       delete ctx.schema.indexes[index.key];
     } else {

@@ -25,6 +25,7 @@ import { dropView, dropViewSpec } from './drop-view';
 import { renameColumn, renameColumnSpec } from './rename-column';
 import { renameConstraint, renameConstraintSpec } from './rename-constraint';
 import { renameTable, renameTableSpec } from './rename-table';
+import { SqlParserNotLoadedError, sqlParserLoaded } from './sql-parser';
 import { setComment, setCommentSpec } from './set-comment';
 import { setDefault, setDefaultSpec } from './set-default';
 import { setNotNull, setNotNullSpec } from './set-not-null';
@@ -99,8 +100,8 @@ function lockTimeoutOf(manifest: Manifest): { lockTimeoutMs?: number } {
  * Plans every operation in order against a copy of `schema` (or an empty model for
  * an offline plan). Each planner evolves the model, so later operations see earlier
  * ones. Throws PlanError, with the operation's path, when an operation cannot apply.
- * Reading `sql` steps needs the SQL parser: await loadSqlParser() first (it throws
- * SqlParserNotLoadedError otherwise).
+ * Reading `sql` steps, and the index and constraint definitions in the model, needs the SQL
+ * parser: await loadSqlParser() first (it throws SqlParserNotLoadedError otherwise).
  */
 export function planManifest(manifest: Manifest, schema?: SchemaModel, options: PlanOptions = {}): PlannedStep[] {
   return planManifestWithModel(manifest, schema, options).steps;
@@ -132,9 +133,21 @@ export function planManifestWithModel(manifest: Manifest, schema?: SchemaModel, 
   return { steps, after: ctx.schema };
 }
 
-/** Whether planning `manifest` reads SQL with the parser (its `sql` steps): then await loadSqlParser() first. */
+/**
+ * Whether planning `manifest` offline (against an empty model) reads SQL with the parser:
+ * its `sql` steps, and the definitions of indexes and constraints that it creates and then
+ * renames something in, or drops a column of. Then await loadSqlParser() first. Planning is
+ * pure and takes well under a millisecond, so the latter is found by trying.
+ */
 export function needsSqlParser(manifest: Manifest): boolean {
-  return manifest.operations.some((op) => operationEntry(op).kind === 'sql');
+  if (manifest.operations.some((op) => operationEntry(op).kind === 'sql')) return true;
+  if (sqlParserLoaded()) return false;
+  try {
+    planManifest(manifest, emptySchemaModel(), { offline: true });
+    return false;
+  } catch (err) {
+    return err instanceof SqlParserNotLoadedError;
+  }
 }
 
 export * from './types';

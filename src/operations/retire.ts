@@ -10,7 +10,7 @@
 import { quoteIdent, quoteLiteral } from '../db/ident';
 import { CONTROL_SCHEMA } from '../db/schemas';
 import type { ColumnModel, ConstraintModel, IndexModel, SchemaModel, TableModel } from '../db/schema-model';
-import { mentionsColumn } from './definitions';
+import { mentionsColumn, readIndexDefinition } from './definitions';
 import { column, getOwn, tableIndexes, type Rel } from './model';
 import { constraintsOf } from './model-constraints';
 import { retiredPlaceholder, type LintFinding, type SqlAction } from './types';
@@ -71,48 +71,6 @@ end`);
 
 /** Defaults that hand each row a value of its own, so a unique index over the column stays satisfied. */
 const PER_ROW_DEFAULT = /^(nextval\(|gen_random_uuid\(\)$|uuid_generate_v[14]\(\)$|uuidv[47]\(\)$)/i;
-
-/** Splits an index definition into its key elements (top-level, in the parentheses after the method) and the rest. */
-function indexParts(definition: string): { keys: string[]; rest: string } | null {
-  const using = definition.indexOf(' USING ');
-  const on = definition.indexOf(' ON ');
-  const open = definition.indexOf('(', using === -1 ? Math.max(on, 0) : using);
-  if (open === -1) return null;
-  const keys: string[] = [];
-  let depth = 0;
-  let quoted = false;
-  let start = open + 1;
-  for (let i = open; i < definition.length; i++) {
-    const ch = definition[i];
-    if (quoted) {
-      if (ch === '"') quoted = false;
-      continue;
-    }
-    if (ch === '"') quoted = true;
-    else if (ch === "'") {
-      const end = definition.indexOf("'", i + 1);
-      if (end === -1) return null;
-      i = end;
-    } else if (ch === '(') depth++;
-    else if (ch === ')' && --depth === 0) {
-      keys.push(definition.slice(start, i).trim());
-      return { keys, rest: definition.slice(i + 1) };
-    } else if (ch === ',' && depth === 1) {
-      keys.push(definition.slice(start, i).trim());
-      start = i + 1;
-    }
-  }
-  return null;
-}
-
-/** True when the key element is the column itself (with an opclass, collation or ordering at most). */
-function isPlainKey(element: string, name: string): boolean {
-  const quoted = `"${name.replaceAll('"', '""')}"`;
-  const head = element.startsWith('"') ? quoted : name;
-  if (!element.startsWith(head)) return false;
-  const tail = element.slice(head.length);
-  return (tail === '' || tail.startsWith(' ')) && !mentionsColumn(`(${tail})`, name);
-}
 
 /** An index whose entries must not collide: unique, or backing an exclusion constraint. */
 function collidingIndexes(schema: SchemaModel, table: Rel, model: TableModel): IndexModel[] {
@@ -177,18 +135,12 @@ export function columnRetireProblem(schema: SchemaModel, table: Rel, model: Tabl
     return `${table.display} is published (publication ${[...new Set(published)].join(', ')}): logical replication would send the renamed column to subscribers, which do not have it`;
   }
   for (const index of collidingIndexes(schema, table, model)) {
-    const parts = indexParts(index.definition);
-    if (parts === null) {
-      if (mentionsColumn(index.definition, name)) return `it is in ${index.name}, whose definition Godwit cannot read to tell whether rows inserted without it would collide`;
-      continue;
-    }
-    const where = parts.rest.indexOf(' WHERE ');
-    const inPredicate = where !== -1 && mentionsColumn(parts.rest.slice(where), name);
-    const inExpression = parts.keys.some((k) => !isPlainKey(k, name) && mentionsColumn(`(${k})`, name));
-    if (inPredicate || inExpression) return `${index.name} uses it in an expression or predicate, where the value rows inserted without it get may collide`;
-    if (value.perRow || !parts.keys.some((k) => isPlainKey(k, name))) continue;
+    const parts = readIndexDefinition(index.definition);
+    const inExpression = parts.keys.some((k) => k.reads.includes(name));
+    if (inExpression || parts.predicate.includes(name)) return `${index.name} uses it in an expression or predicate, where the value rows inserted without it get may collide`;
+    if (value.perRow || !parts.keys.some((k) => k.column === name)) continue;
     if (value.sql !== null) return `it is in ${index.name}, and rows inserted without it would all get ${value.sql} and collide`;
-    if (parts.rest.includes(' NULLS NOT DISTINCT')) return `it is in ${index.name}, which is NULLS NOT DISTINCT, so the NULLs of rows inserted without it would collide`;
+    if (parts.nullsNotDistinct) return `it is in ${index.name}, which is NULLS NOT DISTINCT, so the NULLs of rows inserted without it would collide`;
   }
   if (value.relaxNotNull) {
     const check = constraints.find((c) => c.type === 'check' && c.columns.includes(name));

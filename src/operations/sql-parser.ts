@@ -7,10 +7,11 @@
  * a dynamic import has no loader to go to.
  */
 import { createRequire } from 'node:module';
-import type { Node, ParseResult } from 'libpg-query';
+import type { Node, ParseResult, ScanToken } from 'libpg-query';
 import { PlanError } from './types';
 
 let parseSync: ((sql: string) => ParseResult) | undefined;
+let scanSync: ((sql: string) => { tokens: ScanToken[] }) | undefined;
 let loading: Promise<void> | undefined;
 
 /** Loads the parser (about 100 ms, once per process). Await it before planning a manifest. */
@@ -20,6 +21,7 @@ export function loadSqlParser(): Promise<void> {
       const lib = createRequire(import.meta.url)('libpg-query') as typeof import('libpg-query');
       await lib.loadModule();
       parseSync = lib.parseSync;
+      scanSync = lib.scanSync;
     })
     .catch((err: unknown) => {
       loading = undefined; // so a later call can try again
@@ -67,6 +69,21 @@ export function parseStatements(sql: string, path = ''): Node[] {
     throw new SqlSyntaxError(details.message, path, details.cursorPosition, line, column);
   }
   return (result.stmts ?? []).flatMap((raw) => (raw.stmt === undefined ? [] : [raw.stmt]));
+}
+
+/** Whether `loadSqlParser()` has resolved: planning that reads SQL can run. */
+export function sqlParserLoaded(): boolean {
+  return parseSync !== undefined;
+}
+
+/**
+ * The tokens of `sql` as Postgres' own lexer reads it (comments included, as C_COMMENT and
+ * SQL_COMMENT), with `start`/`end` in bytes of its UTF-8 encoding, like the parse tree's
+ * `location`s.
+ */
+export function scanTokens(sql: string): ScanToken[] {
+  if (scanSync === undefined) throw new SqlParserNotLoadedError();
+  return scanSync(sql).tokens;
 }
 
 function lineAndColumn(sql: string, position: number): { line: number; column: number } {

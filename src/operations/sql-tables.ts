@@ -3,7 +3,24 @@
  * parser), and what it does that a copy of those tables' rows could not undo. An sql
  * step without a down is rolled back from whole-table snapshots of exactly these tables.
  */
-import type { CallStmt, CopyStmt, FuncCall, IntoClause, Node, ObjectType, RangeVar, SelectStmt, TransactionStmt, TruncateStmt, VariableSetStmt } from 'libpg-query';
+import type {
+  AlterTableStmt,
+  CallStmt,
+  CopyStmt,
+  DropStmt,
+  FuncCall,
+  IndexStmt,
+  IntoClause,
+  Node,
+  ObjectType,
+  RangeVar,
+  ReindexStmt,
+  SelectStmt,
+  TransactionStmt,
+  TruncateStmt,
+  VacuumStmt,
+  VariableSetStmt,
+} from 'libpg-query';
 import { displayName } from '../db/ident';
 import { parseStatements } from './sql-parser';
 
@@ -24,15 +41,35 @@ export interface WrittenTables {
   named: TableName[];
 }
 
+/** WrittenTables, and what else planning an sql step needs to know of it. */
+export interface SqlReading extends WrittenTables {
+  /** Whether it truncates a table: TRUNCATE fires no row triggers, so no change log records it. */
+  truncates: boolean;
+  /** Its statements that Postgres refuses inside a transaction block: `CREATE INDEX CONCURRENTLY`, `VACUUM`... */
+  outsideTransaction: string[];
+}
+
 /**
  * Walks every statement of `sql`, nested ones included (`WITH x AS (DELETE ...)`,
  * INSERT ... SELECT, EXPLAIN ANALYZE). Unqualified names resolve to `public`, the
  * planner's default schema. Throws SqlSyntaxError (a PlanError at `path`) when the SQL does not parse.
  */
 export function writtenTables(sql: string, path = ''): WrittenTables {
+  const { tables, unknown, named } = readSql(sql, path);
+  return { tables, unknown, named };
+}
+
+/** writtenTables, with whether the SQL truncates and which of its statements cannot run in a transaction. */
+export function readSql(sql: string, path = ''): SqlReading {
   const reader = new Reader();
   for (const statement of parseStatements(sql, path)) reader.statement(statement);
-  return { tables: [...reader.tables.values()], unknown: [...reader.unknown], named: [...reader.named.values()] };
+  return {
+    tables: [...reader.tables.values()],
+    unknown: [...reader.unknown],
+    named: [...reader.named.values()],
+    truncates: reader.truncates,
+    outsideTransaction: [...reader.outsideTransaction],
+  };
 }
 
 /** Statements that change no schema: only the row writes (and function calls) inside them matter. */
@@ -110,13 +147,56 @@ const HARMLESS_FUNCTIONS = new Set(
   ].flatMap((group) => group.split(' ')),
 );
 
+/**
+ * What Postgres refuses to run inside a transaction block, as a statement's type and body
+ * say it (never its words: `'vacuum'` in a string or a comment is no VACUUM), or undefined.
+ */
+function outsideTransaction(type: string, body: Record<string, unknown>): string | undefined {
+  switch (type) {
+    case 'IndexStmt':
+      return (body as IndexStmt).concurrent === true ? 'CREATE INDEX CONCURRENTLY' : undefined;
+    case 'DropStmt':
+      return (body as DropStmt).concurrent === true ? 'DROP INDEX CONCURRENTLY' : undefined;
+    case 'ReindexStmt': {
+      const r = body as ReindexStmt;
+      if (r.kind === 'REINDEX_OBJECT_DATABASE' || r.kind === 'REINDEX_OBJECT_SYSTEM') return `REINDEX ${r.kind.replace('REINDEX_OBJECT_', '')}`;
+      return (r.params ?? []).some((p) => (p as { DefElem?: { defname?: string } }).DefElem?.defname === 'concurrently') ? 'REINDEX CONCURRENTLY' : undefined;
+    }
+    case 'VacuumStmt':
+      // ANALYZE alone runs in a transaction.
+      return (body as VacuumStmt).is_vacuumcmd === true ? 'VACUUM' : undefined;
+    case 'ClusterStmt':
+      return body.relation === undefined ? 'CLUSTER of every table' : undefined;
+    case 'AlterTableStmt':
+      return ((body as AlterTableStmt).cmds ?? []).some((c) => (c as { AlterTableCmd?: { def?: { PartitionCmd?: { concurrent?: boolean } } } }).AlterTableCmd?.def?.PartitionCmd?.concurrent === true)
+        ? 'DETACH PARTITION CONCURRENTLY'
+        : undefined;
+    case 'CreatedbStmt':
+      return 'CREATE DATABASE';
+    case 'DropdbStmt':
+      return 'DROP DATABASE';
+    case 'AlterSystemStmt':
+      return 'ALTER SYSTEM';
+    case 'CreateTableSpaceStmt':
+      return 'CREATE TABLESPACE';
+    case 'DropTableSpaceStmt':
+      return 'DROP TABLESPACE';
+    default:
+      return undefined;
+  }
+}
+
 class Reader {
   readonly tables = new Map<string, TableName>();
   readonly named = new Map<string, TableName>();
   readonly unknown = new Set<string>();
+  readonly outsideTransaction = new Set<string>();
+  truncates = false;
 
   statement(node: Node): void {
     const [type, body] = unwrap(node);
+    const refused = outsideTransaction(type, body);
+    if (refused !== undefined) this.outsideTransaction.add(refused);
     if (ROW_STATEMENTS.has(type)) {
       this.walk(node);
     } else if (type === 'TransactionStmt') {
@@ -151,6 +231,7 @@ class Reader {
           this.write(body.relation as RangeVar | undefined);
           break;
         case 'TruncateStmt':
+          this.truncates = true;
           for (const r of (body as TruncateStmt).relations ?? []) this.write(rangeVar(r));
           break;
         case 'CopyStmt':

@@ -4,7 +4,7 @@ import { getOwn, knowsPresence, rel, relFromText, requireTable, uniq, type Rel }
 import { changesLog, tableSnapshot } from './restore';
 import { rowKey } from './model-constraints';
 import { referencedFirst, requireReferencesTouched, restoreTables, snapshotSet } from './sql-snapshot';
-import { writtenTables, type TableName, type WrittenTables } from './sql-tables';
+import { readSql, type SqlReading, type TableName } from './sql-tables';
 import { PlanError, Risk, type ChangesSpec, type LintFinding, type Operation, type PlanContext, type StepDraft } from './types';
 
 export const sqlSpec = strict(
@@ -22,9 +22,6 @@ export const sqlSpec = strict(
   }
 });
 export type SqlSpec = z.output<typeof sqlSpec>;
-
-/** Statements Postgres refuses inside a transaction block. */
-const NON_TRANSACTIONAL = /\b(?:concurrently|vacuum|create\s+database|drop\s+database|alter\s+system)\b/i;
 
 function firstLine(sql: string): string {
   const line = sql
@@ -46,7 +43,7 @@ const names = (tables: Rel[]): string => tables.map((t) => t.display).join(', ')
  * without it they are read from the parsed SQL, and the step is refused when the SQL
  * does anything such a snapshot cannot undo.
  */
-function planRestore(spec: SqlSpec, ctx: PlanContext, up: WrittenTables, draft: StepDraft): void {
+function planRestore(spec: SqlSpec, ctx: PlanContext, up: SqlReading, draft: StepDraft): void {
   const listed = spec.touches?.map(relFromText);
   let tables: Rel[];
   let referencing: Rel[] = [];
@@ -83,7 +80,7 @@ function planRestore(spec: SqlSpec, ctx: PlanContext, up: WrittenTables, draft: 
     );
   }
   const included = referencing.length === 0 ? '' : ` (${names(referencing)} because ${referencing.length === 1 ? 'it references' : 'they reference'} a table it writes)`;
-  const logged = changeLogs(spec, ctx, tables);
+  const logged = changeLogs(up, ctx, tables);
   if (typeof logged !== 'string') {
     draft.snapshots = logged;
     draft.inverse = [];
@@ -113,9 +110,9 @@ function planRestore(spec: SqlSpec, ctx: PlanContext, up: WrittenTables, draft: 
  * table copy has to do: a table without a row key, a TRUNCATE (which fires no row
  * triggers), or a plan made without the database.
  */
-function changeLogs(spec: SqlSpec, ctx: PlanContext, tables: Rel[]): ChangesSpec[] | string {
+function changeLogs(up: SqlReading, ctx: PlanContext, tables: Rel[]): ChangesSpec[] | string {
   if (!knowsPresence(ctx)) return 'planned without the database, so the tables\' keys are not known';
-  if (/\btruncate\b/i.test(spec.up)) return 'it truncates, which no change log records';
+  if (up.truncates) return 'it truncates, which no change log records';
   const out: ChangesSpec[] = [];
   for (const table of referencedFirst(ctx, tables)) {
     const model = getOwn(ctx.schema.tables, table.key);
@@ -130,12 +127,12 @@ export const sql = {
   kind: 'sql',
   plan(spec: SqlSpec, ctx: PlanContext) {
     const transactional = spec.transactional ?? true;
-    const up = writtenTables(spec.up, `${ctx.path}.up`);
-    const down = spec.down === undefined ? undefined : writtenTables(spec.down, `${ctx.path}.down`);
+    const up = readSql(spec.up, `${ctx.path}.up`);
+    const down = spec.down === undefined ? undefined : readSql(spec.down, `${ctx.path}.down`);
     const read = [up, ...(down === undefined ? [] : [down])].flatMap((w) => [...w.tables, ...w.named]).map(relOf);
 
     const lint: LintFinding[] = [];
-    if (transactional && (NON_TRANSACTIONAL.test(spec.up) || NON_TRANSACTIONAL.test(spec.down ?? ''))) {
+    if (transactional && (up.outsideTransaction.length > 0 || (down?.outsideTransaction.length ?? 0) > 0)) {
       lint.push({
         level: 'error',
         code: 'needs_no_transaction',
@@ -159,7 +156,7 @@ export const sql = {
     } else if (transactional && up.unknown.length === 0 && up.tables.length > 0) {
       // A down is the author's word. Log what up changes anyway, so the rollback can prove
       // that down put those rows back (where the application has not changed them since).
-      const logged = changeLogs(spec, ctx, snapshotSet(ctx, up.tables.map(relOf)).tables);
+      const logged = changeLogs(up, ctx, snapshotSet(ctx, up.tables.map(relOf)).tables);
       if (typeof logged !== 'string') draft.snapshots = logged.map((l) => ({ ...l, proveOnly: true }));
     }
     if (spec.touches === undefined && draft.touches.length === 0 && up.unknown.length > 0) {

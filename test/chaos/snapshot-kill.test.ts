@@ -4,6 +4,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
 import { spawnWorker, waitForExit, type SpawnedWorker } from '../helpers/process';
 import { finalState, fingerprintOf } from '../helpers/migrate';
+import { takeWitness } from '../helpers/witness';
 import { startMigration, watchMigration } from '../../src/client';
 import { stateQuery } from '../../workflows/messages';
 import { tableChecksum, type TableChecksum } from '../../src/db/checksum';
@@ -65,6 +66,7 @@ describe('chaos: workers killed around retirements, snapshots and concurrent ind
   it('renames a retired column back exactly when the worker is killed between the retirement and the failure', async () => {
     const before = await checksumOf('users');
     const fingerprint = await fingerprintOf(db.url);
+    const witness = await takeWitness(db.url);
     const loaded = await manifestFrom(`
 id: 0001_drop_bio
 operations:
@@ -83,6 +85,7 @@ policy: { approval: never }
     expect(finalState(outcome)).toBe('rolled_back');
     expect(await checksumOf('users')).toEqual(before);
     expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
+    expect(await witness.differences()).toEqual([]);
     const retired = await db.query(`select kind, source_column, restored_at is not null as restored, purged_at from godwit.retired where migration_id = '0001_drop_bio'`);
     expect(retired.rows).toEqual([{ kind: 'column', source_column: 'bio', restored: true, purged_at: null }]);
     expect((await db.query(`select count(*)::int as n from godwit.snapshots where migration_id = '0001_drop_bio'`)).rows).toEqual([{ n: 0 }]);
@@ -91,6 +94,7 @@ policy: { approval: never }
   it('restores copied data exactly when the worker is killed inside the compensation, after it began the restore', async () => {
     const before = await checksumOf('contacts');
     const fingerprint = await fingerprintOf(db.url);
+    const witness = await takeWitness(db.url);
     const loaded = await manifestFrom(`
 id: 0003_drop_email
 operations:
@@ -129,6 +133,7 @@ policy:
     expect(finalState(outcome)).toBe('rolled_back');
     expect(await checksumOf('contacts')).toEqual(before);
     expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
+    expect(await witness.differences()).toEqual([]);
     const history = await handle.fetchHistory();
     const attempts = (history.events ?? []).map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0);
     expect(Math.max(...attempts)).toBeGreaterThanOrEqual(2);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
 import { directCalls } from '../helpers/direct';
 import { fingerprintOf } from '../helpers/migrate';
+import { takeWitness } from '../helpers/witness';
 import { createActivities } from '../../activities';
 import { TargetPools } from '../../src/db/pool';
 import { pruneSnapshots, snapshotTableName } from '../../src/db/snapshots';
@@ -74,16 +75,18 @@ async function restoreFunctions(): Promise<string[]> {
   return rows.map((r) => r.f);
 }
 
-/** Runs the one step forward and then its compensation, and checks the table and schema are as before. */
+/** Runs the one step forward and then its compensation, and checks the table and schema are as before (by Godwit's proof and by the witness). */
 async function roundTrip(table: string, operation: string): Promise<{ step: PlannedStep; input: StepInput }> {
   const before = await checksumOf(table);
   const fingerprint = await fingerprintOf(db.url);
+  const witness = await takeWitness(db.url);
   const [step] = await plan(operation);
   const input = await stepInput(step!);
   expect((await acts.runStep(input)).skipped).toBe(false);
   expect((await acts.compensateStep(input)).skipped).toBe(false);
   expect(await checksumOf(table)).toEqual(before);
   expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
+  expect(await witness.differences()).toEqual([]);
   expect(await restoreFunctions()).toEqual([]);
   return { step: step!, input };
 }

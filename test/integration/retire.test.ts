@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { directCalls } from '../helpers/direct';
 import { applyAndWatch, finalState, fingerprintOf } from '../helpers/migrate';
+import { schemaDump } from '../helpers/witness';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
 import { createActivities } from '../../activities';
 import { manageSnapshots, startMigration, watchMigration } from '../../src/client';
@@ -69,6 +70,7 @@ describe('drop_column retires the column, step by step', () => {
       insert into people select g, 'bio ' || g, g from generate_series(1, 1000) g;
       drop table if exists people_before; create table people_before as table people;`);
     const fingerprint = await fingerprintOf(db.url);
+    const dump = await schemaDump(db.url);
     const [step] = await plan('  - drop_column: { table: people, column: bio }');
     expect(step!.retire).toEqual([{ kind: 'column', schema: 'public', table: 'people', column: 'bio' }]);
     expect(step!.snapshots).toBeUndefined();
@@ -90,6 +92,7 @@ describe('drop_column retires the column, step by step', () => {
     await acts.compensateStep(input);
     expect(await columnsOf('people')).toEqual(['id', 'bio', 'n']);
     expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
+    expect(await schemaDump(db.url)).toEqual(dump);
     expect(await multisetDiff('people_before', 'select * from people where id <= 1000')).toEqual({ missing: 0, extra: 0 });
     expect((await db.query('select bio from people where id = 1001')).rows).toEqual([{ bio: null }]);
     const record = await db.query(`select restored_at is not null as restored, purged_at from godwit.retired where retired_name = $1`, [retired]);
@@ -105,11 +108,13 @@ describe('drop_column retires the column, step by step', () => {
     await db.query(`drop table if exists people cascade; drop function if exists t();
       create table people (id int primary key, bio text); ${setup}`);
     const fingerprint = await fingerprintOf(db.url);
+    const dump = await schemaDump(db.url);
     const [step] = await plan('  - drop_column: { table: people, column: bio }');
     const err = await acts.runStep(await stepInput(step!)).catch((e: unknown) => e as Error);
     expect((err as Error).message).toContain(`cannot drop column bio of table people because ${dependent} depends on it`);
     expect((err as Error).message).toContain('a real DROP COLUMN would refuse too');
     expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
+    expect(await schemaDump(db.url)).toEqual(dump);
     expect(await columnsOf('people')).toEqual(['id', 'bio']);
   });
 });
@@ -126,6 +131,7 @@ describe('drop_table retires the table, step by step', () => {
       insert into b.events (k) select 'b' || g from generate_series(1, 300) g;
       drop table if exists events_before; create table events_before as select * from a.events;`);
     const fingerprint = await fingerprintOf(db.url);
+    const dump = await schemaDump(db.url);
     const steps = await plan('  - drop_table: { table: a.events }\n  - drop_table: { table: b.events }');
     const first = await stepInput(steps[0]!);
     const inputs = steps.map((step) => ({ ...first, step }));
@@ -135,6 +141,7 @@ describe('drop_table retires the table, step by step', () => {
     expect(moved.rows[0]!.n).toBeGreaterThanOrEqual(2);
     for (const input of inputs.reverse()) await acts.compensateStep(input);
     expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
+    expect(await schemaDump(db.url)).toEqual(dump);
     expect(await multisetDiff('events_before', 'select * from a.events')).toEqual({ missing: 0, extra: 0 });
     // The sequences carry on from where they were.
     await db.query(`insert into a.events (k) values ('next')`);
@@ -243,6 +250,7 @@ describe('a migration that retires, with the application writing throughout', ()
       select setval(pg_get_serial_sequence('accounts', 'id'), ${ACCOUNTS});
       drop table if exists accounts_before; create table accounts_before as select id, bio, tier from accounts;`);
     const fingerprint = await fingerprintOf(db.url);
+    const dump = await schemaDump(db.url);
     const writer = startWriter(db.url, WRITER_LOCK_TIMEOUT, ACCOUNTS, {
       insert: `insert into accounts (note) values ('app ' || $1::int) returning id`,
       update: 'update accounts set hits = hits + 1, note = note || $1::text where id = $1',
@@ -270,6 +278,7 @@ ${POLICY}`),
       ['retired', 'public.accounts.bio', true],
     ]);
     expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
+    expect(await schemaDump(db.url)).toEqual(dump);
     // Independently of Godwit: every original value is back, and nothing else came back.
     expect(await multisetDiff('accounts_before', `select id, bio, tier from accounts where id <= ${ACCOUNTS}`)).toEqual({ missing: 0, extra: 0 });
     // The application's rows are all there, with NULL and the default in the retired columns.
@@ -292,6 +301,7 @@ ${POLICY}`),
       insert into legacy (account_id, payload, at) select 1 + g % ${ACCOUNTS}, jsonb_build_object('g', g), '2026-01-01'::timestamptz + g * interval '1s' from generate_series(1, 5000) g;
       drop table if exists legacy_before; create table legacy_before as table legacy;`);
     const fingerprint = await fingerprintOf(db.url);
+    const dump = await schemaDump(db.url);
     const writer = startWriter(db.url, WRITER_LOCK_TIMEOUT, ACCOUNTS, {
       insert: `insert into accounts (note) values ('app ' || $1::int) returning id`,
       update: 'update accounts set hits = hits + 1 where id = $1',
@@ -313,6 +323,7 @@ ${POLICY}`),
 
     expect(finalState(outcome)).toBe('rolled_back');
     expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
+    expect(await schemaDump(db.url)).toEqual(dump);
     expect(await multisetDiff('legacy_before', 'select * from legacy')).toEqual({ missing: 0, extra: 0 });
     expect(report.failures).toEqual([]);
     const theirs = await db.query<{ n: number }>(`select count(*)::int as n from accounts where id = any($1)`, [report.inserted]);
@@ -415,6 +426,7 @@ policy: { approval: never }
   it('without down: rollback_failed, saying how many rows and how to fix it; filled and retried, rolled back', async () => {
     await db.query(setup);
     const fingerprint = await fingerprintOf(db.url);
+    const dump = await schemaDump(db.url);
     const { handle, outcome } = await runWithInserts('rd', manifest('retire_d1'));
     expect(outcome.kind).toBe('waiting');
     const reason = outcome.kind === 'waiting' ? (outcome.progress.reason ?? '') : '';
@@ -427,6 +439,7 @@ policy: { approval: never }
     await handle.signal(retryRollbackSignal, { by: 'test' });
     expect(finalState(await watchMigration(handle, () => undefined, { pollMs: 200 }))).toBe('rolled_back');
     expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
+    expect(await schemaDump(db.url)).toEqual(dump);
     expect((await db.query('select id, handle from handles where id > 500 order by id')).rows).toEqual([
       { id: 501, handle: 'filled' },
       { id: 502, handle: 'filled' },
@@ -437,9 +450,11 @@ policy: { approval: never }
   it(`with down: "''": rolled back, and the application's rows have the down value`, async () => {
     await db.query(setup);
     const fingerprint = await fingerprintOf(db.url);
+    const dump = await schemaDump(db.url);
     const { outcome } = await runWithInserts('re', manifest('retire_d2', `, down: "''"`));
     expect(finalState(outcome)).toBe('rolled_back');
     expect((await fingerprintOf(db.url)).hash).toBe(fingerprint.hash);
+    expect(await schemaDump(db.url)).toEqual(dump);
     expect((await db.query('select id, handle from handles where id > 500 order by id')).rows).toEqual([
       { id: 501, handle: '' },
       { id: 502, handle: '' },

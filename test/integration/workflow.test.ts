@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
 import { applyAndWatch, finalState, fingerprintOf } from '../helpers/migrate';
+import { takeWitness } from '../helpers/witness';
 import { MigrationAlreadyRunningError, MigrationFailedError, startMigration, watchMigration } from '../../src/client';
 import { resolveUpdate, stateQuery } from '../../workflows/messages';
 
@@ -85,6 +86,7 @@ describe('migration workflow against Postgres and Temporal', () => {
         then alter table users rename column full_name to name; end if;
       end $$`);
     const before = await fingerprintOf(db.url);
+    const witness = await takeWitness(db.url);
     const sums = await db.query(`select md5(string_agg(id || ':' || coalesce(email, '') || ':' || name, ',' order by id)) as h from users`);
     const outcome = await applyAndWatch(t, TARGET, await manifestFrom(fiveSteps(`0002_fail_${k}`)), { failAtStep: k });
     expect(finalState(outcome)).toBe('rolled_back');
@@ -94,10 +96,12 @@ describe('migration workflow against Postgres and Temporal', () => {
     expect((await fingerprintOf(db.url)).hash).toBe(before.hash);
     const after = await db.query(`select md5(string_agg(id || ':' || coalesce(email, '') || ':' || name, ',' order by id)) as h from users`);
     expect(after.rows[0]!.h).toBe(sums.rows[0]!.h);
+    expect(await witness.differences()).toEqual([]);
   });
 
   it('rolls back every step when a post check fails', async () => {
     const before = await fingerprintOf(db.url);
+    const witness = await takeWitness(db.url);
     const loaded = await manifestFrom(`
 id: 0003_check
 operations:
@@ -111,6 +115,7 @@ checks:
     expect(finalState(outcome)).toBe('rolled_back');
     expect(outcome.kind === 'finished' && outcome.result.reason).toMatch(/post check failed: every user has a nickname/);
     expect((await fingerprintOf(db.url)).hash).toBe(before.hash);
+    expect(await witness.differences()).toEqual([]);
   });
 
   it('does not start when a pre check is not true, and changes nothing', async () => {

@@ -78,6 +78,27 @@ export const last = (operations: unknown[], schema?: Against): PlannedStep => {
 
 export const sqlOf = (actions: { sql: string }[] | null | undefined): string[] | null => actions?.map((a) => a.sql) ?? null;
 
+/** Names Godwit derives from a digest of what they belong to: restore functions, and an online type change's column, trigger and renamed objects. */
+const DIGEST_NAME = /(godwit_restore_|_godwit_new_|_godwit_sync_|_godwit_retired_)([0-9a-f]{8})(?![0-9a-f])/g;
+
+/**
+ * Returns a function that copies a value (SQL, a list of it, a step's fields) with the digest
+ * in each derived name replaced by #1, #2... in order of first use, across all its calls. A
+ * test then pins the plan's shape: one name wherever the plan must use the same object,
+ * different names for different ones, and not the digest itself, which is how restore.ts and
+ * the online type change happen to make names unique.
+ */
+export function digestShapes(): <T>(value: T) => T {
+  const seen = new Map<string, number>();
+  return <T>(value: T): T =>
+    JSON.parse(
+      JSON.stringify(value).replace(DIGEST_NAME, (_m, prefix: string, digest: string) => {
+        if (!seen.has(digest)) seen.set(digest, seen.size + 1);
+        return `${prefix}#${seen.get(digest)}`;
+      }),
+    ) as T;
+}
+
 /** The PlanError thrown by planning `operations`. */
 export function planError(operations: unknown[], schema: Against = usersSchema()): PlanError {
   try {

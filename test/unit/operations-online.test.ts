@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SchemaModel } from '../../src/db/schema-model';
 import { manifestSchema } from '../../src/manifest';
 import { planManifest, PlanError, type PlannedStep } from '../../src/operations';
-import { lintCodes, planError, sqlOf, usersSchema } from './operations-fixtures';
+import { digestShapes, lintCodes, planError, sqlOf, usersSchema } from './operations-fixtures';
 
 /** usersSchema() with a NOT NULL `score int default 0`, a check and an index on it, and the size given. */
 function scored(bytes = 500 * 1024 * 1024): SchemaModel {
@@ -45,12 +45,12 @@ describe('alter_column_type: online or in place', () => {
     expect(note?.message).toMatch(/^users\.score changes type online \(in place it would rewrite ~1,000,000 rows, 500 MB: about 7\.1 s, longer than half the lock_timeout of 5 s\)/);
     expect(lintCodes(steps[0]!)).toEqual(['info:online_type_change', 'warning:column_order', 'info:sync_trigger']);
     expect(steps.map((s) => s.blocksWrites)).toEqual([undefined, undefined, undefined, undefined, undefined]);
-    expect(steps.map((s) => s.summary)).toEqual([
-      'alter_column_type users.score to bigint (online 1/5: add _godwit_new_d5b8b53c, kept in step by a trigger)',
-      'alter_column_type users.score to bigint (online 2/5: fill _godwit_new_d5b8b53c in batches)',
-      'alter_column_type users.score to bigint (online 3/5: index users_score_idx again over _godwit_new_d5b8b53c)',
-      'alter_column_type users.score to bigint (online 4/5: validate _godwit_new_d5b8b53c_nn, _godwit_new_d5b8b53c_c0)',
-      'alter_column_type users.score to bigint (online 5/5: swap _godwit_new_d5b8b53c in under a brief lock)',
+    expect(digestShapes()(steps.map((s) => s.summary))).toEqual([
+      'alter_column_type users.score to bigint (online 1/5: add _godwit_new_#1, kept in step by a trigger)',
+      'alter_column_type users.score to bigint (online 2/5: fill _godwit_new_#1 in batches)',
+      'alter_column_type users.score to bigint (online 3/5: index users_score_idx again over _godwit_new_#1)',
+      'alter_column_type users.score to bigint (online 4/5: validate _godwit_new_#1_nn, _godwit_new_#1_c0)',
+      'alter_column_type users.score to bigint (online 5/5: swap _godwit_new_#1 in under a brief lock)',
     ]);
   });
 
@@ -88,68 +88,70 @@ describe('alter_column_type: online or in place', () => {
 describe('alter_column_type online: the SQL', () => {
   const steps = planWith(retype({ using: 'score * 10' }), scored());
   const [expand, fill, index, validate, swap] = steps;
-  const fn = '"godwit_snapshots"."_godwit_sync_d5b8b53c"';
+  const fn = '"godwit_snapshots"."_godwit_sync_#1"';
+  // One digest names everything the change adds, in every step: #1 wherever it appears.
+  const shape = digestShapes();
 
   it('adds the column, copies NOT NULL and checks NOT VALID, and the trigger computes it; rolling back drops them', () => {
-    expect(sqlOf(expand!.forward)).toEqual([
-      'ALTER TABLE "public"."users" ADD COLUMN "_godwit_new_d5b8b53c" bigint',
-      'ALTER TABLE "public"."users" ADD CONSTRAINT "_godwit_new_d5b8b53c_nn" CHECK ("_godwit_new_d5b8b53c" IS NOT NULL) NOT VALID',
-      'ALTER TABLE "public"."users" ADD CONSTRAINT "_godwit_new_d5b8b53c_c0" CHECK (("_godwit_new_d5b8b53c" >= 0)) NOT VALID',
-      `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS 'begin\n  NEW."_godwit_new_d5b8b53c" := (select score * 10 from (select NEW.*) as godwit_row);\n  return NEW;\nend'`,
-      `CREATE TRIGGER "_godwit_sync_d5b8b53c" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
+    expect(shape(sqlOf(expand!.forward))).toEqual([
+      'ALTER TABLE "public"."users" ADD COLUMN "_godwit_new_#1" bigint',
+      'ALTER TABLE "public"."users" ADD CONSTRAINT "_godwit_new_#1_nn" CHECK ("_godwit_new_#1" IS NOT NULL) NOT VALID',
+      'ALTER TABLE "public"."users" ADD CONSTRAINT "_godwit_new_#1_c0" CHECK (("_godwit_new_#1" >= 0)) NOT VALID',
+      `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS 'begin\n  NEW."_godwit_new_#1" := (select score * 10 from (select NEW.*) as godwit_row);\n  return NEW;\nend'`,
+      `CREATE TRIGGER "_godwit_sync_#1" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
     ]);
-    expect(sqlOf(expand!.inverse)).toEqual([
-      'DROP TRIGGER "_godwit_sync_d5b8b53c" ON "public"."users"',
+    expect(shape(sqlOf(expand!.inverse))).toEqual([
+      'DROP TRIGGER "_godwit_sync_#1" ON "public"."users"',
       `DROP FUNCTION ${fn}()`,
-      'ALTER TABLE "public"."users" DROP COLUMN "_godwit_new_d5b8b53c"',
+      'ALTER TABLE "public"."users" DROP COLUMN "_godwit_new_#1"',
     ]);
   });
 
   it('fills in keyset batches by the row key, indexes CONCURRENTLY with a probe, validates without blocking writes', () => {
-    expect(fill!.batch).toEqual({ size: 1000, adaptive: true, key: ['id'], update: { schema: 'public', table: 'users', set: '"_godwit_new_d5b8b53c" = score * 10' } });
+    expect(shape(fill!.batch)).toEqual({ size: 1000, adaptive: true, key: ['id'], update: { schema: 'public', table: 'users', set: '"_godwit_new_#1" = score * 10' } });
     expect(fill!.inverse).toEqual([]);
-    expect(index!.forward).toEqual([{ sql: 'CREATE INDEX CONCURRENTLY "_godwit_new_d5b8b53c_i0" ON public.users USING btree ("_godwit_new_d5b8b53c", email)', transactional: false }]);
-    expect(index!.probe).toEqual({ kind: 'index_exists', schema: 'public', name: '_godwit_new_d5b8b53c_i0' });
-    expect(index!.inverseProbe).toEqual({ kind: 'index_absent', schema: 'public', name: '_godwit_new_d5b8b53c_i0' });
-    expect(sqlOf(validate!.forward)).toEqual([
-      'ALTER TABLE "public"."users" VALIDATE CONSTRAINT "_godwit_new_d5b8b53c_nn"',
-      'ALTER TABLE "public"."users" VALIDATE CONSTRAINT "_godwit_new_d5b8b53c_c0"',
+    expect(shape(index!.forward)).toEqual([{ sql: 'CREATE INDEX CONCURRENTLY "_godwit_new_#1_i0" ON public.users USING btree ("_godwit_new_#1", email)', transactional: false }]);
+    expect(shape(index!.probe)).toEqual({ kind: 'index_exists', schema: 'public', name: '_godwit_new_#1_i0' });
+    expect(shape(index!.inverseProbe)).toEqual({ kind: 'index_absent', schema: 'public', name: '_godwit_new_#1_i0' });
+    expect(shape(sqlOf(validate!.forward))).toEqual([
+      'ALTER TABLE "public"."users" VALIDATE CONSTRAINT "_godwit_new_#1_nn"',
+      'ALTER TABLE "public"."users" VALIDATE CONSTRAINT "_godwit_new_#1_c0"',
     ]);
   });
 
   it('swaps names under one lock and turns the trigger around; rolling back renames back', () => {
-    const forward = sqlOf(swap!.forward)!;
+    const forward = shape(sqlOf(swap!.forward))!;
     expect(forward[0]).toBe('LOCK TABLE "public"."users" IN ACCESS EXCLUSIVE MODE');
     expect(forward[1]).toMatch(/^DO '/);
     expect(forward.slice(2)).toEqual([
-      'ALTER TABLE "public"."users" ALTER COLUMN "_godwit_new_d5b8b53c" SET NOT NULL',
-      'ALTER TABLE "public"."users" DROP CONSTRAINT "_godwit_new_d5b8b53c_nn"',
-      'ALTER TABLE "public"."users" ALTER COLUMN "_godwit_new_d5b8b53c" SET DEFAULT 0',
-      `COMMENT ON COLUMN "public"."users"."_godwit_new_d5b8b53c" IS 'points'`,
+      'ALTER TABLE "public"."users" ALTER COLUMN "_godwit_new_#1" SET NOT NULL',
+      'ALTER TABLE "public"."users" DROP CONSTRAINT "_godwit_new_#1_nn"',
+      'ALTER TABLE "public"."users" ALTER COLUMN "_godwit_new_#1" SET DEFAULT 0',
+      `COMMENT ON COLUMN "public"."users"."_godwit_new_#1" IS 'points'`,
       'ALTER TABLE "public"."users" RENAME COLUMN "score" TO {{retired:0}}',
-      'ALTER TABLE "public"."users" RENAME COLUMN "_godwit_new_d5b8b53c" TO "score"',
-      'ALTER INDEX "public"."users_score_idx" RENAME TO "_godwit_retired_d5b8b53c_i0"',
-      'ALTER INDEX "public"."_godwit_new_d5b8b53c_i0" RENAME TO "users_score_idx"',
-      'ALTER TABLE "public"."users" RENAME CONSTRAINT "score_positive" TO "_godwit_retired_d5b8b53c_c0"',
-      'ALTER TABLE "public"."users" RENAME CONSTRAINT "_godwit_new_d5b8b53c_c0" TO "score_positive"',
+      'ALTER TABLE "public"."users" RENAME COLUMN "_godwit_new_#1" TO "score"',
+      'ALTER INDEX "public"."users_score_idx" RENAME TO "_godwit_retired_#1_i0"',
+      'ALTER INDEX "public"."_godwit_new_#1_i0" RENAME TO "users_score_idx"',
+      'ALTER TABLE "public"."users" RENAME CONSTRAINT "score_positive" TO "_godwit_retired_#1_c0"',
+      'ALTER TABLE "public"."users" RENAME CONSTRAINT "_godwit_new_#1_c0" TO "score_positive"',
       `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS 'begin\n  NEW.{{retired:0}} := NEW."score"::integer;\n  return NEW;\nend'`,
     ]);
     expect(swap!.retire).toEqual([{ kind: 'column', schema: 'public', table: 'users', column: 'score' }]);
-    expect(sqlOf(swap!.inverse)).toEqual([
+    expect(shape(sqlOf(swap!.inverse))).toEqual([
       'LOCK TABLE "public"."users" IN ACCESS EXCLUSIVE MODE',
-      'ALTER TABLE "public"."users" RENAME CONSTRAINT "score_positive" TO "_godwit_new_d5b8b53c_c0"',
-      'ALTER TABLE "public"."users" RENAME CONSTRAINT "_godwit_retired_d5b8b53c_c0" TO "score_positive"',
-      'ALTER INDEX "public"."users_score_idx" RENAME TO "_godwit_new_d5b8b53c_i0"',
-      'ALTER INDEX "public"."_godwit_retired_d5b8b53c_i0" RENAME TO "users_score_idx"',
-      'ALTER TABLE "public"."users" RENAME COLUMN "score" TO "_godwit_new_d5b8b53c"',
+      'ALTER TABLE "public"."users" RENAME CONSTRAINT "score_positive" TO "_godwit_new_#1_c0"',
+      'ALTER TABLE "public"."users" RENAME CONSTRAINT "_godwit_retired_#1_c0" TO "score_positive"',
+      'ALTER INDEX "public"."users_score_idx" RENAME TO "_godwit_new_#1_i0"',
+      'ALTER INDEX "public"."_godwit_retired_#1_i0" RENAME TO "users_score_idx"',
+      'ALTER TABLE "public"."users" RENAME COLUMN "score" TO "_godwit_new_#1"',
       'ALTER TABLE "public"."users" RENAME COLUMN {{retired:0}} TO "score"',
-      sqlOf(expand!.forward)![3],
+      shape(sqlOf(expand!.forward))![3],
     ]);
   });
 
   it('converts on NEW directly, without a subquery per write, when there is no using', () => {
     const [plain] = planWith(retype(), scored());
-    expect(sqlOf(plain!.forward)![3]).toContain(`AS 'begin\n  NEW."_godwit_new_d5b8b53c" := NEW."score";\n  return NEW;\nend'`);
+    expect(digestShapes()(sqlOf(plain!.forward))![3]).toContain(`AS 'begin\n  NEW."_godwit_new_#1" := NEW."score";\n  return NEW;\nend'`);
   });
 
   it('takes down_using for the way back when given', () => {

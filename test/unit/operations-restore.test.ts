@@ -8,7 +8,7 @@ import type { SchemaModel, TableModel } from '../../src/db/schema-model';
 import { knownKinds } from '../../src/operations';
 import { rel } from '../../src/operations/model';
 import { recreateTableSql } from '../../src/operations/recreate';
-import { last, lintCodes, only, plan, planError, sqlOf, usersSchema } from './operations-fixtures';
+import { digestShapes, last, lintCodes, only, plan, planError, sqlOf, usersSchema } from './operations-fixtures';
 
 /**
  * usersSchema() plus `accounts`, a table with everything a recreate must bring back: a
@@ -176,13 +176,13 @@ describe('drop_column', () => {
     // In the replica identity index: retiring it would leave NULLs there.
     const step = only({ drop_column: { table: 'accounts', column: 'email' } }, withAccounts());
     expect(step.lint.find((l) => l.code === 'copy_under_lock')?.message).toMatch(/^column accounts\.email cannot be retired: it is in the replica identity index accounts_email_idx/);
-    expect(sqlOf(step.inverse)).toEqual([
+    expect(digestShapes()(sqlOf(step.inverse))).toEqual([
       `${ACCOUNTS} ADD COLUMN "email" character varying(200) COLLATE pg_catalog."C"`,
       // One rewrite puts the values back; the function returns the type without its collation.
       'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("id")',
-      `CREATE FUNCTION "godwit_snapshots"."godwit_restore_e95ce3d2"(integer) RETURNS character varying(200) LANGUAGE sql STABLE AS 'SELECT "email" FROM {{snapshot:0}} WHERE "id" = $1'`,
-      `${ACCOUNTS} ALTER COLUMN "email" TYPE character varying(200) COLLATE pg_catalog."C" USING "godwit_snapshots"."godwit_restore_e95ce3d2"("id")`,
-      'DROP FUNCTION "godwit_snapshots"."godwit_restore_e95ce3d2"(integer)',
+      `CREATE FUNCTION "godwit_snapshots"."godwit_restore_#1"(integer) RETURNS character varying(200) LANGUAGE sql STABLE AS 'SELECT "email" FROM {{snapshot:0}} WHERE "id" = $1'`,
+      `${ACCOUNTS} ALTER COLUMN "email" TYPE character varying(200) COLLATE pg_catalog."C" USING "godwit_snapshots"."godwit_restore_#1"("id")`,
+      'DROP FUNCTION "godwit_snapshots"."godwit_restore_#1"(integer)',
       `${ACCOUNTS} ALTER COLUMN "email" SET DEFAULT 'x'::character varying`,
       `${ACCOUNTS} ALTER COLUMN "email" SET NOT NULL`,
       "CREATE UNIQUE INDEX accounts_email_idx ON public.accounts USING btree (email) WITH (fillfactor='70')",
@@ -194,12 +194,12 @@ describe('drop_column', () => {
 
   it('restores an identity column with its sequence, moved past the restored values', () => {
     const step = only({ drop_column: { table: 'accounts', column: 'ticket' } }, published(withAccounts(), 'public.accounts'));
-    expect(sqlOf(step.inverse)).toEqual([
+    expect(digestShapes()(sqlOf(step.inverse))).toEqual([
       `${ACCOUNTS} ADD COLUMN "ticket" bigint`,
       'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("id")',
-      `CREATE FUNCTION "godwit_snapshots"."godwit_restore_639e6582"(integer) RETURNS bigint LANGUAGE sql STABLE AS 'SELECT "ticket" FROM {{snapshot:0}} WHERE "id" = $1'`,
-      `${ACCOUNTS} ALTER COLUMN "ticket" TYPE bigint USING "godwit_snapshots"."godwit_restore_639e6582"("id")`,
-      'DROP FUNCTION "godwit_snapshots"."godwit_restore_639e6582"(integer)',
+      `CREATE FUNCTION "godwit_snapshots"."godwit_restore_#1"(integer) RETURNS bigint LANGUAGE sql STABLE AS 'SELECT "ticket" FROM {{snapshot:0}} WHERE "id" = $1'`,
+      `${ACCOUNTS} ALTER COLUMN "ticket" TYPE bigint USING "godwit_snapshots"."godwit_restore_#1"("id")`,
+      'DROP FUNCTION "godwit_snapshots"."godwit_restore_#1"(integer)',
       `${ACCOUNTS} ALTER COLUMN "ticket" SET NOT NULL`,
       `${ACCOUNTS} ALTER COLUMN "ticket" ADD GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME "public"."accounts_ticket_seq" INCREMENT BY 5 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 100 CACHE 1 NO CYCLE)`,
       `SELECT setval('"public"."accounts_ticket_seq"'::regclass, max("ticket")) FROM "public"."accounts"`,
@@ -228,13 +228,13 @@ describe('drop_column', () => {
     schema.indexes['public.accounts_ticket_key'] = { schema: 'public', name: 'accounts_ticket_key', table: 'public.accounts', definition: 'CREATE UNIQUE INDEX accounts_ticket_key ON public.accounts USING btree (ticket)', unique: true, valid: true, constraint: true };
     const step = only({ drop_column: { table: 'accounts', column: 'id' } }, schema);
     expect(step.snapshots?.[0]).toMatchObject({ key: ['ticket'], columns: ['id'] });
-    expect(sqlOf(step.inverse)).toEqual([
+    expect(digestShapes()(sqlOf(step.inverse))).toEqual([
       'CREATE SEQUENCE "public"."accounts_id_seq" AS integer INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 START WITH 1 CACHE 1 NO CYCLE',
       `${ACCOUNTS} ADD COLUMN "id" integer`,
       'ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("ticket")',
-      `CREATE FUNCTION "godwit_snapshots"."godwit_restore_3c822a03"(bigint) RETURNS integer LANGUAGE sql STABLE AS 'SELECT "id" FROM {{snapshot:0}} WHERE "ticket" = $1'`,
-      `${ACCOUNTS} ALTER COLUMN "id" TYPE integer USING "godwit_snapshots"."godwit_restore_3c822a03"("ticket")`,
-      'DROP FUNCTION "godwit_snapshots"."godwit_restore_3c822a03"(bigint)',
+      `CREATE FUNCTION "godwit_snapshots"."godwit_restore_#1"(bigint) RETURNS integer LANGUAGE sql STABLE AS 'SELECT "id" FROM {{snapshot:0}} WHERE "ticket" = $1'`,
+      `${ACCOUNTS} ALTER COLUMN "id" TYPE integer USING "godwit_snapshots"."godwit_restore_#1"("ticket")`,
+      'DROP FUNCTION "godwit_snapshots"."godwit_restore_#1"(bigint)',
       `${ACCOUNTS} ALTER COLUMN "id" SET DEFAULT nextval('public.accounts_id_seq'::regclass)`,
       `${ACCOUNTS} ALTER COLUMN "id" SET NOT NULL`,
       'ALTER SEQUENCE "public"."accounts_id_seq" OWNED BY "public"."accounts"."id"',
@@ -313,8 +313,8 @@ describe('restoring a column by one table rewrite', () => {
 
   it('keys the snapshot, looks values up by every key column with its type, and keeps identifiers and the body literal intact', () => {
     const step = only({ drop_column: { table: 'members', column: 'tags' } }, withMembers());
-    const fn = '"godwit_snapshots"."godwit_restore_c36cd7c2"';
-    expect(sqlOf(step.inverse)).toEqual([
+    const fn = '"godwit_snapshots"."godwit_restore_#1"';
+    expect(digestShapes()(sqlOf(step.inverse))).toEqual([
       `${M} ADD COLUMN "tags" public.mood[]`,
       `ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("org's $$", "user\\id")`,
       // The body is a string literal: its quote doubled, its backslash escaped (E''), its $$ harmless.
@@ -364,8 +364,8 @@ describe('restoring a column by one table rewrite', () => {
 
   it('alter_column_type keeps NOT NULL through the rewrite, and the fallback empties the column first as before', () => {
     const rewrite = only({ alter_column_type: { table: 'members', column: 'amount', type: 'text' } }, withMembers());
-    const fn = '"godwit_snapshots"."godwit_restore_df5fad43"';
-    expect(sqlOf(rewrite.inverse)).toEqual([
+    const fn = '"godwit_snapshots"."godwit_restore_#1"';
+    expect(digestShapes()(sqlOf(rewrite.inverse))).toEqual([
       `${M} ALTER COLUMN "amount" DROP DEFAULT`,
       `ALTER TABLE {{snapshot:0}} ADD PRIMARY KEY ("org's $$", "user\\id")`,
       // A row the snapshot does not have (inserted by the application since) keeps its value, cast back.
@@ -377,7 +377,7 @@ describe('restoring a column by one table rewrite', () => {
       `${M} ALTER COLUMN "amount" SET DEFAULT 0`,
     ]);
     const update = only({ alter_column_type: { table: 'members', column: 'amount', type: 'text' } }, withMembers((m) => (m.rewriteBlocked = 'its partition public.p2 is a foreign table')));
-    expect(sqlOf(update.inverse)).toEqual([
+    expect(digestShapes()(sqlOf(update.inverse))).toEqual([
       `${M} ALTER COLUMN "amount" DROP DEFAULT`,
       `${M} ALTER COLUMN "amount" DROP NOT NULL`,
       `${M} ALTER COLUMN "amount" TYPE numeric(12,2) USING NULL`,

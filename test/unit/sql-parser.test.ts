@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { manifestSchema } from '../../src/manifest';
-import { loadSqlParser, planManifest, SqlParserNotLoadedError } from '../../src/operations';
+import { loadSqlParser, needsSqlParser, planManifest, SqlParserNotLoadedError } from '../../src/operations';
 
 const manifest = (operations: unknown[]) => manifestSchema.parse({ id: 'test', operations });
 
@@ -19,6 +19,15 @@ describe('loading the SQL parser', () => {
     expect(() => planManifest(manifest([{ sql: { up: 'select 1', down: 'select 1' } }]))).toThrow(
       'internal error: the SQL parser is not loaded; await loadSqlParser() (src/operations/sql-parser.ts) before planning a manifest',
     );
+  });
+
+  it('is needed offline for sql steps, and for definitions a manifest makes and then rewrites', () => {
+    const index = { create_index: { table: 'users', columns: ['email'], name: 'i' } };
+    expect(needsSqlParser(manifest([index]))).toBe(false);
+    expect(needsSqlParser(manifest([{ add_column: { table: 'users', column: { name: 'a', type: 'text' } } }]))).toBe(false);
+    expect(needsSqlParser(manifest([{ sql: { up: 'select 1', down: 'select 1' } }]))).toBe(true);
+    expect(needsSqlParser(manifest([index, { rename_column: { table: 'users', from: 'email', to: 'mail' } }]))).toBe(true);
+    expect(needsSqlParser(manifest([index, { drop_index: { name: 'i', concurrently: true } }]))).toBe(true);
   });
 
   it('loads once, however many callers wait for it, and then plans sql steps', async () => {
