@@ -1,4 +1,4 @@
-import type { MigrationProgress, MigrationResult, ProgressEvent } from '../../workflows/definitions';
+import type { DataProgress, MigrationProgress, MigrationResult, ProgressEvent } from '../../workflows/definitions';
 
 export type { ProgressEvent };
 
@@ -10,7 +10,12 @@ export interface MigrationRun {
   progress(): Promise<MigrationProgress>;
   /** Settles when the run closes: its result, or MigrationFailedError when the workflow failed. */
   result(): Promise<MigrationResult>;
+  /** A running data step's progress, from its heartbeats (status.ts dataProgress); null when none runs. */
+  data?(): Promise<DataProgress | null>;
 }
+
+/** How often the watcher asks for a running data step's progress: each ask is a describe call. */
+export const DATA_POLL_MS = 2_000;
 
 export type WatchOutcome =
   | { kind: 'finished'; result: MigrationResult }
@@ -34,8 +39,9 @@ export type WatchOutcome =
 export async function watchRun(
   run: MigrationRun,
   onEvent: (e: ProgressEvent) => void,
-  opts: { pollMs?: number; firstPollMs?: number; stopWhenWaiting?: boolean } = {},
+  opts: { pollMs?: number; firstPollMs?: number; stopWhenWaiting?: boolean; onData?: (d: DataProgress, step: string) => void } = {},
 ): Promise<WatchOutcome> {
+  let dataAt = 0;
   let last: MigrationProgress | null = null;
   const report = (p: MigrationProgress) => {
     for (const e of p.events.slice(last?.events.length ?? 0)) onEvent(e);
@@ -64,6 +70,14 @@ export async function watchRun(
       if (p === null) continue;
       report(p);
       if (opts.stopWhenWaiting !== false && p.state === 'rollback_failed') return { kind: 'waiting', progress: p };
+      if (opts.onData && run.data && p.currentStep !== null && Date.now() - dataAt >= DATA_POLL_MS) {
+        dataAt = Date.now();
+        const data = run.data().catch(() => null);
+        inFlight = data;
+        const d = await Promise.race([data, finished]);
+        if (d === 'finished') break;
+        if (d !== null) opts.onData(d, p.currentStep);
+      }
     }
   } finally {
     clearTimeout(timer);
