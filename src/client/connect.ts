@@ -24,7 +24,8 @@ export async function connectClient(settings: TemporalSettings): Promise<Client>
       makeGrpcRetryInterceptor({
         delayFunction: retry.delayFunction,
         retryableDecider: (attempt, status) => {
-          if (status.code !== GrpcStatus.OK) lastFailure = { code: status.code, details: status.details };
+          // A retry that starts after the deadline fails with DEADLINE_EXCEEDED: not the reason.
+          if (status.code !== GrpcStatus.OK && status.code !== GrpcStatus.DEADLINE_EXCEEDED) lastFailure = { code: status.code, details: status.details };
           return retry.retryableDecider(attempt, status);
         },
       }),
