@@ -3,12 +3,14 @@
  * `godwit` command, src/cli/main.ts and what it imports, into ES modules under dist/cli,
  * which bin/godwit.js runs.
  *
- * One bundle of our own code, split at each `import()`: a command's modules are a chunk
- * of their own, loaded only when that command runs. Packages stay in node_modules and are
- * imported from there as Node would (the SDK's packages share state between the CLI, the
- * worker and the activities; libpg-query finds its WebAssembly beside its own files).
- * Files that ship beside the code (workflows/ for the worker's bundler, examples/) are
- * found from the package root (src/package-root.ts), not from dist/.
+ * One bundle, split at each `import()`: a command's modules are a chunk of their own,
+ * loaded only when that command runs. Small pure-JavaScript packages (commander, yaml, zod,
+ * xstate) are bundled in: loaded from node_modules, zod alone is a hundred-odd ES modules
+ * for Node to resolve and read on every run. The rest stays in node_modules, imported as
+ * Node would: the SDK's packages share state between the CLI, the worker and the
+ * activities, libpg-query finds its WebAssembly beside its own files, pg has an optional
+ * native part. Files that ship beside the code (workflows/ for the worker's bundler,
+ * examples/) are found from the package root (src/package-root.ts), not from dist/.
  */
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +21,8 @@ import { packageRoot } from '../src/package-root';
 export const DIST_CLI = join('dist', 'cli');
 /** What bin/godwit.js imports. */
 export const CLI_ENTRY = join(DIST_CLI, 'main.js');
+/** Left in node_modules (see above); every other package is bundled. */
+const EXTERNAL = ['@temporalio/*', 'libpg-query', 'pg', 'pg-native'];
 
 /** Builds dist/cli from the sources under `root`; returns the entry module's path. */
 export async function buildCli(root: string = packageRoot()): Promise<string> {
@@ -37,7 +41,10 @@ export async function buildCli(root: string = packageRoot()): Promise<string> {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    packages: 'external',
+    external: EXTERNAL,
+    // Bundled CommonJS packages (commander, yaml) require Node's built-in modules, which an
+    // ES module has no `require` for: give the bundle one.
+    banner: { js: "import { createRequire as __godwitRequire } from 'node:module';\nconst require = __godwitRequire(import.meta.url);" },
     sourcemap: 'linked',
     logLevel: 'warning',
   });
