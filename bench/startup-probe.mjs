@@ -1,8 +1,7 @@
 // Where `godwit apply`'s startup goes, stage by stage, in a fresh process: what
 // bin/godwit.js does before the workflow starts, in the same order, each stage timed on
-// its own. Run by bench/run.ts (after it made sure the compiled CLI is fresh and has run
-// once, so its V8 code cache exists); prints one JSON line. Plain .mjs so that nothing is
-// compiled before the first mark.
+// its own. Run by bench/run.ts (after it built dist/cli); prints one JSON line. Plain .mjs
+// so that nothing is compiled before the first mark.
 import { performance } from 'node:perf_hooks';
 
 const marks = { boot: performance.now() };
@@ -15,43 +14,31 @@ const stage = async (name, fn) => {
   return value;
 };
 
-const { fileURLToPath } = await import('node:url');
-const root = fileURLToPath(new URL('..', import.meta.url));
 const manifest = process.argv[2];
 if (!manifest) throw new Error('usage: startup-probe.mjs <manifest>');
 
-const { freshEntry, loadCompiled } = await import('../bin/cli-build.js');
-const entry = await stage('check', () => {
-  const found = freshEntry(root);
-  if (!found) throw new Error('the compiled CLI is missing or stale: run `npm run build` first');
-  return found;
-});
-const { main } = await stage('main', () => loadCompiled(entry, 'apply'));
-// `apply` up to the point where it connects: its modules initialised, the manifest read and
-// validated. Pointed at a closed port, it stops there with an error (silenced here).
+const { main } = await stage('main', () => import('../dist/cli/main.js'));
+// What apply does before it needs Temporal, through `godwit plan <manifest>` (offline):
+// the same modules (yaml, zod and the operations' schemas), the manifest read, validated
+// and planned (apply plans it offline for the run's summary in the Web UI).
 await stage('apply', async () => {
-  const error = console.error;
-  console.error = () => undefined;
+  const log = console.log;
+  console.log = () => undefined;
   try {
-    await main(['node', 'godwit', 'apply', manifest, '--target', 'probe', '--address', '127.0.0.1:1']);
+    await main(['node', 'godwit', 'plan', manifest]);
   } finally {
-    console.error = error;
-    process.exitCode = 0;
+    console.log = log;
   }
 });
+// Then apply loads the SDK's client and connects (src/client/connect.ts: a first call).
+const { Connection } = await stage('sdk', () => import('@temporalio/client'));
 if (process.env.TEMPORAL_ADDRESS) {
-  // What connectWire opens: one HTTP/2 connection.
-  const { connect } = await import('node:http2');
-  const session = await stage(
-    'connect',
-    () =>
-      new Promise((resolve, reject) => {
-        const s = connect(`http://${process.env.TEMPORAL_ADDRESS}`);
-        s.once('connect', () => resolve(s));
-        s.once('error', reject);
-      }),
-  );
-  await stage('close', () => new Promise((resolve) => session.close(resolve)));
+  const connection = await stage('connect', async () => {
+    const c = Connection.lazy({ address: process.env.TEMPORAL_ADDRESS });
+    await c.workflowService.getSystemInfo({});
+    return c;
+  });
+  await stage('close', () => connection.close());
 }
 marks.total = last;
 process.stdout.write(`${JSON.stringify(marks)}\n`);

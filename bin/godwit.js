@@ -1,30 +1,13 @@
 #!/usr/bin/env node
-// Runs the compiled CLI (dist/cli, see cli-build.js), building it first when it is
-// missing or older than a source file. When it cannot be built, the TypeScript
-// sources run through tsx: `npx godwit ...` works straight after `npm ci` either way.
-import { fileURLToPath } from 'node:url';
-import { buildCli, freshEntry, loadCompiled } from './cli-build.js';
+// The `godwit` command: the CLI compiled into dist/cli by `npm run build`, which `npm ci`
+// runs (npm's prepare). During development, `npm run dev -- <command>` runs the
+// TypeScript sources instead, without a build.
+import { existsSync } from 'node:fs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-
-async function compiledEntry() {
-  if (process.env.GODWIT_FROM_SOURCE === '1') return null;
-  const fresh = freshEntry(root);
-  if (fresh) return fresh;
-  try {
-    return await buildCli(root);
-  } catch (err) {
-    process.stderr.write(`godwit: running from the TypeScript sources (the compiled CLI could not be built: ${String(err?.message ?? err).split('\n')[0]})\n`);
-    return null;
-  }
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('godwit: the CLI is not built (dist/cli/main.js is missing): run `npm run build` in the godwit package\n');
+  process.exit(1);
 }
-
-const entry = await compiledEntry();
-if (entry) {
-  await loadCompiled(entry).main();
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  const { main } = await import('../src/cli/main.ts');
-  await main();
-}
+const { main } = await import(entry.href);
+await main();

@@ -70,7 +70,7 @@ export async function connectNative(settings: Pick<TemporalSettings, 'address' |
  * worker down gracefully (running activities get the grace time to finish).
  */
 export async function runWorker(flags: { address?: string; namespace?: string; taskQueue?: string } = {}, out: (line: string) => void = console.log): Promise<void> {
-  const settings = temporalSettings(flags);
+  const settings = await temporalSettings(flags);
   const connection = await connectNative(settings);
   const client = await Connection.connect({ address: settings.address, ...settings.connection });
   try {

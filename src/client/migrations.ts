@@ -1,14 +1,22 @@
 /**
- * Migrations through the SDK's client: what tests, scripts and the benches use, since
- * they also signal, update and describe the run. The CLI's apply path starts and
- * watches runs through src/client/wire instead, which loads in a fraction of the time.
+ * Starting and following migrations through the SDK's client: what `godwit apply`, the
+ * tests, scripts and the benches use.
  */
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  CancelledFailure,
+  TerminatedFailure,
+  TimeoutFailure,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import type { TemporalSettings } from '../config/temporal';
 import { GodwitMigrationIdKey, GodwitStateKey, GodwitTargetKey, stateQuery } from '../../workflows/messages';
-import { SEARCH_ATTRIBUTE, WORKFLOW_TYPE } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTE, WORKFLOW_TYPE, type MigrationResult } from '../../workflows/definitions';
 import type { migrationWorkflow } from '../../workflows/migration';
-import { alreadyRunningError, MigrationFailedError } from './errors';
+import { alreadyRunningError, explainTemporalError, isUnavailable, MigrationFailedError } from './errors';
 import { migrationStartRequest, type StartOptions } from './start';
 import { watchRun, type MigrationRun, type ProgressEvent, type WatchOutcome } from './watch';
 
@@ -16,6 +24,11 @@ export { MigrationAlreadyRunningError, MigrationFailedError } from './errors';
 export { migrationInput, type StartOptions } from './start';
 export { watchRun, type MigrationRun, type ProgressEvent, type WatchOutcome } from './watch';
 
+/**
+ * How long a run is followed through a server that cannot be reached (a restart, a
+ * failover) before the CLI gives up on it; the run itself goes on regardless.
+ */
+const UNAVAILABLE_BUDGET_MS = 120_000;
 
 /** Starts one migration as its own workflow `godwit/<target>/<id>`. */
 export async function startMigration(client: Client, settings: TemporalSettings, opts: StartOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof migrationWorkflow>> {
@@ -36,35 +49,77 @@ export async function startMigration(client: Client, settings: TemporalSettings,
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) throw alreadyRunningError(settings, opts.target, opts.loaded.manifest.id, request.workflowId);
-    throw err;
+    throw explainTemporalError(settings, err);
   }
 }
 
-/** An SDK workflow handle as a MigrationRun: its failure as MigrationFailedError. */
-export function sdkRun(handle: WorkflowHandle<typeof migrationWorkflow>): MigrationRun {
+/** How a run that did not complete ended, as MigrationFailedError: the workflow's own failure (PlanError, LeaseHeldError...), or what closed it. */
+async function failedRun(handle: WorkflowHandle<typeof migrationWorkflow>, err: WorkflowFailedError): Promise<MigrationFailedError> {
+  const runId = (await handle.describe()).runId;
+  const failed = (message: string, type: string | undefined) => new MigrationFailedError(message, type, handle.workflowId, runId);
+  const cause = err.cause;
+  if (cause instanceof TerminatedFailure) {
+    // The SDK's message when the terminate request gave no reason.
+    const reason = cause.message === 'Workflow execution terminated' ? '' : cause.message;
+    return failed(`the workflow was terminated${reason ? `: ${reason}` : ''}`, 'Terminated');
+  }
+  if (cause instanceof CancelledFailure) return failed('the workflow was cancelled', 'Cancelled');
+  if (cause instanceof TimeoutFailure) return failed('the workflow timed out', 'TimedOut');
+  const app = cause as { message?: string; type?: string } | undefined;
+  return failed(app?.message ?? err.message, app?.type);
+}
+
+export interface FollowOptions {
+  /** For errors that say what to do (unreachable, refused); without it they come as the SDK threw them. */
+  settings?: Pick<TemporalSettings, 'address' | 'namespace' | 'connection'>;
+  /** Aborting it ends a wait for the result that is still open (a run parked for a human). */
+  signal?: AbortSignal;
+}
+
+/**
+ * An SDK workflow handle as a MigrationRun: its failure as MigrationFailedError. Its result
+ * is waited for through a server restart: calls that find the server unavailable are
+ * retried (the SDK retries each call; this goes on for UNAVAILABLE_BUDGET_MS).
+ */
+export function sdkRun(handle: WorkflowHandle<typeof migrationWorkflow>, opts: FollowOptions = {}): MigrationRun {
+  const { connection } = handle.client;
+  const result = () => (opts.signal ? connection.withAbortSignal(opts.signal, () => handle.result()) : handle.result());
   return {
     workflowId: handle.workflowId,
     runId: 'firstExecutionRunId' in handle ? String(handle.firstExecutionRunId) : '',
     progress: () => handle.query(stateQuery),
-    async result() {
-      try {
-        return await handle.result();
-      } catch (err) {
-        if (err instanceof WorkflowFailedError) {
-          const cause = err.cause as { message?: string; type?: string } | undefined;
-          throw new MigrationFailedError(cause?.message ?? err.message, cause?.type, handle.workflowId, (await handle.describe()).runId);
+    async result(): Promise<MigrationResult> {
+      let unavailableSince: number | undefined;
+      for (;;) {
+        try {
+          return await result();
+        } catch (err) {
+          if (err instanceof WorkflowFailedError) throw await failedRun(handle, err);
+          if (isUnavailable(err) && !opts.signal?.aborted && Date.now() - (unavailableSince ??= Date.now()) < UNAVAILABLE_BUDGET_MS) {
+            await new Promise((r) => setTimeout(r, 1_000));
+            continue;
+          }
+          throw opts.settings ? explainTemporalError(opts.settings, err) : err;
         }
-        throw err;
       }
     },
   };
 }
 
-/** watchRun for an SDK handle (see watch.ts). */
-export function watchMigration(
+/**
+ * watchRun for an SDK handle (see watch.ts). When the watch ends before the run closes (it
+ * waits for a human in rollback_failed), the wait for its result is cancelled, so that
+ * closing the connection does not wait out the server's long poll.
+ */
+export async function watchMigration(
   handle: WorkflowHandle<typeof migrationWorkflow>,
   onEvent: (e: ProgressEvent) => void,
-  opts: { pollMs?: number; firstPollMs?: number; stopWhenWaiting?: boolean } = {},
+  opts: { pollMs?: number; firstPollMs?: number; stopWhenWaiting?: boolean; settings?: FollowOptions['settings'] } = {},
 ): Promise<WatchOutcome> {
-  return watchRun(sdkRun(handle), onEvent, opts);
+  const done = new AbortController();
+  try {
+    return await watchRun(sdkRun(handle, { ...opts, signal: done.signal }), onEvent, opts);
+  } finally {
+    done.abort();
+  }
 }

@@ -1,7 +1,7 @@
-import type { Client, WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
+import { defaultPayloadConverter, type TypedSearchAttributes } from '@temporalio/common';
 import { runUrl, type TemporalSettings } from '../config/temporal';
-import { type DataProgress, type MigrationProgress } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTE, type DataProgress, type MigrationProgress } from '../../workflows/definitions';
 import { stateQuery } from '../../workflows/messages';
 import { FINAL_STATES, type MigrationState } from '../lifecycle/states';
 import { targetQuery } from './audit-heads';
@@ -24,9 +24,8 @@ export interface MigrationStatusRow {
  * What the running step's last heartbeat said about its data (activities/pacing.ts), read
  * from the run's pending activities: the same details the Temporal UI shows for it.
  */
-export async function dataProgress(handle: WorkflowHandle): Promise<DataProgress | null> {
-  const d = await handle.describe();
-  for (const a of d.raw.pendingActivities ?? []) {
+export function dataProgress(described: WorkflowExecutionDescription): DataProgress | null {
+  for (const a of described.raw.pendingActivities ?? []) {
     const payload = a.heartbeatDetails?.payloads?.[0];
     if (!payload) continue;
     const details = defaultPayloadConverter.fromPayload<{ data?: DataProgress } | null>(payload as Parameters<typeof defaultPayloadConverter.fromPayload>[0]);
@@ -47,6 +46,12 @@ function closedState(recorded: string, status: string): string {
   return status.toLowerCase();
 }
 
+/** The lifecycle state a run last recorded in its search attributes. */
+function recordedState(attributes: TypedSearchAttributes): string | undefined {
+  const value = attributes.getAll().find((p) => p.key.name === SEARCH_ATTRIBUTE.state)?.value;
+  return typeof value === 'string' ? value : undefined;
+}
+
 /** Latest run of each migration on a target, from Temporal's visibility store. */
 export async function migrationStatus(client: Client, settings: TemporalSettings, target: string, limit = 200): Promise<MigrationStatusRow[]> {
   const seen = new Map<string, MigrationStatusRow>();
@@ -56,7 +61,7 @@ export async function migrationStatus(client: Client, settings: TemporalSettings
     const sa = wf.typedSearchAttributes;
     const migrationId = (sa.getAll().find((p) => p.key.name === 'GodwitMigrationId')?.value as string | undefined) ?? wf.workflowId;
     if (seen.has(migrationId)) continue; // list is newest first
-    const recorded = (sa.getAll().find((p) => p.key.name === 'GodwitState')?.value as string | undefined) ?? 'unknown';
+    const recorded = recordedState(sa) ?? 'unknown';
     seen.set(migrationId, {
       migrationId,
       state: closedState(recorded, wf.status.name),
@@ -71,24 +76,42 @@ export async function migrationStatus(client: Client, settings: TemporalSettings
     });
   }
   const rows = [...seen.values()].sort((a, b) => a.migrationId.localeCompare(b.migrationId, 'en', { numeric: true }));
-  await Promise.all(
-    rows
-      .filter((r) => r.status === 'RUNNING')
-      .map(async (r) => {
-        try {
-          // A run with no worker to answer must not hang `status`: give up on the live view after 2 s.
-          const handle = client.workflow.getHandle(r.workflowId, r.runId);
-          const p: MigrationProgress = await Promise.race([
-            handle.query(stateQuery),
-            new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer')), 2_000).unref()),
-          ]);
-          r.state = p.state;
-          r.currentStep = p.currentStep;
-          r.data = await dataProgress(handle).catch(() => null);
-        } catch {
-          // no worker to answer: keep what visibility says
-        }
-      }),
-  );
+  await Promise.all(rows.filter((r) => r.status === 'RUNNING').map((r) => refreshOpenRow(client, r)));
   return rows;
+}
+
+/** How long `status` waits for a running migration's live state before it keeps what visibility says. */
+const LIVE_STATE_TIMEOUT_MS = 2_000;
+
+/**
+ * A row the visibility store lists as running, brought up to date. That store is written
+ * after the fact: a run that closed a moment ago (`apply --wait` just returned) can still be
+ * listed as running, in the state it last recorded. The run's own record (describe) says
+ * whether it is open; only then is its live state asked for, with a deadline, so that a run
+ * no worker answers for cannot hang `status`, and no call is left in flight when the
+ * connection closes (a call the SDK retries on a closed connection throws from its timer).
+ */
+async function refreshOpenRow(client: Client, row: MigrationStatusRow): Promise<void> {
+  const handle = client.workflow.getHandle(row.workflowId, row.runId);
+  try {
+    const described = await handle.describe();
+    const status = described.status.name;
+    if (status !== 'RUNNING') {
+      row.status = status;
+      row.closeTime = described.closeTime?.toISOString() ?? null;
+      row.state = closedState(recordedState(described.typedSearchAttributes) ?? row.state, status);
+      return;
+    }
+    row.data = dataProgress(described);
+  } catch {
+    // its history is gone (retention) or the server did not answer: keep what visibility says
+    return;
+  }
+  try {
+    const p: MigrationProgress = await client.connection.withDeadline(Date.now() + LIVE_STATE_TIMEOUT_MS, () => handle.query(stateQuery));
+    row.state = p.state;
+    row.currentStep = p.currentStep;
+  } catch {
+    // no worker answered in time: keep what visibility says
+  }
 }

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_TASK_QUEUE } from '../../workflows/definitions';
@@ -62,11 +61,11 @@ const SECURITY_VARIABLE = /^TEMPORAL_(API_KEY|TLS|TLS_.+|GRPC_META_.+|PROFILE|CO
  * forms), TEMPORAL_GRPC_META_*, and a profile (TEMPORAL_PROFILE) of the TOML file the Temporal CLI writes.
  * Null when none of that is set, without loading the reader: most runs talk plain gRPC to a dev server.
  */
-function temporalEnvConfig(env: NodeJS.ProcessEnv): TemporalEnvConfig | null {
+async function temporalEnvConfig(env: NodeJS.ProcessEnv): Promise<TemporalEnvConfig | null> {
   const defaultFile = join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'temporalio', 'temporal.toml');
   if (!Object.keys(env).some((k) => SECURITY_VARIABLE.test(k)) && !existsSync(defaultFile)) return null;
   try {
-    const { loadClientConnectConfig } = createRequire(import.meta.url)('@temporalio/envconfig') as typeof import('@temporalio/envconfig');
+    const { loadClientConnectConfig } = await import('@temporalio/envconfig');
     const { connectionOptions: o, namespace } = loadClientConnectConfig({ overrideEnvVars: env as Record<string, string> });
     const connection: TemporalConnectionOptions = {};
     if (o.tls !== undefined && o.tls !== null) connection.tls = o.tls as TemporalConnectionOptions['tls'];
@@ -82,12 +81,12 @@ function temporalEnvConfig(env: NodeJS.ProcessEnv): TemporalEnvConfig | null {
 }
 
 /** Flags > environment > godwit.yaml > defaults. */
-export function temporalSettings(
+export async function temporalSettings(
   flags: { address?: string; namespace?: string; taskQueue?: string; uiUrl?: string } = {},
   env: NodeJS.ProcessEnv = process.env,
   config: GodwitConfig = loadConfig(),
-): TemporalSettings {
-  const secured = temporalEnvConfig(env);
+): Promise<TemporalSettings> {
+  const secured = await temporalEnvConfig(env);
   const address = flags.address ?? env.TEMPORAL_ADDRESS ?? config.temporal?.address ?? secured?.address ?? `${DEFAULT_TEMPORAL_HOST}:${DEFAULT_TEMPORAL_PORT}`;
   const namespace = flags.namespace ?? env.TEMPORAL_NAMESPACE ?? config.temporal?.namespace ?? secured?.namespace ?? 'default';
   return {

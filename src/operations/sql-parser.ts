@@ -1,12 +1,9 @@
 /**
  * The real Postgres parser (libpg-query, compiled to WebAssembly) behind a synchronous
  * call, so planning stays synchronous. The module is loaded once, by `loadSqlParser()`,
- * which whoever plans awaits first; it is required only then, so that code which never
- * plans (most CLI commands, the workflow bundle) never loads it. `require`, not `import()`:
- * the compiled CLI is one CommonJS file run with a V8 code cache (bin/cli-build.js), where
- * a dynamic import has no loader to go to.
+ * which whoever plans awaits first; it is imported only then, so that code which never
+ * plans (most CLI commands, the workflow bundle) never loads it.
  */
-import { createRequire } from 'node:module';
 import type { Node, ParseResult, ScanToken } from 'libpg-query';
 import { PlanError } from './types';
 
@@ -18,7 +15,7 @@ let loading: Promise<void> | undefined;
 export function loadSqlParser(): Promise<void> {
   loading ??= Promise.resolve()
     .then(async () => {
-      const lib = createRequire(import.meta.url)('libpg-query') as typeof import('libpg-query');
+      const lib = await import('libpg-query');
       await lib.loadModule();
       parseSync = lib.parseSync;
       scanSync = lib.scanSync;

@@ -5,7 +5,7 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { connectOrStartTemporal } from '../../src/devserver';
 import { packageRoot } from '../../src/package-root';
-import { buildCli, freshEntry } from '../../bin/cli-build.js';
+import { buildCli } from '../../scripts/build';
 import { WORKFLOWS_PATH } from '../../worker';
 
 declare module 'vitest' {
@@ -22,9 +22,9 @@ declare module 'vitest' {
  * the workflow code bundled once so each test worker starts in milliseconds.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  // The compiled CLI that spawned `godwit` processes run, built once here rather than by
-  // several test files' processes at the same moment.
-  if (!freshEntry(packageRoot())) await buildCli(packageRoot());
+  // Spawned `godwit` processes run the compiled CLI (bin/godwit.js → dist/cli): built here
+  // from the sources under test, once for the whole run.
+  await buildCli(packageRoot());
   const endpoint = await connectOrStartTemporal({ onNote: (line) => console.log(line) });
   const dir = join(packageRoot(), '.godwit', 'cache');
   mkdirSync(dir, { recursive: true });

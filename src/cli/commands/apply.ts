@@ -1,9 +1,7 @@
 import { userInfo } from 'node:os';
+import type { Client } from '@temporalio/client';
 import { loadManifests, type LoadedManifest } from '../../manifest';
-// Not the SDK's client: see src/client/wire/run.ts for why apply talks to Temporal on its own.
 import { MigrationFailedError } from '../../client/errors';
-import { watchRun } from '../../client/watch';
-import { connectWire, startMigrationRun, type TemporalWire } from '../../client/wire/run';
 import { runUrl, temporalSettings, type TemporalSettings } from '../../config/temporal';
 import { TARGET_ALIAS } from '../../config/targets';
 import { canonicalRequest } from '../../auth/payload';
@@ -61,13 +59,16 @@ export async function applyCommand(path: string, opts: ApplyOptions, out: (line:
   }
   const manifests = await loadManifests(path);
   if (manifests.length === 0) throw new CliError(`no manifests found in ${path}: expected .yaml, .yml, .json or .sql files`);
-  const settings = temporalSettings(opts);
-  const wire = await connectWire(settings);
+  const settings = await temporalSettings(opts);
+  // The SDK's client loads only now, when there is something to send it: a manifest that
+  // does not load or validate fails without paying for it.
+  const { connectClient } = await import('../../client/connect');
+  const client = await connectClient(settings);
   const reports: ApplyReport[] = [];
   const wait = opts.wait || manifests.length > 1;
   try {
     for (const loaded of manifests) {
-      const { report, code } = await applyOne(wire, settings, loaded, opts, wait, opts.json ? () => undefined : out);
+      const { report, code } = await applyOne(client, settings, loaded, opts, wait, opts.json ? () => undefined : out);
       reports.push(report);
       if (code !== ExitCode.applied) {
         if (opts.json) out(JSON.stringify({ migrations: reports }, null, 2));
@@ -76,7 +77,7 @@ export async function applyCommand(path: string, opts: ApplyOptions, out: (line:
       }
     }
   } finally {
-    await wire.close();
+    await client.connection.close();
   }
   if (opts.json) out(JSON.stringify({ migrations: reports }, null, 2));
   return ExitCode.applied;
@@ -93,7 +94,7 @@ async function signRequest(loaded: LoadedManifest, target: string, principal: st
 }
 
 async function applyOne(
-  wire: TemporalWire,
+  client: Client,
   settings: TemporalSettings,
   loaded: LoadedManifest,
   opts: ApplyOptions,
@@ -103,14 +104,15 @@ async function applyOne(
   const id = loaded.manifest.id;
   const requestedBy = opts.requestedBy ?? defaultRequester();
   const key = opts.key ?? process.env.GODWIT_SIGNING_KEY;
-  const run = await startMigrationRun(wire, settings, {
+  const { startMigration, watchMigration } = await import('../../client/migrations');
+  const handle = await startMigration(client, settings, {
     target: opts.target,
     loaded,
     requestedBy,
     ...(key ? { requestSignature: await signRequest(loaded, opts.target, requestedBy, key) } : {}),
     ...(opts.faults ? { faults: opts.faults } : {}),
   });
-  const { workflowId, runId } = run;
+  const { workflowId, firstExecutionRunId: runId } = handle;
   const url = runUrl(settings, workflowId, runId);
   const base = { migrationId: id, workflowId, runId, url };
   out(`${bold(id)} → ${opts.target}: started ${url}`);
@@ -119,12 +121,12 @@ async function applyOne(
   }
   let outcome;
   try {
-    outcome = await watchRun(run, (e) => {
+    outcome = await watchMigration(handle, (e) => {
       out(formatProgress(e));
       if (e.kind === 'transition' && e.to === 'awaiting_approval') {
         out(`  waiting for approval: \`godwit approve ${id} --target ${opts.target}\` (or reject), or in the UI: ${url}`);
       }
-    });
+    }, { settings });
   } catch (err) {
     if (err instanceof MigrationFailedError) {
       const drift = err.type === 'ChecksumMismatchError';

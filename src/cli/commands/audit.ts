@@ -27,7 +27,7 @@ export async function auditVerifyCommand(
   opts: { target: string; json?: boolean; address?: string; namespace?: string; taskQueue?: string },
   out: (line: string) => void = console.log,
 ): Promise<ExitCode> {
-  const settings = temporalSettings(opts);
+  const settings = await temporalSettings(opts);
   const client = await connectClient(settings);
   try {
     const report = await verifyAuditLog(client, settings, opts.target);

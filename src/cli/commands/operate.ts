@@ -64,7 +64,7 @@ async function sign(handle: Awaited<ReturnType<typeof runningHandle>>, action: O
  * roll back, and retry or resolve one that is waiting in rollback_failed.
  */
 export async function operateCommand(action: OperatorAction, migrationId: string, opts: OperateOptions, out: (line: string) => void = console.log): Promise<void> {
-  const settings = temporalSettings(opts);
+  const settings = await temporalSettings(opts);
   const client = await connectClient(settings);
   const by = opts.by ?? defaultRequester();
   try {

@@ -65,7 +65,7 @@ export async function planCommand(path: string, opts: PlanOptions, out: (line: s
   }
 
   const target = opts.target;
-  const settings = temporalSettings(opts);
+  const settings = await temporalSettings(opts);
   // The Temporal client only here: an offline plan loads none of it.
   const { connectClient, planAgainstTarget } = await import('../../client');
   const client = await connectClient(settings);

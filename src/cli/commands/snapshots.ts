@@ -24,7 +24,7 @@ export async function snapshotsCommand(
   opts: { target: string; json?: boolean; address?: string; namespace?: string; taskQueue?: string },
   out: (line: string) => void = console.log,
 ): Promise<void> {
-  const settings = temporalSettings(opts);
+  const settings = await temporalSettings(opts);
   const client = await connectClient(settings);
   try {
     const report = await manageSnapshots(client, settings, { target: opts.target, action });

@@ -8,7 +8,7 @@ export async function statusCommand(
   opts: { target: string; json?: boolean; address?: string; namespace?: string; uiUrl?: string },
   out: (line: string) => void = console.log,
 ): Promise<void> {
-  const settings = temporalSettings(opts);
+  const settings = await temporalSettings(opts);
   const client = await connectClient(settings);
   try {
     const rows = await migrationStatus(client, settings, opts.target);

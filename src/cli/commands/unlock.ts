@@ -12,7 +12,7 @@ export async function unlockCommand(
   opts: { target: string; by?: string; json?: boolean; address?: string; namespace?: string; taskQueue?: string },
   out: (line: string) => void = console.log,
 ): Promise<void> {
-  const settings = temporalSettings(opts);
+  const settings = await temporalSettings(opts);
   const client = await connectClient(settings);
   try {
     const report = await unlockTarget(client, settings, { target: opts.target, by: opts.by ?? defaultRequester() });

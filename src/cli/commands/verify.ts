@@ -11,7 +11,7 @@ export async function verifyCommand(
   out: (line: string) => void = console.log,
 ): Promise<ExitCode> {
   const manifests = await loadManifests(path);
-  const settings = temporalSettings(opts);
+  const settings = await temporalSettings(opts);
   const client = await connectClient(settings);
   try {
     const report = await verifyDrift(client, settings, opts.target, manifests);
