@@ -14,11 +14,12 @@ import {
 } from '@temporalio/client';
 import type { TemporalSettings } from '../config/temporal';
 import { GodwitMigrationIdKey, GodwitStateKey, GodwitTargetKey, stateQuery } from '../../workflows/messages';
-import { SEARCH_ATTRIBUTE, WORKFLOW_TYPE, type MigrationResult } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTE, WORKFLOW_TYPE, type DataProgress, type MigrationResult } from '../../workflows/definitions';
 import type { migrationWorkflow } from '../../workflows/migration';
 import { alreadyRunningError, explainTemporalError, isUnavailable, MigrationFailedError } from './errors';
 import { migrationStartRequest, type StartOptions } from './start';
 import { watchRun, type MigrationRun, type ProgressEvent, type WatchOutcome } from './watch';
+import { dataProgress } from './status';
 
 export { MigrationAlreadyRunningError, MigrationFailedError } from './errors';
 export { migrationInput, type StartOptions } from './start';
@@ -88,6 +89,7 @@ export function sdkRun(handle: WorkflowHandle<typeof migrationWorkflow>, opts: F
     workflowId: handle.workflowId,
     runId: 'firstExecutionRunId' in handle ? String(handle.firstExecutionRunId) : '',
     progress: () => handle.query(stateQuery),
+    data: async () => dataProgress(await handle.describe()),
     async result(): Promise<MigrationResult> {
       let unavailableSince: number | undefined;
       for (;;) {
@@ -114,7 +116,7 @@ export function sdkRun(handle: WorkflowHandle<typeof migrationWorkflow>, opts: F
 export async function watchMigration(
   handle: WorkflowHandle<typeof migrationWorkflow>,
   onEvent: (e: ProgressEvent) => void,
-  opts: { pollMs?: number; firstPollMs?: number; stopWhenWaiting?: boolean; settings?: FollowOptions['settings'] } = {},
+  opts: { pollMs?: number; firstPollMs?: number; stopWhenWaiting?: boolean; settings?: FollowOptions['settings']; onData?: (d: DataProgress, step: string) => void } = {},
 ): Promise<WatchOutcome> {
   const done = new AbortController();
   try {

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
@@ -147,6 +150,22 @@ policy: { approval: never, throttle: { rate: 4000 } }
     }
     const outcome = await watchMigration(handle, () => undefined, { pollMs: 250 });
     expect(finalState(outcome)).toBe('applied');
+    expect(await counts()).toEqual({ done: ROWS, twice: 0 });
+  }, 300_000);
+
+  it("apply --wait prints the fill's rows, rate and ETA as it goes (plain lines, not a terminal)", async () => {
+    const worker = await spawnWorker(t.env);
+    workers.push(worker);
+    const file = join(mkdtempSync(join(tmpdir(), 'godwit-pacing-')), '0003_watched.yaml');
+    writeFileSync(file, `
+id: 0003_watched
+operations:
+  - backfill: { table: items, set: { v: "v + 1" } }
+policy: { approval: never, throttle: { rate: 5000 } }
+`);
+    const r = await runCli(['apply', file, '--target', 'app', '--wait'], t.env);
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toMatch(/step 1\. backfill items\.v: fill [\d,]+ of ~40,000 rows \(\d+%\)(, [\d,]+ rows\/s)?(, ETA \w+)?; batch [\d,]+ rows, \d+ ms/);
     expect(await counts()).toEqual({ done: ROWS, twice: 0 });
   }, 300_000);
 

@@ -9,6 +9,7 @@ import { SigningError, sshSign } from '../../auth/ssh';
 import { describeRestore, type FaultInjection, type MigrationProgress } from '../../../workflows/definitions';
 import { CliError, ExitCode } from '../exit-codes';
 import { bold, formatProgress, stateColor } from '../output';
+import { DataProgressView } from '../progress';
 
 export interface ApplyOptions {
   target: string;
@@ -120,13 +121,21 @@ async function applyOne(
     return { report: { ...base, state: 'planned', alreadyApplied: false, fingerprintBefore: null, fingerprintAfter: null, reason: null, rollback: null }, code: ExitCode.applied };
   }
   let outcome;
+  // A running data step's rows, rate and ETA: a bar on a terminal, a line every 10 s in a log; none with --json.
+  const view = opts.json ? null : new DataProgressView(out);
   try {
-    outcome = await watchMigration(handle, (e) => {
-      out(formatProgress(e));
-      if (e.kind === 'transition' && e.to === 'awaiting_approval') {
-        out(`  waiting for approval: \`godwit approve ${id} --target ${opts.target}\` (or reject), or in the UI: ${url}`);
-      }
-    }, { settings });
+    outcome = await watchMigration(
+      handle,
+      (e) => {
+        view?.clear();
+        out(formatProgress(e));
+        if (e.kind === 'transition' && e.to === 'awaiting_approval') {
+          out(`  waiting for approval: \`godwit approve ${id} --target ${opts.target}\` (or reject), or in the UI: ${url}`);
+        }
+      },
+      { settings, ...(view ? { onData: (d, step) => view.update(step, d) } : {}) },
+    );
+    view?.clear();
   } catch (err) {
     if (err instanceof MigrationFailedError) {
       const drift = err.type === 'ChecksumMismatchError';
