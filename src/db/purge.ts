@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { quoteIdent } from './ident';
 import { RETIRED_SCHEMA } from './schemas';
-import { isConnectionLoss } from './pool';
+import { isConnectionLoss } from './connection-loss';
 
 /** How long a purge waits for its table's lock before it leaves the object for the next prune. */
 export const PURGE_LOCK_TIMEOUT = '5s';

@@ -41,7 +41,7 @@ describe('the compiled CLI (bin/godwit.js → dist/cli)', () => {
     expect(ran.stderr).toBe('godwit: the CLI is not built (dist/cli/main.js is missing): run `npm run build` in the godwit package\n');
   });
 
-  it("loads the SDK's client in apply only once there is something to send: a manifest that does not validate fails without it", async () => {
+  it("loads neither the SDK's client nor pg in apply before there is something to send: a manifest that does not validate fails without them", async () => {
     const manifest = join(scratch, '0001_bad.yaml');
     writeFileSync(manifest, 'id: 0001_bad\noperations:\n  - add_colum: { table: users }\n');
     // Packages imported by ES modules still go through require's cache when they are CommonJS, as the SDK is.
@@ -50,11 +50,12 @@ describe('the compiled CLI (bin/godwit.js → dist/cli)', () => {
       const { main } = await import(${JSON.stringify(join(REPO_ROOT, 'dist', 'cli', 'main.js'))});
       await main(['node', 'godwit', 'apply', ${JSON.stringify(manifest)}, '--target', 'app']);
       const loaded = Object.keys(createRequire(import.meta.url).cache);
-      console.log(JSON.stringify({ exitCode: process.exitCode, client: loaded.some((f) => f.includes('/@temporalio/client/')) }));
+      const has = (dir) => loaded.some((f) => f.includes(dir));
+      console.log(JSON.stringify({ exitCode: process.exitCode, client: has('/node_modules/@temporalio/client/'), pg: has('/node_modules/pg/') }));
     `;
     const { stdout, stderr } = await settle(run(process.execPath, ['--input-type=module', '-e', probe], { cwd: REPO_ROOT }));
     expect(stderr).toMatch(/unknown operation 'add_colum' \(did you mean add_column\?\)/);
-    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({ exitCode: 1, client: false });
+    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({ exitCode: 1, client: false, pg: false });
   });
 
   it('runs from the TypeScript sources for development (npm run dev --)', async () => {
