@@ -65,6 +65,17 @@ export class Pacer {
     return null;
   }
 
+  /**
+   * Whether the step's lanes may run batches side by side: only while nothing asks it to go
+   * slower. Otherwise they take turns, one batch (and its pause) at a time, so that a busy
+   * database sees the same pacing from many lanes as from one.
+   */
+  sideBySide(s: ThrottleSettings, load: LoadSignals | null, waiters: number): boolean {
+    if (s.lanes <= 1 || s.paused || s.rate !== null || s.pause_ms > 0 || waiters > 0) return false;
+    if (this.hold(s, load) !== null) return false;
+    return !(s.yield > 0 && load !== null && load.otherCommitsPerSec >= BUSY_COMMITS_PER_SEC);
+  }
+
   /** Learns from a finished batch; returns the pause before the next one. */
   afterBatch(b: BatchOutcome, s: ThrottleSettings, load: LoadSignals | null): PaceDecision {
     const why: string[] = [];
