@@ -35,7 +35,7 @@ interface BatchProgress {
   /** Over all lanes. */
   rows: number;
   batches: number;
-  /** How long the committed batches took (each one transaction: how long it held its row locks). */
+  /** How long each committed batch held its row locks: from its statement to its commit. */
   batchMs?: DurationHistogram;
 }
 
@@ -166,12 +166,13 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, co
         await turns.take();
         try {
           if (failure !== null) return;
-          const began = performance.now();
           const lane = lanes[i]!;
-          const done: { lane: LaneProgress | null; rows: number } = { lane: null, rows: 0 };
+          // From the statement that takes the batch's row locks to the commit that releases them.
+          const done: { lane: LaneProgress | null; rows: number; lockedAt: number } = { lane: null, rows: 0, lockedAt: 0 };
           const outcome = await inTransaction(c, input.policy, async (): Promise<'done' | 'held' | 'batch'> => {
             if (!(await pacing.beginBatch(c))) return 'held';
             const { text, values } = statement(lane, pacing.size);
+            done.lockedAt = performance.now();
             const { rows } = await c.query<Record<string, string> & { n: string }>(text, values);
             const top = rows[0];
             if (!top) return 'done';
@@ -189,7 +190,7 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, co
           else {
             lanes[i] = done.lane!;
             committed++;
-            const ms = performance.now() - began;
+            const ms = performance.now() - done.lockedAt;
             durations = addDuration(durations, ms);
             await pacing.afterBatch(done.rows, ms);
           }

@@ -294,6 +294,8 @@ interface LoadWindow {
   committed: number;
   failed: number;
   aborted: number;
+  /** The first pgbench client that aborted, as pgbench said it. */
+  abortedLine: string;
   lost: number;
   all: LatencyStats;
   during: LatencyStats;
@@ -356,6 +358,7 @@ async function loadWindow(ctx: Ctx, kind: LoadKind, round: number, scriptFile: s
     committed: txns.length,
     failed: segments.reduce((n, s) => n + s.failed, 0),
     aborted: segments.reduce((n, s) => n + s.aborted.length, 0),
+    abortedLine: segments.flatMap((s) => s.aborted)[0]?.replace(/\s+/g, ' ').slice(0, 300) ?? '',
     lost: tally,
     all: latencyStats(txns),
     during: latencyStats(during),
@@ -565,7 +568,7 @@ async function main(): Promise<void> {
       ...speed.map((r) => `- speed round ${r.round + 1}, ${r.tool}: ${Math.round(r.ms)} ms, data step ${Math.round(r.fillMs)} ms; ${r.detail}${r.batches ? `; batches ${r.batches.count}, max ${msx(r.batches.maxMs)} ms` : ''} (reset ${Math.round(r.resetMs)} ms, load ${r.load.toFixed(2)})`),
       ...windows.map(
         (w) =>
-          `- load ${LOAD_LABEL[w.kind]}: migration ${Math.round(w.migrationMs)} ms${w.detail ? ` (${w.detail})` : ''}; window ${w.windowS} s, txns ${w.committed}, lost ${w.lost}, failed ${w.failed}, aborted ${w.aborted}; ` +
+          `- load ${LOAD_LABEL[w.kind]}: migration ${Math.round(w.migrationMs)} ms${w.detail ? ` (${w.detail})` : ''}; window ${w.windowS} s, txns ${w.committed}, lost ${w.lost}, failed ${w.failed}, aborted ${w.aborted}${w.abortedLine ? ` (${w.abortedLine})` : ''}; ` +
           `all p50 ${msx(w.all.p50)} p99 ${msx(w.all.p99)} max ${msx(w.all.max)}; during (${w.during.n}) p50 ${msx(w.during.p50)} p99 ${msx(w.during.p99)} max ${msx(w.during.max)}` +
           `${w.batches ? `; batches ${w.batches.count}, max ${msx(w.batches.maxMs)} ms: ${histogramLine(w.batches)}` : ''}`,
       ),

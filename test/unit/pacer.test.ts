@@ -85,6 +85,21 @@ describe('holds', () => {
   });
 });
 
+describe('lanes', () => {
+  it('runs lanes side by side only while nothing asks the step to go slower', () => {
+    const p = new Pacer();
+    const s = resolveThrottle();
+    expect(p.sideBySide(s, idle, 0)).toBe(true);
+    expect(p.sideBySide(s, busy, 0)).toBe(false);
+    expect(p.sideBySide(s, idle, 1)).toBe(false);
+    expect(p.sideBySide(resolveThrottle({ rate: 1000 }), idle, 0)).toBe(false);
+    expect(p.sideBySide(resolveThrottle({ pause_ms: 10 }), idle, 0)).toBe(false);
+    expect(p.sideBySide(resolveThrottle({ paused: true }), idle, 0)).toBe(false);
+    expect(p.sideBySide(resolveThrottle({ lanes: 1 }), idle, 0)).toBe(false);
+    expect(p.sideBySide(resolveThrottle({ yield: 0 }), busy, 0)).toBe(true);
+  });
+});
+
 describe('settings', () => {
   it('layers defaults, the manifest and later changes, a null lifting a limit', () => {
     const s = resolveThrottle({ rate: 500, batch_ms: 20 }, { rate: null, paused: true });
