@@ -6,6 +6,7 @@ import { bindSnapshots, checkRestored, takeSnapshots, type SnapshotScope } from 
 import { changeLogsOf, createChangeLogs } from '../src/db/changes';
 import { recordRestore } from '../src/db/restores';
 import { addDuration, emptyDurations, type DurationHistogram } from '../src/throttle/durations';
+import { durationMs } from '../src/manifest/types';
 import { restoreFromLogs } from './restore';
 import type { PlannedStep } from '../src/operations/types';
 import type { AuditHead } from '../src/db/audit';
@@ -35,9 +36,14 @@ interface BatchProgress {
   /** Over all lanes. */
   rows: number;
   batches: number;
-  /** How long each committed batch held its row locks: from its statement to its commit. */
+  /** How long each batch held its row locks: from its statement to its commit (or its cancel, see cutShort). */
   batchMs?: DurationHistogram;
+  /** Batches cancelled at the lock cap (Pacer.lockCapMs) and retried smaller. */
+  cutShort?: number;
 }
+
+/** What the ledger row keeps about the batches, beside the resume points. */
+type BatchStats = Required<Pick<BatchProgress, 'batchMs' | 'cutShort'>>;
 
 const START: Readonly<BatchProgress> = { snapshotTaken: false, lastKey: null, rows: 0, batches: 0 };
 
@@ -58,13 +64,14 @@ async function saveProgress(client: pg.ClientBase, input: StepInput, progress: B
  * One lane's batch in the ledger row, in the batch's transaction: its own entry and the
  * totals, changed in place, so lanes committing side by side never write over each other's.
  */
-async function saveLane(client: pg.ClientBase, input: StepInput, lane: number, progress: LaneProgress, rows: number, batchMs: DurationHistogram): Promise<void> {
+async function saveLane(client: pg.ClientBase, input: StepInput, lane: number, progress: LaneProgress, rows: number, stats: BatchStats): Promise<void> {
   const { rowCount } = await client.query(
     `update godwit.step_ledger set progress = progress
        || jsonb_build_object('lanes', jsonb_set(progress->'lanes', array[$3::text], $4::jsonb),
-                             'rows', (progress->>'rows')::bigint + $5::bigint, 'batches', (progress->>'batches')::bigint + 1, 'batchMs', $6::jsonb)
+                             'rows', (progress->>'rows')::bigint + $5::bigint, 'batches', (progress->>'batches')::bigint + 1)
+       || $6::jsonb
      where run_id = $1 and step_id = $2`,
-    [input.runId, input.step.id, String(lane), JSON.stringify(progress), rows, JSON.stringify(batchMs)],
+    [input.runId, input.step.id, String(lane), JSON.stringify(progress), rows, JSON.stringify(stats)],
   );
   if (rowCount !== 1) throw new Error(`the ledger row of step ${input.step.id} is gone`);
 }
@@ -129,7 +136,8 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, co
   if (first === null) return { skipped: true, ms: Date.now() - started, auditHead };
 
   const progress = first;
-  let durations = progress.batchMs ?? emptyDurations();
+  const stats: BatchStats = { batchMs: progress.batchMs ?? emptyDurations(), cutShort: progress.cutShort ?? 0 };
+  const statementMs = durationMs(String(input.policy.statement_timeout));
   let committed = progress.batches;
   const estimated = await estimateRows(client, table, update.where);
   const pacing = new BatchPacing(client, input.runId, input.policy, 'fill', adaptive === true ? null : size, progress.rows, estimated);
@@ -169,29 +177,43 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, co
           const lane = lanes[i]!;
           // From the statement that takes the batch's row locks to the commit that releases them.
           const done: { lane: LaneProgress | null; rows: number; lockedAt: number } = { lane: null, rows: 0, lockedAt: 0 };
-          const outcome = await inTransaction(c, input.policy, async (): Promise<'done' | 'held' | 'batch'> => {
-            if (!(await pacing.beginBatch(c))) return 'held';
-            const { text, values } = statement(lane, pacing.size);
-            done.lockedAt = performance.now();
-            const { rows } = await c.query<Record<string, string> & { n: string }>(text, values);
-            const top = rows[0];
-            if (!top) return 'done';
-            done.rows = Number(top.n);
-            done.lane = { ...lane, lastKey: key.map((k) => top[k]!), rows: lane.rows + done.rows, batches: lane.batches + 1 };
-            await saveLane(c, input, i, done.lane, done.rows, durations);
-            await pacing.endBatch(c);
-            // Last before the commit: a stale lease rolls the batch back, and the lease row is
-            // locked only from here to the commit, so lanes do not wait on each other for it.
-            await checkFence(c, input.target, input.token);
-            return 'batch';
-          });
+          // The policy's statement_timeout, when it is shorter, is the one that counts.
+          const cap = pacing.lockCapMs();
+          const capped = cap !== null && (statementMs === null || statementMs === 0 || statementMs > cap) ? cap : null;
+          let outcome: 'done' | 'held' | 'batch';
+          try {
+            outcome = await inTransaction(c, input.policy, async (): Promise<'done' | 'held' | 'batch'> => {
+              if (!(await pacing.beginBatch(c))) return 'held';
+              if (capped !== null) await c.query(`select set_config('statement_timeout', $1, true)`, [`${capped}ms`]);
+              const { text, values } = statement(lane, pacing.size);
+              done.lockedAt = performance.now();
+              const { rows } = await c.query<Record<string, string> & { n: string }>(text, values);
+              const top = rows[0];
+              if (!top) return 'done';
+              done.rows = Number(top.n);
+              done.lane = { ...lane, lastKey: key.map((k) => top[k]!), rows: lane.rows + done.rows, batches: lane.batches + 1 };
+              await saveLane(c, input, i, done.lane, done.rows, stats);
+              await pacing.endBatch(c);
+              // Last before the commit: a stale lease rolls the batch back, and the lease row is
+              // locked only from here to the commit, so lanes do not wait on each other for it.
+              await checkFence(c, input.target, input.token);
+              return 'batch';
+            });
+          } catch (err) {
+            if (capped === null || done.lockedAt === 0 || (err as { code?: unknown }).code !== '57014') throw err;
+            // Cancelled at the lock cap: its locks are given back; the same range again, smaller.
+            stats.cutShort++;
+            stats.batchMs = addDuration(stats.batchMs, performance.now() - done.lockedAt);
+            pacing.cut();
+            continue;
+          }
           if (outcome === 'done') return;
           if (outcome === 'held') await pacing.whileHeld();
           else {
             lanes[i] = done.lane!;
             committed++;
             const ms = performance.now() - done.lockedAt;
-            durations = addDuration(durations, ms);
+            stats.batchMs = addDuration(stats.batchMs, ms);
             await pacing.afterBatch(done.rows, ms);
           }
         } finally {
@@ -221,7 +243,7 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, co
       await checkFence(client, input.target, input.token);
       // The last batch's duration was only known after it committed.
       const rows = lanes.reduce((n, l) => n + l.rows, 0);
-      await saveProgress(client, input, { ...progress, lanes, rows, batches: lanes.reduce((n, l) => n + l.batches, 0), batchMs: durations });
+      await saveProgress(client, input, { ...progress, lanes, rows, batches: lanes.reduce((n, l) => n + l.batches, 0), ...stats });
       await markForwardDone(client, input, step.id, step.summary);
     });
     return { skipped: false, ms: Date.now() - started, auditHead };

@@ -90,6 +90,17 @@ export class BatchPacing {
     this.waiters = await countWaiters(client);
   }
 
+  /** See Pacer.lockCapMs. */
+  lockCapMs(): number | null {
+    return this.pacer.lockCapMs(this.settings);
+  }
+
+  /** A batch was cancelled at lockCapMs: fewer rows next time. */
+  cut(): void {
+    this.pacer.cut();
+    this.why = ['cut at the lock cap'];
+  }
+
   /** Whether a step's lanes may run their batches side by side now (see Pacer.sideBySide). */
   sideBySide(): boolean {
     return this.pacer.sideBySide(this.settings, this.signals, this.waiters);

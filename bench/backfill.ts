@@ -14,6 +14,7 @@
  *     `add_column email_norm text` then `backfill: { table: users, set: { email_norm: "lower(email)" } }`
  *     with `policy: { approval: never }`, through a Temporal dev server and a Godwit worker
  *     running in this process (bench/lib/setup.ts);
+ *   - godwit_one_lane: the same with `policy.throttle.lanes: 1`, to show what the second lane buys;
  *   - psql: `psql -c 'ALTER TABLE users ADD COLUMN email_norm text' -c 'UPDATE users SET email_norm = lower(email)'`;
  *   - pgroll (PGROLL_TAG, built from source, bench/lib/pgroll.ts): `pgroll start` of an add_column
  *     with `up: lower(email)`, then `pgroll complete`, with its default batch size and delay.
@@ -32,7 +33,7 @@
  *
  * Writes this benchmark's block of bench/README.md (between the bench:backfill markers).
  *
- * Environment: BENCH_ROWS (1000000), BENCH_RUNS (3), BENCH_LOAD_RUNS (1), BENCH_PARTS (speed,load),
+ * Environment: BENCH_ROWS (1000000), BENCH_RUNS (3), BENCH_TOOLS (godwit,godwit_one_lane,psql,pgroll), BENCH_LOAD_RUNS (1), BENCH_PARTS (speed,load),
  * BENCH_CLIENTS (4), BENCH_WINDOW_S (15), BENCH_EXTEND_S (5), BENCH_LOCK_TIMEOUT (2s), BENCH_QUIET=0 (do not
  * wait for a quiet machine before each run), BENCH_QUIET_BUSY (0.5), BENCH_QUIET_WAIT_MS (15000),
  * BENCH_PGROLL (a pgroll binary to use), PGROLL_SRC (a git repository holding pgroll's tag to
@@ -92,12 +93,12 @@ const LOCK_TIMEOUT_MS = durationMs(LOCK_TIMEOUT);
 const ALTER = 'ALTER TABLE users ADD COLUMN email_norm text';
 const UPDATE = 'UPDATE users SET email_norm = lower(email)';
 
-function godwitManifest(id: string, kind: 'backfill' | 'alter', underLoad: boolean): string {
+function godwitManifest(id: string, kind: 'backfill' | 'alter', underLoad: boolean, oneLane = false): string {
   const ops =
     kind === 'backfill'
       ? `  - add_column: { table: users, column: { name: email_norm, type: text } }\n  - backfill: { table: users, set: { email_norm: "lower(email)" } }\n`
       : `  - alter_column_type: { table: users, column: visits, type: bigint, online: true }\n`;
-  return `id: ${id}\ndescription: bench:backfill ${kind}\noperations:\n${ops}policy: { approval: never${underLoad ? `, lock_timeout: ${LOCK_TIMEOUT}` : ''} }\n`;
+  return `id: ${id}\ndescription: bench:backfill ${kind}\noperations:\n${ops}policy: { approval: never${underLoad ? `, lock_timeout: ${LOCK_TIMEOUT}` : ''}${oneLane ? ', throttle: { lanes: 1 }' : ''} }\n`;
 }
 
 const PGROLL_MIGRATION = `operations:
@@ -175,7 +176,8 @@ async function facts(): Promise<string> {
 
 // --- part 1: speed ------------------------------------------------------------------------
 
-type Tool = 'godwit' | 'psql' | 'pgroll';
+/** `godwit_one_lane`: the same manifest with `policy.throttle.lanes: 1`, to show what the second lane buys. */
+type Tool = 'godwit' | 'godwit_one_lane' | 'psql' | 'pgroll';
 
 interface SpeedRun {
   tool: Tool;
@@ -221,10 +223,10 @@ async function ledgerBatches(summaryPrefix: string): Promise<DurationHistogram |
   });
 }
 
-async function runGodwit(ctx: Ctx, kind: 'backfill' | 'alter', underLoad: boolean): Promise<{ run: TimedRun; spans: ActivitySpan[]; fill: ActivitySpan | undefined; batches: DurationHistogram | null }> {
+async function runGodwit(ctx: Ctx, kind: 'backfill' | 'alter', underLoad: boolean, oneLane = false): Promise<{ run: TimedRun; spans: ActivitySpan[]; fill: ActivitySpan | undefined; batches: DurationHistogram | null }> {
   const id = `bf_${kind}_${ctx.tag}_${++sequence}`;
   const file = join(ctx.work, `${id}.yaml`);
-  writeFileSync(file, godwitManifest(id, kind, underLoad));
+  writeFileSync(file, godwitManifest(id, kind, underLoad, oneLane));
   const run = await timedSpawn(process.execPath, ['bin/godwit.js', 'apply', file, '--target', BENCH_TARGET, '--wait', '--json'], { cwd: ROOT, env: ctx.env, timeoutMs: 30 * 60_000 });
   check(run, `godwit apply ${id}`);
   const spans = await activitySpans(ctx.temporal.client, `godwit/${BENCH_TARGET}/${id}`).catch(() => []);
@@ -266,8 +268,8 @@ async function speedRun(ctx: Ctx, tool: Tool, round: number): Promise<SpeedRun> 
   const busy = QUIET ? (await waitForQuiet(QUIET_BUSY, QUIET_WAIT_MS)).busy : null;
   const load = loadavg()[0]!;
   let r: SpeedRun;
-  if (tool === 'godwit') {
-    const g = await runGodwit(ctx, 'backfill', false);
+  if (tool === 'godwit' || tool === 'godwit_one_lane') {
+    const g = await runGodwit(ctx, 'backfill', false, tool === 'godwit_one_lane');
     const steps = g.spans.filter((s) => Number.isFinite(s.endedAt)).map((s) => `${spanLabel(s)} ${Math.round(s.endedAt - s.scheduledAt)} ms`);
     const fillMs = g.fill ? g.fill.endedAt - g.fill.scheduledAt : Number.NaN;
     r = { tool, round, ms: g.run.ms, fillMs, detail: steps.join(' → '), batches: g.batches, resetMs, busy, load };
@@ -396,10 +398,11 @@ function speedReport(runs: SpeedRun[], tools: Tool[]): { lines: string[]; target
   lines.push('|---|---:|---:|---:|');
   const label: Record<Tool, string> = {
     godwit: '`node bin/godwit.js apply --wait` (add_column + backfill)',
+    godwit_one_lane: 'the same with `throttle: { lanes: 1 }` (one key range)',
     psql: '`psql -c ALTER -c UPDATE` (raw)',
     pgroll: `pgroll ${PGROLL_TAG} \`start\` + \`complete\``,
   };
-  const step: Record<Tool, string> = { godwit: 'backfill activity', psql: 'UPDATE statement', pgroll: '`start` (DDL, trigger, backfill)' };
+  const step: Record<Tool, string> = { godwit: 'backfill activity', godwit_one_lane: 'backfill activity', psql: 'UPDATE statement', pgroll: '`start` (DDL, trigger, backfill)' };
   const base = med('psql', (r) => r.ms);
   const baseFill = med('psql', (r) => r.fillMs);
   for (const t of tools) {
@@ -408,10 +411,10 @@ function speedReport(runs: SpeedRun[], tools: Tool[]): { lines: string[]; target
       `| ${label[t]} | ${secs(median(xs))} s (${secs(Math.min(...xs))}–${secs(Math.max(...xs))}) | ${secs(med(t, (r) => r.fillMs))} s (${step[t]}) | ${fmtRatio(median(xs) / base)} / ${fmtRatio(med(t, (r) => r.fillMs) / baseFill)} |`,
     );
   }
-  const h = merged(by('godwit').map((r) => r.batches));
+  const h = merged(runs.filter((r) => r.tool.startsWith('godwit')).map((r) => r.batches));
   lines.push('');
   lines.push(
-    `Godwit's batches over ${by('godwit').length} runs: ${h.count} batches, mean ${msx(h.sumMs / Math.max(1, h.count))} ms, ` +
+    `Godwit's batches (the time each held its row locks, statement to commit) over ${runs.filter((r) => r.tool.startsWith('godwit')).length} runs: ${h.count} batches, mean ${msx(h.sumMs / Math.max(1, h.count))} ms, ` +
       `p50 ≤ ${msx(quantileBound(h, 0.5))} ms, p90 ≤ ${msx(quantileBound(h, 0.9))} ms, p99 ≤ ${msx(quantileBound(h, 0.99))} ms, max ${msx(h.maxMs)} ms; ` +
       `over ${BATCH_LIMIT_MS} ms: ${countOver(h, BATCH_LIMIT_MS)}. Histogram: ${histogramLine(h)}.`,
   );
@@ -511,7 +514,9 @@ async function main(): Promise<void> {
     delete env.GODWIT_WORKFLOW_BUNDLE;
     const ctx: Ctx = { temporal, env, work, tag: started.toISOString().replace(/\D/g, '').slice(0, 14), pgroll };
 
-    const tools: Tool[] = pgroll ? ['godwit', 'psql', 'pgroll'] : ['godwit', 'psql'];
+    const wanted = (process.env.BENCH_TOOLS ?? 'godwit,godwit_one_lane,psql,pgroll').split(',').map((t) => t.trim());
+    // The raw UPDATE is what every ratio is taken against: always measured.
+    const tools: Tool[] = (['godwit', 'godwit_one_lane', 'psql', 'pgroll'] as const).filter((t) => t === 'psql' || (wanted.includes(t) && (t !== 'pgroll' || pgroll !== null)));
     const speed: SpeedRun[] = [];
     if (PARTS.has('speed')) {
       for (let round = 0; round < RUNS; round++) {

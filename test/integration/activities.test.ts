@@ -180,6 +180,24 @@ operations:
     expect(ledger.rows[0]).toEqual({ lanes: 2, rows: '120000' });
   });
 
+  it('cancels a batch that holds its locks past the cap and fills its rows in smaller batches, each once', async () => {
+    await db.query('alter table users add column n int not null default 0');
+    // Each row sleeps at least a millisecond (pg_sleep's void reads as ''), so the first batches
+    // (200 rows) outlast the cap (90 ms) however fast the machine is.
+    const [step] = await plan(`
+id: m1
+operations:
+  - backfill: { table: users, set: { n: "n + 1 + length(pg_sleep(0.001)::text)" } }
+`);
+    const input = await stepInput(step!);
+    expect((await acts.runStep(input)).skipped).toBe(false);
+    const n = await db.query(`select min(n) as lo, max(n) as hi from users`);
+    expect(n.rows[0]).toEqual({ lo: 1, hi: 1 });
+    const ledger = await db.query(`select (progress->>'cutShort')::int as cut, progress->>'rows' as rows from godwit.step_ledger where run_id = $1`, [input.runId]);
+    expect(ledger.rows[0].cut).toBeGreaterThan(0);
+    expect(ledger.rows[0].rows).toBe('1000');
+  });
+
   it('puts back what committed batches changed when a backfill fails for good', async () => {
     const before = await withClient((c) => tableChecksum(c, 'public', 'users'));
     const [step] = await plan(`

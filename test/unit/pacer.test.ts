@@ -85,6 +85,20 @@ describe('holds', () => {
   });
 });
 
+describe('lock cap', () => {
+  it('caps a batch a little under twice batch_ms, halves after a cut, and leaves fixed and smallest sizes uncapped', () => {
+    const s = resolveThrottle({ batch_ms: 50 });
+    const p = new Pacer();
+    expect(p.lockCapMs(s)).toBe(90);
+    const before = p.size;
+    p.cut();
+    expect(p.size).toBe(Math.floor(before / 2));
+    while (p.size > 1) p.cut();
+    expect(p.lockCapMs(s)).toBeNull();
+    expect(new Pacer(500).lockCapMs(s)).toBeNull();
+  });
+});
+
 describe('lanes', () => {
   it('runs lanes side by side only while nothing asks the step to go slower', () => {
     const p = new Pacer();
