@@ -52,10 +52,11 @@ import { latencyStats, startPgbench, type LatencyStats, type PgbenchRun, type Tx
 import { ensurePgroll, PGROLL_TAG } from './lib/pgroll';
 import { waitForQuiet } from './lib/quiet';
 import { writeReadmeSection } from './lib/readme';
-import { BENCH_TARGET, startTemporalAndWorker, type BenchTemporal } from './lib/setup';
+import { BENCH_TARGET, cliEnv, startTemporalAndWorker, type BenchTemporal } from './lib/setup';
 import { activitySpans, spanLabel, type ActivitySpan } from './lib/spans';
 import { fmtRatio, median } from './lib/stats';
 import { timedSpawn, type TimedRun } from './lib/timed';
+import { onInterrupt, runBench } from './lib/main';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const int = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d);
@@ -477,12 +478,7 @@ async function main(): Promise<void> {
       await temporal?.stop().catch((err: unknown) => out(`stopping worker/server: ${(err as Error).message}`));
       rmSync(work, { recursive: true, force: true });
     })());
-  const onSignal = () => {
-    out('\ninterrupted: cleaning up');
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  onInterrupt(cleanup);
 
   try {
     let pgroll: Pgroll | null = null;
@@ -502,16 +498,7 @@ async function main(): Promise<void> {
     const info = await facts();
     if (!freshEntry(ROOT)) out(`built the compiled CLI: ${await buildCli(ROOT)}`);
     temporal = await startTemporalAndWorker(urlOf(ADMIN_URL, DB), (line) => out(`  ${line}`));
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      NO_COLOR: '1',
-      TEMPORAL_ADDRESS: temporal.endpoint.address,
-      TEMPORAL_NAMESPACE: temporal.endpoint.namespace,
-      GODWIT_TASK_QUEUE: temporal.taskQueue,
-      GODWIT_UI_URL: temporal.endpoint.uiUrl,
-      GODWIT_REQUESTED_BY: 'bench',
-    };
-    delete env.GODWIT_WORKFLOW_BUNDLE;
+    const env = cliEnv(temporal);
     const ctx: Ctx = { temporal, env, work, tag: started.toISOString().replace(/\D/g, '').slice(0, 14), pgroll };
 
     const wanted = (process.env.BENCH_TOOLS ?? 'godwit,godwit_one_lane,psql,pgroll').split(',').map((t) => t.trim());
@@ -592,10 +579,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench:backfill failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('bench:backfill', main);

@@ -193,9 +193,8 @@ operations:
     expect((await acts.runStep(input)).skipped).toBe(false);
     const n = await db.query(`select min(n) as lo, max(n) as hi from users`);
     expect(n.rows[0]).toEqual({ lo: 1, hi: 1 });
-    const ledger = await db.query(`select (progress->>'cutShort')::int as cut, progress->>'rows' as rows from godwit.step_ledger where run_id = $1`, [input.runId]);
-    expect(ledger.rows[0].cut).toBeGreaterThan(0);
-    expect(ledger.rows[0].rows).toBe('1000');
+    const ledger = await db.query(`select (progress->>'cutShort')::int > 0 as cut, progress->>'rows' as rows from godwit.step_ledger where run_id = $1`, [input.runId]);
+    expect(ledger.rows[0]).toEqual({ cut: true, rows: '1000' });
   });
 
   it('puts back what committed batches changed when a backfill fails for good', async () => {
