@@ -34,7 +34,8 @@
  * Writes this benchmark's block of bench/README.md (between the bench:backfill markers).
  *
  * Environment: BENCH_ROWS (1000000), BENCH_RUNS (3), BENCH_TOOLS (godwit,godwit_one_lane,psql,pgroll), BENCH_LOAD_RUNS (1), BENCH_PARTS (speed,load),
- * BENCH_CLIENTS (4), BENCH_WINDOW_S (15), BENCH_EXTEND_S (5), BENCH_LOCK_TIMEOUT (2s), BENCH_QUIET=0 (do not
+ * BENCH_LOAD_KINDS (baseline,godwit_backfill,godwit_alter_online,psql_update,pgroll), BENCH_LOAD_THROTTLE (policy.throttle
+ * of Godwit's manifests under load, e.g. `yield: 2`), BENCH_CLIENTS (4), BENCH_WINDOW_S (15), BENCH_EXTEND_S (5), BENCH_LOCK_TIMEOUT (2s), BENCH_QUIET=0 (do not
  * wait for a quiet machine before each run), BENCH_QUIET_BUSY (0.5), BENCH_QUIET_WAIT_MS (15000),
  * BENCH_PGROLL (a pgroll binary to use), PGROLL_SRC (a git repository holding pgroll's tag to
  * build from; default: clone GitHub), BENCH_NO_PGROLL=1, DATABASE_URL (admin connection, default
@@ -68,6 +69,9 @@ const CLIENTS = Math.min(8, Math.max(1, int(process.env.BENCH_CLIENTS, 4)));
 const WINDOW_S = Math.max(5, int(process.env.BENCH_WINDOW_S, 15));
 const EXTEND_S = Math.max(1, int(process.env.BENCH_EXTEND_S, 5));
 const LOCK_TIMEOUT = process.env.BENCH_LOCK_TIMEOUT ?? '2s';
+/** policy.throttle fields for Godwit's manifests under load, as YAML flow (`yield: 2, batch_ms: 30`); none by default. */
+const LOAD_THROTTLE = process.env.BENCH_LOAD_THROTTLE ?? '';
+const LOAD_KINDS = (process.env.BENCH_LOAD_KINDS ?? 'baseline,godwit_backfill,godwit_alter_online,psql_update,pgroll').split(',').map((k) => k.trim());
 const QUIET = process.env.BENCH_QUIET !== '0';
 const QUIET_BUSY = Number(process.env.BENCH_QUIET_BUSY ?? 0.5);
 const QUIET_WAIT_MS = int(process.env.BENCH_QUIET_WAIT_MS, 15_000);
@@ -99,7 +103,8 @@ function godwitManifest(id: string, kind: 'backfill' | 'alter', underLoad: boole
     kind === 'backfill'
       ? `  - add_column: { table: users, column: { name: email_norm, type: text } }\n  - backfill: { table: users, set: { email_norm: "lower(email)" } }\n`
       : `  - alter_column_type: { table: users, column: visits, type: bigint, online: true }\n`;
-  return `id: ${id}\ndescription: bench:backfill ${kind}\noperations:\n${ops}policy: { approval: never${underLoad ? `, lock_timeout: ${LOCK_TIMEOUT}` : ''}${oneLane ? ', throttle: { lanes: 1 }' : ''} }\n`;
+  const throttle = [oneLane ? 'lanes: 1' : '', underLoad ? LOAD_THROTTLE : ''].filter(Boolean).join(', ');
+  return `id: ${id}\ndescription: bench:backfill ${kind}\noperations:\n${ops}policy: { approval: never${underLoad ? `, lock_timeout: ${LOCK_TIMEOUT}` : ''}${throttle ? `, throttle: { ${throttle} }` : ''} }\n`;
 }
 
 const PGROLL_MIGRATION = `operations:
@@ -520,7 +525,7 @@ async function main(): Promise<void> {
     if (PARTS.has('load')) {
       const scriptFile = join(work, 'app.sql');
       writeFileSync(scriptFile, PGBENCH_SCRIPT);
-      const kinds: LoadKind[] = ['baseline', 'godwit_backfill', 'godwit_alter_online', 'psql_update', ...(pgroll ? (['pgroll'] as const) : [])];
+      const kinds = (['baseline', 'godwit_backfill', 'godwit_alter_online', 'psql_update', 'pgroll'] as const).filter((k) => LOAD_KINDS.includes(k) && (k !== 'pgroll' || pgroll !== null));
       for (let round = 0; round < LOAD_RUNS; round++) {
         for (const kind of kinds) {
           const w = await loadWindow(ctx, kind, round, scriptFile);
@@ -548,7 +553,7 @@ async function main(): Promise<void> {
     if (windows.length) {
       const l = loadReport(windows);
       body.push(
-        `**Under load**: pgbench, ${CLIENTS} clients, \`update users set visits = visits + 1 where id = :id; insert into events ...\` per transaction, ${WINDOW_S} s windows (extended by ${EXTEND_S} s while a migration runs), migration started ${LEAD_MS / 1000} s in, lock_timeout ${LOCK_TIMEOUT}; *lost* = count(events) − sum(visits):`,
+        `**Under load**${LOAD_THROTTLE ? ` (Godwit's manifests with \`throttle: { ${LOAD_THROTTLE} }\`)` : ''}: pgbench, ${CLIENTS} clients, \`update users set visits = visits + 1 where id = :id; insert into events ...\` per transaction, ${WINDOW_S} s windows (extended by ${EXTEND_S} s while a migration runs), migration started ${LEAD_MS / 1000} s in, lock_timeout ${LOCK_TIMEOUT}; *lost* = count(events) − sum(visits):`,
         '',
         ...l.lines,
         '',
