@@ -26,7 +26,8 @@ export interface ThrottleSettings {
   /**
    * Key ranges filled side by side, each on its own connection, while nothing slows the step
    * down (no rate, no pause, no yield to the application, nobody waiting on its locks); one
-   * batch at a time otherwise. 1: one range.
+   * batch at a time otherwise. 1: one range. The ranges are fixed at a step's first batch; a
+   * later change to 1 makes them take turns.
    */
   lanes: number;
 }

@@ -315,7 +315,7 @@ describe('backfill', () => {
 
   it('gives the executor the batch size, the key and the update in parts', () => {
     const step = last([{ add_column: { table: 'users', column: { name: 'n', type: 'text' } } }, { backfill: { table: 'users', set: { n: "''" }, where: 'id > 10', batch_size: 5000 } }]);
-    expect(step.batch).toEqual({ size: 5000, key: ['id'], update: { schema: 'public', table: 'users', set: `"n" = ''`, where: 'id > 10' } });
+    expect(step.batch).toEqual({ size: 5000, adaptive: false, key: ['id'], update: { schema: 'public', table: 'users', set: `"n" = ''`, where: 'id > 10' } });
     expect(step.lint).toEqual([]);
   });
 

@@ -106,7 +106,7 @@ describe('alter_column_type online: the SQL', () => {
   });
 
   it('fills in keyset batches by the row key, indexes CONCURRENTLY with a probe, validates without blocking writes', () => {
-    expect(fill!.batch).toEqual({ size: 1000, key: ['id'], update: { schema: 'public', table: 'users', set: '"_godwit_new_d5b8b53c" = score * 10' } });
+    expect(fill!.batch).toEqual({ size: 1000, adaptive: true, key: ['id'], update: { schema: 'public', table: 'users', set: '"_godwit_new_d5b8b53c" = score * 10' } });
     expect(fill!.inverse).toEqual([]);
     expect(index!.forward).toEqual([{ sql: 'CREATE INDEX CONCURRENTLY "_godwit_new_d5b8b53c_i0" ON public.users USING btree ("_godwit_new_d5b8b53c", email)', transactional: false }]);
     expect(index!.probe).toEqual({ kind: 'index_exists', schema: 'public', name: '_godwit_new_d5b8b53c_i0' });
