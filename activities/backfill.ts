@@ -156,8 +156,9 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, co
       });
     }
     const lanes = progress.lanes;
+    // A connection per lane, as far as the pool gives them; a connection that finished its
+    // lane takes the next one that has none.
     for (let i = 1; i < lanes.length && connect !== undefined; i++) {
-      // A lane without a connection of its own waits for one that has one.
       const c = await connect().catch(() => null);
       if (c === null) break;
       extra.push({ client: c, broken: false });
