@@ -74,17 +74,41 @@ export class BatchPacing {
     await this.waitWhileHeld();
   }
 
-  /** First in the batch's transaction: the latest settings and load; false when the batch must not run. */
-  async beginBatch(): Promise<boolean> {
-    const read = await readPacing(this.client, this.runId, this.flush);
+  /**
+   * First in the batch's transaction: the latest settings and load; false when the batch must
+   * not run. `client`: the connection of the lane the batch runs on, when not the step's own.
+   */
+  async beginBatch(client: pg.ClientBase = this.client): Promise<boolean> {
+    const read = await readPacing(client, this.runId, this.flush);
     this.take(read.change, read.reading, 1);
     this.held = this.pacer.hold(this.settings, this.signals);
     return this.held === null;
   }
 
   /** Last in the batch's transaction, just before it commits: who is waiting on its locks. */
-  async endBatch(): Promise<void> {
-    this.waiters = await countWaiters(this.client);
+  async endBatch(client: pg.ClientBase = this.client): Promise<void> {
+    this.waiters = await countWaiters(client);
+  }
+
+  /** See Pacer.lockCapMs. */
+  lockCapMs(): number | null {
+    return this.pacer.lockCapMs(this.settings);
+  }
+
+  /** A batch was cancelled at lockCapMs: fewer rows next time. */
+  cut(): void {
+    this.pacer.cut();
+    this.why = ['cut at the lock cap'];
+  }
+
+  /** Whether a step's lanes may run their batches side by side now (see Pacer.sideBySide). */
+  sideBySide(): boolean {
+    return this.pacer.sideBySide(this.settings, this.signals, this.waiters);
+  }
+
+  /** The lanes the settings ask for. */
+  get lanes(): number {
+    return this.settings.lanes;
   }
 
   /** After a batch committed: learns from it and waits as the settings and the database say. */

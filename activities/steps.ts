@@ -76,7 +76,7 @@ async function withCapture<T>(client: pg.ClientBase, input: StepInput, logs: rea
  * made idempotent by a catalog probe, and an INVALID index left by an interrupted
  * attempt is dropped before the retry.
  */
-async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward' | 'inverse'): Promise<StepResult> {
+async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward' | 'inverse', connect?: () => Promise<pg.PoolClient>): Promise<StepResult> {
   const started = Date.now();
   const { step, policy } = input;
   const actions = phase === 'forward' ? step.forward : step.inverse;
@@ -87,7 +87,7 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
   const mark = phase === 'forward' ? () => markForwardDone(client, input, step.id, step.summary) : () => markCompensated(client, input, step.id);
 
   if (phase === 'forward' && step.batch?.update) {
-    return executeBatched(client, input);
+    return executeBatched(client, input, connect);
   }
   const snapshotScope: SnapshotScope = { migrationId: input.migrationId, runId: input.runId, stepId: step.id };
   const snapshots = step.snapshots ?? [];
@@ -175,7 +175,7 @@ function quoteProbe(p: CatalogProbe): string {
 export function makeSteps(deps: ActivityDeps) {
   return {
     async runStep(input: StepInput): Promise<StepResult> {
-      return withTarget(deps, input.target, `step ${input.step.index} (${input.step.summary}) failed`, (client) => execute(client, input, 'forward'));
+      return withTarget(deps, input.target, `step ${input.step.index} (${input.step.summary}) failed`, (client) => execute(client, input, 'forward', () => deps.pools.connect(input.target)));
     },
     async compensateStep(input: StepInput): Promise<StepResult> {
       return withTarget(deps, input.target, `compensation of step ${input.step.index} (${input.step.summary}) failed`, (client) => execute(client, input, 'inverse'));

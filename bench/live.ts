@@ -50,18 +50,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { buildCli } from '../scripts/build';
 import { ensureControlSchema } from '../src/db/control-schema';
 import { introspectSchema } from '../src/db/introspect';
 import { parseManifest } from '../src/manifest';
 import { loadSqlParser, planManifest } from '../src/operations';
+import { connected, copyDatabase, dropDatabases, urlOf as dbUrl } from './lib/db';
 import { latencyStats, slowest, startPgbench, type LatencyStats, type PgbenchRun, type Txn } from './lib/pgbench';
 import { writeReadmeSection } from './lib/readme';
-import { BENCH_TARGET, startTemporalAndWorker, type BenchTemporal } from './lib/setup';
+import { BENCH_TARGET, cliEnv, startTemporalAndWorker, type BenchTemporal } from './lib/setup';
 import { median } from './lib/stats';
 import { activitySpans, mostOverlapping, spanLabel, type ActivitySpan } from './lib/spans';
 import { nowEpochMs } from './lib/timed';
+import { onInterrupt, runBench } from './lib/main';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const int = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d);
@@ -152,21 +153,7 @@ commit;
 
 // --- databases ----------------------------------------------------------------------------
 
-function urlOf(db: string): string {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${db}`;
-  return url.toString();
-}
-
-async function connected<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+const urlOf = (db: string) => dbUrl(ADMIN_URL, db);
 
 const SEED_SQL = (rows: number) => [
   `create table accounts (
@@ -198,22 +185,7 @@ async function buildSeed(): Promise<void> {
 }
 
 /** Recreates the window's database as a file copy of the seed. */
-async function resetDatabase(): Promise<number> {
-  const t0 = performance.now();
-  await connected(ADMIN_URL, async (c) => {
-    await c.query(`drop database if exists ${DB} with (force)`);
-    await c.query(`create database ${DB} template ${SEED_DB} strategy file_copy`);
-    // Nothing of the copy or of the previous window left dirty for the checkpointer to write during this one.
-    await c.query('checkpoint');
-  });
-  return performance.now() - t0;
-}
-
-async function dropDatabases(): Promise<void> {
-  await connected(ADMIN_URL, async (c) => {
-    for (const db of [DB, SEED_DB]) await c.query(`drop database if exists ${db} with (force)`);
-  });
-}
+const resetDatabase = () => copyDatabase(ADMIN_URL, SEED_DB, DB);
 
 /** count(ledger) and sum(balance) after the window; either is an error message when it cannot be read. */
 async function tally(): Promise<{ ledger: number | string; balance: number | string }> {
@@ -506,16 +478,11 @@ async function main(): Promise<void> {
       running.pgbench?.kill('SIGTERM');
       running.apply?.kill('SIGTERM');
       if (running.workflowId && temporal) await temporal.client.workflow.getHandle(running.workflowId).terminate('bench:live interrupted').catch(() => undefined);
-      if (seeded) await dropDatabases().catch((err: unknown) => out(`dropping ${DB}, ${SEED_DB}: ${(err as Error).message}`));
+      if (seeded) await dropDatabases(ADMIN_URL, [DB, SEED_DB]).catch((err: unknown) => out(`dropping ${DB}, ${SEED_DB}: ${(err as Error).message}`));
       await temporal?.stop().catch((err: unknown) => out(`stopping worker/server: ${(err as Error).message}`));
       rmSync(work, { recursive: true, force: true });
     })());
-  const onSignal = () => {
-    out('\ninterrupted: cleaning up');
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  onInterrupt(cleanup);
 
   try {
     seeded = true;
@@ -533,16 +500,7 @@ async function main(): Promise<void> {
     temporal = await startTemporalAndWorker(urlOf(DB), (line) => out(`  ${line}`));
     const { endpoint, taskQueue } = temporal;
     out(`temporal ${endpoint.address} (${endpoint.started ? 'dev server started for this run' : 'TEMPORAL_ADDRESS'}), worker on task queue ${taskQueue}`);
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      NO_COLOR: '1',
-      TEMPORAL_ADDRESS: endpoint.address,
-      TEMPORAL_NAMESPACE: endpoint.namespace,
-      GODWIT_TASK_QUEUE: taskQueue,
-      GODWIT_UI_URL: endpoint.uiUrl,
-      GODWIT_REQUESTED_BY: 'bench',
-    };
-    delete env.GODWIT_WORKFLOW_BUNDLE;
+    const env = cliEnv(temporal);
     // Migration ids unique per bench run: each window is a new workflow and a fresh database.
     const live: Live = { temporal, work, scriptFile, env, tag: started.toISOString().replace(/\D/g, '').slice(0, 14) };
 
@@ -716,10 +674,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench:live failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('bench:live', main);

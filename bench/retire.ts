@@ -21,7 +21,6 @@
  * postgres://postgres@127.0.0.1:5432/postgres), BENCH_NO_README=1 (print only).
  */
 import { cpus, loadavg } from 'node:os';
-import pg from 'pg';
 import { createActivities } from '../activities';
 import { ensureControlSchema } from '../src/db/control-schema';
 import { introspectSchema } from '../src/db/introspect';
@@ -34,6 +33,7 @@ import type { PlannedStep } from '../src/operations/types';
 import type { StepInput } from '../workflows/definitions';
 import { writeReadmeSection } from './lib/readme';
 import { fmtMs, max, median } from './lib/stats';
+import { connected } from './lib/db';
 
 const int = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d);
 const ROWS = int(process.env.BENCH_ROWS, 1_000_000);
@@ -55,15 +55,7 @@ const SEED = `
   insert into events select g, 'kind' || (g % 20), jsonb_build_object('n', g, 'tag', 'e' || g), '2026-01-01'::timestamptz + g * interval '1 s'
     from generate_series(1, ${ROWS}) g;`;
 
-async function withClient<T>(u: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: u });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+const withClient = connected;
 
 /** The application: single-row updates of `table` in a loop; the longest wait of one statement is the lock it met. */
 function startWriter(table: string): { stop(): Promise<number> } {

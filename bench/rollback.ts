@@ -46,6 +46,7 @@ import { tableChecksum } from '../src/db/checksum';
 import type { MigrationResult } from '../workflows/definitions';
 import { BENCH_TARGET, startTemporalAndWorker, type BenchTemporal } from './lib/setup';
 import { fmtMs, fmtRatio, max, median, min } from './lib/stats';
+import { connected } from './lib/db';
 
 const README = fileURLToPath(new URL('README.md', import.meta.url));
 const int = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d);
@@ -106,14 +107,8 @@ policy:
 
 // --- databases ----------------------------------------------------------------------------
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
+function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  return connected(ADMIN_URL, fn);
 }
 
 /** Builds the seed database: users with ROWS rows, frozen and analysed, and Godwit's control schema in place. */

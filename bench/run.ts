@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runTimeline, type RunTimeline } from './lib/history';
 import { waitForQuiet } from './lib/quiet';
-import { BENCH_DB, BENCH_TARGET, createBenchDatabase, dropBenchDatabase, rebuildUsersIfWorn, startTemporalAndWorker, USER_ROWS, type BenchTemporal } from './lib/setup';
+import { BENCH_DB, BENCH_TARGET, createBenchDatabase, dropBenchDatabase, rebuildUsersIfWorn, cliEnv, startTemporalAndWorker, USER_ROWS, type BenchTemporal } from './lib/setup';
 import { fmtMs, fmtRatio, median, summarize, type Summary } from './lib/stats';
 import { timedSpawn, type TimedRun } from './lib/timed';
 import { buildCli } from '../scripts/build';
@@ -115,17 +115,7 @@ async function main(): Promise<void> {
     // The compiled CLI as `npm ci` leaves it, built from the sources being measured.
     out(`built the compiled CLI: ${await buildCli(ROOT)}`);
 
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      NO_COLOR: '1',
-      DATABASE_URL: dbUrl,
-      TEMPORAL_ADDRESS: endpoint.address,
-      TEMPORAL_NAMESPACE: endpoint.namespace,
-      GODWIT_TASK_QUEUE: taskQueue,
-      GODWIT_UI_URL: endpoint.uiUrl,
-      GODWIT_REQUESTED_BY: 'bench',
-    };
-    delete env.GODWIT_WORKFLOW_BUNDLE;
+    const env = cliEnv(temporal, { DATABASE_URL: dbUrl });
     const apply = ['apply', manifest, '--target', BENCH_TARGET, '--wait'];
     const npmUp = ['up', '-m', npmDir];
     const contenders: Contender[] = [

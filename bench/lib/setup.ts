@@ -123,3 +123,22 @@ export async function startTemporalAndWorker(databaseUrl: string, onNote: (line:
     throw err;
   }
 }
+
+/**
+ * The environment of a `godwit` CLI the bench spawns: the bench's Temporal server, namespace,
+ * task queue and UI, no colours, and the compiled workflow code rather than a prebuilt bundle.
+ */
+export function cliEnv(temporal: Pick<BenchTemporal, 'endpoint' | 'taskQueue'>, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NO_COLOR: '1',
+    TEMPORAL_ADDRESS: temporal.endpoint.address,
+    TEMPORAL_NAMESPACE: temporal.endpoint.namespace,
+    GODWIT_TASK_QUEUE: temporal.taskQueue,
+    GODWIT_UI_URL: temporal.endpoint.uiUrl,
+    GODWIT_REQUESTED_BY: 'bench',
+    ...extra,
+  };
+  delete env.GODWIT_WORKFLOW_BUNDLE;
+  return env;
+}

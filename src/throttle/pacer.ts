@@ -65,6 +65,34 @@ export class Pacer {
     return null;
   }
 
+  /**
+   * Whether the step's lanes may run batches side by side: only while nothing asks it to go
+   * slower. Otherwise they take turns, one batch (and its pause) at a time, so that a busy
+   * database sees the same pacing from many lanes as from one.
+   */
+  sideBySide(s: ThrottleSettings, load: LoadSignals | null, waiters: number): boolean {
+    if (s.lanes <= 1 || s.paused || s.rate !== null || s.pause_ms > 0 || waiters > 0) return false;
+    if (this.hold(s, load) !== null) return false;
+    return !(s.yield > 0 && load !== null && load.otherCommitsPerSec >= BUSY_COMMITS_PER_SEC);
+  }
+
+  /**
+   * The longest a batch may hold its row locks before it is cancelled and retried smaller, ms:
+   * 1.6 × `batch_ms`, so that a batch slowed down by something else (a
+   * checkpoint, a busy CPU) gives its locks back before 100 ms by default. Null (no cap)
+   * for a fixed size, which cannot shrink, and at the smallest size, where a batch that is
+   * still slow is waiting for a row lock (the policy's lock_timeout is then what ends it).
+   */
+  lockCapMs(s: ThrottleSettings): number | null {
+    if (this.fixed !== null || this.current <= MIN_BATCH) return null;
+    return Math.round(1.6 * s.batch_ms);
+  }
+
+  /** After a batch was cancelled at lockCapMs: half the rows next time. */
+  cut(): void {
+    if (this.fixed === null) this.current = Math.max(MIN_BATCH, Math.floor(this.current / 2));
+  }
+
   /** Learns from a finished batch; returns the pause before the next one. */
   afterBatch(b: BatchOutcome, s: ThrottleSettings, load: LoadSignals | null): PaceDecision {
     const why: string[] = [];

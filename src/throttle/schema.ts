@@ -21,8 +21,12 @@ export const throttleSchema = strict(
     max_lag_ms: limit('wait while a standby replays more than this far behind, ms; null: ignore replication lag', 0).optional(),
     max_wal_mb_s: limit('wait while the server writes more WAL than this, MB per second; null: no limit', 0).optional(),
     paused: flag('start paused: no batch runs until `godwit resume`').optional(),
+    lanes: count('key ranges filled side by side while the database is otherwise idle, each on its own connection; 1: one range', 1)
+      .max(8, { error: 'expected at most 8 lanes' })
+      .int({ error: 'expected a whole number of lanes' })
+      .optional(),
   },
-  'the throttle: { batch_ms, rate, pause_ms, yield, max_lag_ms, max_wal_mb_s, paused }',
+  'the throttle: { batch_ms, rate, pause_ms, yield, max_lag_ms, max_wal_mb_s, paused, lanes }',
 );
 
 /** Compile-time proof that the schema produces a ThrottleChange. */

@@ -23,6 +23,13 @@ export interface ThrottleSettings {
   max_wal_mb_s: number | null;
   /** Paused by an operator: no batch starts until resumed. */
   paused: boolean;
+  /**
+   * Key ranges filled side by side, each on its own connection, while nothing slows the step
+   * down (no rate, no pause, no yield to the application, nobody waiting on its locks); one
+   * batch at a time otherwise. 1: one range. The ranges are fixed at a step's first batch; a
+   * later change to 1 makes them take turns.
+   */
+  lanes: number;
 }
 
 export const DEFAULT_THROTTLE: Readonly<ThrottleSettings> = {
@@ -33,6 +40,7 @@ export const DEFAULT_THROTTLE: Readonly<ThrottleSettings> = {
   max_lag_ms: 10_000,
   max_wal_mb_s: null,
   paused: false,
+  lanes: 2,
 };
 
 /** A change to the settings, as the manifest, `godwit tune` or pause/resume gives it. */

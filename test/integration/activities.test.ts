@@ -153,6 +153,50 @@ operations:
     expect(ledger.rows[0]).toEqual({ batches: '10', rows: '1000' });
   });
 
+  it('fills a big table in two key ranges, each resuming after a failure, without updating any row twice', async () => {
+    await db.query('drop table if exists big; create table big (id bigint primary key, n int not null default 0)');
+    await db.query('insert into big (id) select g from generate_series(1, 120000) g; analyze big');
+    const [step] = await plan(`
+id: m1
+operations:
+  - backfill: { table: big, set: { n: "n + 1" } }
+`);
+    const input = await stepInput(step!, { lock_timeout: '200ms' });
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      // A row in the second range is locked: that lane times out (retryable) and the other stops.
+      await holder.query('begin; select * from big where id = 110000 for update');
+      const err = await acts.runStep(input).catch((e: unknown) => e);
+      expect((err as ApplicationFailure).type).toBe('LockTimeout');
+      await holder.query('rollback');
+      expect((await acts.runStep(input)).skipped).toBe(false);
+    } finally {
+      await holder.end();
+    }
+    const n = await db.query(`select min(n) as lo, max(n) as hi, count(*)::int as rows from big`);
+    expect(n.rows[0]).toEqual({ lo: 1, hi: 1, rows: 120000 });
+    const ledger = await db.query(`select jsonb_array_length(progress->'lanes') as lanes, progress->>'rows' as rows from godwit.step_ledger where run_id = $1`, [input.runId]);
+    expect(ledger.rows[0]).toEqual({ lanes: 2, rows: '120000' });
+  });
+
+  it('cancels a batch that holds its locks past the cap and fills its rows in smaller batches, each once', async () => {
+    await db.query('alter table users add column n int not null default 0');
+    // Each row sleeps at least a millisecond (pg_sleep's void reads as ''), so the first batches
+    // (200 rows) outlast the cap (80 ms) however fast the machine is.
+    const [step] = await plan(`
+id: m1
+operations:
+  - backfill: { table: users, set: { n: "n + 1 + length(pg_sleep(0.001)::text)" } }
+`);
+    const input = await stepInput(step!);
+    expect((await acts.runStep(input)).skipped).toBe(false);
+    const n = await db.query(`select min(n) as lo, max(n) as hi from users`);
+    expect(n.rows[0]).toEqual({ lo: 1, hi: 1 });
+    const ledger = await db.query(`select (progress->>'cutShort')::int > 0 as cut, progress->>'rows' as rows from godwit.step_ledger where run_id = $1`, [input.runId]);
+    expect(ledger.rows[0]).toEqual({ cut: true, rows: '1000' });
+  });
+
   it('puts back what committed batches changed when a backfill fails for good', async () => {
     const before = await withClient((c) => tableChecksum(c, 'public', 'users'));
     const [step] = await plan(`

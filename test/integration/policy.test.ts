@@ -55,8 +55,14 @@ operations:
     await waitForState(handle, 'awaiting_approval');
     const progress = await handle.query(stateQuery);
     expect(progress.approvalReason).toMatch(/^approval: auto asks a person when a step reaches high risk: step 1 \(drop_table sessions\) is high risk/);
-    const audit = await db.query<{ detail: { approval: string } }>(`select detail from godwit.audit_log where migration_id = '0001_drop_sessions' and to_state = 'awaiting_approval'`);
-    expect(audit.rows[0]!.detail.approval).toBe(progress.approvalReason);
+    // The state query answers as soon as the workflow is in the state; the audit row comes with
+    // the finishMigration activity right after.
+    let audit: { detail: { approval: string } } | undefined;
+    for (let i = 0; i < 300 && audit === undefined; i++) {
+      audit = (await db.query<{ detail: { approval: string } }>(`select detail from godwit.audit_log where migration_id = '0001_drop_sessions' and to_state = 'awaiting_approval'`)).rows[0];
+      if (audit === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(audit?.detail.approval).toBe(progress.approvalReason);
     await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
     expect(finalState(await watchMigration(handle, () => undefined, { pollMs: 200 }))).toBe('applied');
   });

@@ -82,6 +82,35 @@ describe('holds', () => {
   });
 });
 
+describe('lock cap', () => {
+  it('caps a batch at 1.6 × batch_ms, halves after a cut, and leaves fixed and smallest sizes uncapped', () => {
+    const s = resolveThrottle({ batch_ms: 50 });
+    const p = new Pacer();
+    expect(p.lockCapMs(s)).toBe(80);
+    const before = p.size;
+    p.cut();
+    expect(p.size).toBe(Math.floor(before / 2));
+    while (p.size > 1) p.cut();
+    expect(p.lockCapMs(s)).toBeNull();
+    expect(new Pacer(500).lockCapMs(s)).toBeNull();
+  });
+});
+
+describe('lanes', () => {
+  it('runs lanes side by side only while nothing asks the step to go slower', () => {
+    const p = new Pacer();
+    const s = resolveThrottle();
+    expect(p.sideBySide(s, idle, 0)).toBe(true);
+    expect(p.sideBySide(s, busy, 0)).toBe(false);
+    expect(p.sideBySide(s, idle, 1)).toBe(false);
+    expect(p.sideBySide(resolveThrottle({ rate: 1000 }), idle, 0)).toBe(false);
+    expect(p.sideBySide(resolveThrottle({ pause_ms: 10 }), idle, 0)).toBe(false);
+    expect(p.sideBySide(resolveThrottle({ paused: true }), idle, 0)).toBe(false);
+    expect(p.sideBySide(resolveThrottle({ lanes: 1 }), idle, 0)).toBe(false);
+    expect(p.sideBySide(resolveThrottle({ yield: 0 }), busy, 0)).toBe(true);
+  });
+});
+
 describe('settings', () => {
   it('layers defaults, the manifest and later changes, a null lifting a limit', () => {
     const s = resolveThrottle({ rate: 500, batch_ms: 20 }, { rate: null, paused: true });
