@@ -41,7 +41,6 @@ export class BatchPacing {
   private why: string[] = [];
   private held: string | null = null;
   private lastBatchMs = 0;
-  private readonly batchMs: number[] = [];
   private flush = false;
 
   constructor(
@@ -115,7 +114,6 @@ export class BatchPacing {
   async afterBatch(rows: number, ms: number): Promise<void> {
     this.rows += rows;
     this.lastBatchMs = Math.round(ms);
-    this.batchMs.push(ms);
     this.meter.add(Date.now(), rows);
     const { pauseMs, why } = this.pacer.afterBatch({ rows, ms, waiters: this.waiters }, this.settings, this.signals);
     this.why = why;
@@ -128,10 +126,6 @@ export class BatchPacing {
     return this.waitWhileHeld();
   }
 
-  /** Every batch's duration so far, ms. */
-  durations(): readonly number[] {
-    return this.batchMs;
-  }
 
   progress(): DataProgress {
     const perSecond = this.meter.perSecond();
