@@ -7,6 +7,7 @@ import { makePlan } from './plan';
 import { makePrepare } from './prepare';
 import { makeSteps } from './steps';
 import { makeThrottle } from './throttle';
+import { makeRevert } from './revert';
 
 /** Builds the activity implementations bound to a set of target pools (one per worker). */
 export function createActivities(deps: ActivityDeps = { pools: new TargetPools() }) {
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps = { pools: new TargetPools()
     ...makePlan(deps),
     ...makeAuthorize(deps),
     ...makeThrottle(deps),
+    ...makeRevert(deps),
   };
 }
 
