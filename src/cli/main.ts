@@ -196,6 +196,19 @@ temporalOptions(
   await unlockCommand(opts);
 });
 
+temporalOptions(
+  program
+    .command('alerts-receiver')
+    .description("serve Alertmanager's webhook: each firing alert labelled godwit_target (and godwit_migration) rolls back the migration running there; bearer secret from $GODWIT_ALERTS_SECRET")
+    .option('--listen <host:port>', 'where to listen (default 127.0.0.1:9095)')
+    .option('--by <principal>', "who the rollbacks are by: listed under rollback in the worker's godwit.yaml (default alertmanager)")
+    .option('--key <path>', "sign each rollback with this principal's SSH key (default: $GODWIT_SIGNING_KEY); required where the worker requires signed actions")
+    .option('--secret-file <path>', 'read the shared secret from this file instead of $GODWIT_ALERTS_SECRET'),
+).action(async (opts) => {
+  const { alertsReceiverCommand } = await import('./commands/alerts');
+  await alertsReceiverCommand(opts);
+});
+
 temporalOptions(program.command('worker').description('run a worker: workflows and activities on the task queue')).action(async (opts) => {
   const { runWorker } = await import('../../worker');
   await runWorker(opts);
