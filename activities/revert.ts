@@ -7,7 +7,7 @@ import { sshVerify } from '../src/auth/ssh';
 import { acquireLease, checkFence, releaseLease } from '../src/db/lease';
 import { schemaFingerprint, diffFingerprints, type SchemaFingerprint } from '../src/db/fingerprint';
 import { listRestores } from '../src/db/restores';
-import { expectedAfterRevert, refuseLaterMigrations, refuseUnrestorable, revertChain, RevertRefusedError } from '../src/db/revert';
+import { chainOfRevert, expectedAfterRevert, refuseLaterMigrations, refuseUnrestorable, revertChain, RevertRefusedError } from '../src/db/revert';
 import type { AuthorizationConfig } from '../src/config/targets';
 import type { RestoreProof, StepResult } from '../workflows/definitions';
 import type { FinishRevertInput, PrepareRevertInput, PrepareRevertResult, RevertedRun, RevertProof, RevertStepInput, VerifyRevertInput, VerifyRevertResult } from '../workflows/revert-definitions';
@@ -76,6 +76,9 @@ export function makeRevert(deps: ActivityDeps) {
         try {
           return await inTransaction(client, null, async () => {
             const { token } = await acquireLease(client, input.target, input.workflowId, temporalHolderCheck());
+            // A retry of this activity after its first attempt committed: the same chain, a new token.
+            const taken = await chainOfRevert(client, input.runId);
+            if (taken !== null) return { token, chain: taken.map((r) => ({ migrationId: r.migrationId, runId: r.runId, workflowId: r.workflowId, checksum: r.checksum, steps: r.steps!, policy: r.policy! })), auditHead: null };
             const chain = await revertChain(client, input.target, input.migrationId, input.to);
             await refuseLaterMigrations(client, input.target, chain);
             for (const run of chain) await refuseUnrestorable(client, input.target, run);

@@ -73,14 +73,31 @@ export async function revertChain(client: pg.ClientBase, target: string, migrati
   const newest = await readRun(client, target, migrationId);
   if (to === undefined || to === migrationId) return [toRun(newest)];
   const oldest = await readRun(client, target, to);
-  if (oldest.started_at > newest.started_at) {
+  // Compared in SQL: a JS Date keeps milliseconds, Postgres microseconds.
+  const { rows } = await client.query<AppliedRow>(
+    `${SELECT_RUNS}
+       cross join (select started_at from godwit.migrations where run_id = $2) n
+       cross join (select started_at from godwit.migrations where run_id = $1) o
+      where m.state = 'applied' and m.started_at between o.started_at and n.started_at
+      order by m.started_at desc, m.migration_id desc`,
+    [oldest.run_id, newest.run_id],
+  );
+  if (rows.length === 0) {
     throw new RevertRefusedError(`--to ${to} was applied after ${migrationId}: name the newer one first (\`godwit revert ${to} --to ${migrationId} --target ${target}\`)`);
   }
-  const { rows } = await client.query<AppliedRow>(
-    `${SELECT_RUNS} where m.state = 'applied' and m.started_at between $1 and $2 order by m.started_at desc, m.migration_id desc`,
-    [oldest.started_at, newest.started_at],
-  );
   return rows.map(toRun);
+}
+
+/**
+ * The chain a revert run already took (its row in godwit.reverts), in its order, or null when
+ * it has none yet: a retried prepare finds its runs marked `reverting` by its first attempt.
+ */
+export async function chainOfRevert(client: pg.ClientBase, revertRunId: string): Promise<AppliedRun[] | null> {
+  const { rows } = await client.query<{ chain: { migrationId: string; runId: string }[] }>('select chain from godwit.reverts where run_id = $1', [revertRunId]);
+  if (!rows[0]) return null;
+  const runIds = rows[0].chain.map((c) => c.runId);
+  const { rows: runs } = await client.query<AppliedRow>(`${SELECT_RUNS} where m.run_id = any($1)`, [runIds]);
+  return runIds.map((id) => toRun(runs.find((r) => r.run_id === id)!));
 }
 
 /** Tables (and other objects) a plan's steps touch, as `schema.name`. */
@@ -98,7 +115,10 @@ export async function refuseLaterMigrations(client: pg.ClientBase, target: strin
   const oldest = chain.at(-1)!;
   const inChain = new Set(chain.map((r) => r.runId));
   const touched = new Set(chain.flatMap((r) => [...touchedObjects(r.steps ?? [])]));
-  const { rows } = await client.query<AppliedRow>(`${SELECT_RUNS} where m.state = 'applied' and m.started_at > $1 order by m.started_at`, [newest.startedAt]);
+  const { rows } = await client.query<AppliedRow>(
+    `${SELECT_RUNS} where m.state = 'applied' and m.started_at > (select started_at from godwit.migrations where run_id = $1) order by m.started_at`,
+    [newest.runId],
+  );
   const blockers: string[] = [];
   let latest: string | null = null;
   for (const row of rows) {
