@@ -116,6 +116,9 @@ async function waitForRevertState(migrationId: string, state: string): Promise<v
     const p = await handle.query(revertStateQuery).catch(() => null);
     if (p?.state === state) return;
     if (p && ['reverted', 'revert_rejected', 'revert_failed'].includes(p.state)) throw new Error(`the revert ended ${p.state}, not ${state}: ${p.reason}`);
+    // Not started yet (not found), or closed without an answer (refused): only the first is worth waiting for.
+    const status = await handle.describe().then((d) => d.status.name, () => 'NOT_FOUND');
+    if (status !== 'RUNNING' && status !== 'NOT_FOUND') throw new Error(`the revert run is ${status}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -209,6 +212,10 @@ policy: { approval: never, lock_timeout: ${LOCK_TIMEOUT_MS}ms }
     // Undoing add_column drops what the application wrote there since: approval: auto asks a person.
     const chain = revertCommand('0011_tier_default', { ...cli(), to: '0010_tier', wait: true, requestedBy: 'ci' }, out);
     await waitForRevertState('0011_tier_default', 'revert_awaiting_approval');
+    // It holds the target's lease while it waits, as a migration does: no apply gets in between.
+    await expect(apply('id: 0013_meanwhile\noperations:\n  - create_table: { table: meanwhile, columns: [{ name: id, type: int }] }\npolicy: { approval: never }\n')).rejects.toThrow(
+      "target 'app' is busy: godwit/app/0011_tier_default/revert holds its lease",
+    );
     // The operator's verb finds the revert run: the migration's own run is closed.
     await operateCommand('approve', '0011_tier_default', { ...cli(), by: 'alice' }, out);
     expect(await chain).toBe(ExitCode.applied);
