@@ -239,6 +239,24 @@ policy: { approval: never, lock_timeout: ${LOCK_TIMEOUT_MS}ms }
     expect(states['0012_other']).toBe('applied');
   });
 
+  it('stays open in revert_failed (exit 3) when an undo fails, until a retry succeeds once a person fixed the data', async () => {
+    expect(await apply('id: 0030_owner_nullable\noperations:\n  - drop_not_null: { table: accounts, column: owner }\npolicy: { approval: never }\n')).toBe('applied');
+    // The application used what the migration allowed: undoing it (SET NOT NULL) cannot succeed as it is.
+    await db.query(`insert into accounts (id, owner) values (${ROWS + 100}, null)`);
+    const code = await revertCommand('0030_owner_nullable', { ...cli(), wait: true, requestedBy: 'ci' }, out);
+    expect(code).toBe(ExitCode.rollbackFailed);
+    expect(lines.join('\n')).toMatch(/revert 0030_owner_nullable revert_failed: 0030_owner_nullable step 1 \(.*\): .*contains null values/);
+    expect(await migrationState('0030_owner_nullable')).toBe('reverting');
+
+    await db.query(`update accounts set owner = 'unknown' where owner is null`);
+    // retry-rollback finds the revert run (the migration's own run is closed).
+    await operateCommand('retry-rollback', '0030_owner_nullable', { ...cli(), by: 'dba' }, out);
+    const result = await t.client.workflow.getHandle(revertWorkflowId('app', '0030_owner_nullable')).result();
+    expect(result.state).toBe('reverted');
+    expect(await migrationState('0030_owner_nullable')).toBe('reverted');
+    expect((await db.query(`select is_nullable from information_schema.columns where table_name = 'accounts' and column_name = 'owner'`)).rows[0]).toEqual({ is_nullable: 'NO' });
+  });
+
   it('refuses a revert whose copies and retired objects were pruned after their retention, saying why and what to do', async () => {
     await db.query(`create table t20 (id int primary key, a text, b text); insert into t20 select g, 'a' || g, 'b' || g from generate_series(1, 100) g`);
     expect(await apply(`
