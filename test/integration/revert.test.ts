@@ -10,7 +10,7 @@ import { schemaDump, takeWitness } from '../helpers/witness';
 import { revertCommand } from '../../src/cli/commands/revert';
 import { operateCommand } from '../../src/cli/commands/operate';
 import { ExitCode } from '../../src/cli/exit-codes';
-import { migrationStatus } from '../../src/client';
+import { migrationStatus, verifyDrift } from '../../src/client';
 import { pruneSnapshots } from '../../src/db/snapshots';
 import { revertStateQuery } from '../../workflows/revert-messages';
 import { revertWorkflowId } from '../../workflows/revert-definitions';
@@ -230,6 +230,10 @@ policy: { approval: never, lock_timeout: ${LOCK_TIMEOUT_MS}ms }
       [revertWorkflowId('app', '0011_tier_default')],
     );
     expect(reverted.rows.map((r) => r.migration)).toEqual(['0011_tier_default', '0010_tier']);
+
+    // godwit verify measures drift from what the revert left, not from 0012's fingerprint (which had the column).
+    const drift = await verifyDrift(t.client, t.settings, 'app', []);
+    expect(drift.schemaDrift).toBeNull();
 
     // godwit status: the revert run speaks for both migrations of its chain.
     let states: Record<string, string> = {};
