@@ -41,12 +41,12 @@
  * sql_no_down, create_index, noop; default all), BENCH_RUNS (1 run per scenario and outcome),
  * BENCH_OUTCOMES (both, failing or succeeding: which variants run; both by default),
  * BENCH_ROWS (1000000), BENCH_CLIENTS (4), BENCH_WINDOW_S (20), BENCH_EXTEND_S (5),
- * BENCH_LOCK_TIMEOUT (2s), BENCH_GODWIT_NICE (0: Godwit's processes at the usual priority), BENCH_THROTTLE (a throttle policy for every manifest, e.g. `{ yield: 2 }`), DATABASE_URL (admin connection, default
+ * BENCH_LOCK_TIMEOUT (2s), BENCH_GODWIT_NICE (0: Godwit's processes at the usual priority), BENCH_GODWIT_CPU (cap them at this many CPUs, cgroup v1), BENCH_THROTTLE (a throttle policy for every manifest, e.g. `{ yield: 2 }`), DATABASE_URL (admin connection, default
  * postgres://postgres@127.0.0.1:5432/postgres), TEMPORAL_ADDRESS (use that server instead of
  * starting a dev server), BENCH_NO_README=1 (print only).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +86,21 @@ const SEED_DB = 'godwit_bench_live_seed';
  * Postgres keep the usual priority. The noop scenario measures what is left of their cost.
  */
 const GODWIT_NICE = Math.min(19, int(process.env.BENCH_GODWIT_NICE, 0));
+/**
+ * Cap Godwit's processes at this many CPUs (a cgroup v1 cpu quota; Linux, root), standing in for
+ * machines of their own more closely than a nice value: pgbench is moved back out of the group.
+ */
+const GODWIT_CPU = Number(process.env.BENCH_GODWIT_CPU ?? '0') || 0;
+const CPU_CGROUP = '/sys/fs/cgroup/cpu';
+
+/** Puts this process (and so what it starts from now on) in a cgroup capped at GODWIT_CPU CPUs. */
+function capGodwitCpu(): void {
+  const group = join(CPU_CGROUP, `godwit-bench-${process.pid}`);
+  mkdirSync(group, { recursive: true });
+  writeFileSync(join(group, 'cpu.cfs_period_us'), '100000');
+  writeFileSync(join(group, 'cpu.cfs_quota_us'), String(Math.round(GODWIT_CPU * 100_000)));
+  writeFileSync(join(group, 'cgroup.procs'), String(process.pid));
+}
 /** A throttle policy for every manifest, as a YAML flow mapping (e.g. `{ yield: 2 }`), to compare pacings. */
 const THROTTLE = process.env.BENCH_THROTTLE?.trim() || null;
 const FAILURE = `sql: { up: "do $$ begin raise exception 'bench: injected failure at the last step'; end $$", down: "select 1" }`;
@@ -316,7 +331,7 @@ async function runWindow(live: Live, scenario: Scenario | null, failing: boolean
   const id = `live_${name}_${live.tag}_${round + 1}`;
   const dir = join(live.work, `${n}_${name}`);
   const segment = (seconds: number, i: number) => {
-    const p = startPgbench({ url: ADMIN_URL, db: DB, clients: CLIENTS, seconds, scriptFile: live.scriptFile, vars: { rows: ROWS }, logDir: join(dir, `pgbench_${i}`), ...(GODWIT_NICE ? { priority: 0 } : {}) });
+    const p = startPgbench({ url: ADMIN_URL, db: DB, clients: CLIENTS, seconds, scriptFile: live.scriptFile, vars: { rows: ROWS }, logDir: join(dir, `pgbench_${i}`), ...(GODWIT_NICE ? { priority: 0 } : {}), ...(GODWIT_CPU ? { cgroup: CPU_CGROUP } : {}) });
     running.pgbench = p.child;
     return p.done;
   };
@@ -514,6 +529,10 @@ async function main(): Promise<void> {
     // The compiled CLI as `npm ci` leaves it, built from the sources being measured.
     out(`built the compiled CLI: ${await buildCli(ROOT)}`);
 
+    if (GODWIT_CPU) {
+      capGodwitCpu();
+      out(`Godwit's processes are capped at ${GODWIT_CPU} CPU (BENCH_GODWIT_CPU, a cgroup cpu quota); pgbench and Postgres are not`);
+    }
     if (GODWIT_NICE) {
       setPriority(GODWIT_NICE);
       out(`Godwit's processes run at nice ${GODWIT_NICE} (BENCH_GODWIT_NICE); pgbench and Postgres at the usual priority`);
@@ -635,7 +654,7 @@ async function main(): Promise<void> {
     const meta =
       `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ` +
       `PostgreSQL ${info.version}, node ${process.version}; accounts: ${ROWS.toLocaleString('en')} rows, ${info.size} with its index; ${info.settings}; ` +
-      `pgbench ${CLIENTS} clients, ${WINDOW_S} s windows; lock_timeout ${LOCK_TIMEOUT}; ${GODWIT_NICE ? `Godwit's processes at nice ${GODWIT_NICE}; ` : ''}${THROTTLE ? `throttle ${THROTTLE}; ` : ''}${RUNS} run${RUNS === 1 ? '' : 's'} per scenario and outcome; ` +
+      `pgbench ${CLIENTS} clients, ${WINDOW_S} s windows; lock_timeout ${LOCK_TIMEOUT}; ${GODWIT_NICE ? `Godwit's processes at nice ${GODWIT_NICE}; ` : ''}${GODWIT_CPU ? `Godwit's processes capped at ${GODWIT_CPU} CPU; ` : ''}${THROTTLE ? `throttle ${THROTTLE}; ` : ''}${RUNS} run${RUNS === 1 ? '' : 's'} per scenario and outcome; ` +
       `load average ${load0.map((l) => l.toFixed(2)).join(' ')} at the start, ${load1.map((l) => l.toFixed(2)).join(' ')} at the end.`;
 
     const method =
