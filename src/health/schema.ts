@@ -14,7 +14,8 @@ export const healthDuration = (what: string, minMs = 0) =>
   z
     .union([z.number(), z.string()], { error: friendly("a duration like '5s' or a number of milliseconds", what) })
     .transform((v, ctx): string => {
-      const value = typeof v === 'number' && Number.isInteger(v) && v >= 0 ? `${v}ms` : typeof v === 'string' ? v.replace(/\s+/g, '') : '';
+      // '30m' reads as minutes, as people write it; Postgres's own spelling is '30min'.
+      const value = typeof v === 'number' && Number.isInteger(v) && v >= 0 ? `${v}ms` : typeof v === 'string' ? v.replace(/\s+/g, '').replace(/^(\d+(?:\.\d+)?)m$/, '$1min') : '';
       const ms = durationMs(value);
       if (ms === null || value === '') {
         ctx.addIssue({ code: 'custom', message: `expected a duration like '5s', '500ms', '2min' or '1h' (${what}), got ${JSON.stringify(v)}`, input: v });
