@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -279,6 +282,34 @@ describe.runIf(prometheusAvailable())('health probes in the bake window', () => 
     expect(p!.health!.probes[0]!.samples.at(-1)).toMatchObject({ ok: true, value: 0 });
     const audit = await db.query(`select actor, detail from godwit.audit_log where migration_id = '0006_dismiss' and event = 'DISMISS'`);
     expect(audit.rows.map((r) => r.actor)).toEqual(['oncall']);
+  });
+
+  it("adds the probes the worker's godwit.yaml names for the target, and records where they came from", async () => {
+    const port = await closedPort();
+    const file = join(mkdtempSync(join(tmpdir(), 'godwit-yaml-')), 'godwit.yaml');
+    writeFileSync(
+      file,
+      `policies:
+  "ap*":
+    bake_seconds: 30
+    probes:
+      - { name: platform health, kind: http, url: "http://127.0.0.1:${port}/health", interval: 1s, consecutive: 2 }
+`,
+    );
+    // A task queue of its own, served only by a worker that reads this godwit.yaml.
+    const t2 = await setupTemporal({ [TARGET]: db.url });
+    try {
+      await t2.startWorker({ configFile: file });
+      const handle = await startMigration(t2.client, t2.settings, { target: TARGET, loaded: await manifestFrom(migration('0009_platform', '')), requestedBy: 'deployer' });
+      const outcome = await watchMigration(handle, () => undefined, { pollMs: 250 });
+      expect(finalState(outcome)).toBe('rolled_back');
+      const [evidence] = await firings('0009_platform');
+      expect(evidence).toMatchObject({ probe: 'platform health', source: 'godwit.yaml policies.ap*' });
+      const start = await db.query(`select detail from godwit.audit_log where migration_id = '0009_platform' and event = 'START'`);
+      expect(start.rows[0]!.detail.health).toEqual(['bake_seconds 30 from godwit.yaml policies.ap* (the manifest says 0)']);
+    } finally {
+      await t2.close();
+    }
   });
 
   it('rolls back at the step boundary once max_duration has run out', async () => {
