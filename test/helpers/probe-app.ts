@@ -1,7 +1,8 @@
 /**
  * The application the health probe tests watch: a small HTTP server with Prometheus metrics
- * (/metrics, text format), a JSON health endpoint (/health), and one that turns unhealthy
- * from a given call on (/flaky), so a test can say which sample fails without timing.
+ * (/metrics, text format), a JSON health endpoint (/health), one that turns unhealthy from a
+ * given call on (/flaky), so a test can say which sample fails without timing, and endpoints
+ * that are slow (/slow, 300 ms), not JSON (/text) or failing (/broken, 503).
  */
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
@@ -41,6 +42,18 @@ export async function startProbeApp(): Promise<ProbeApp> {
       const status = req.url === '/flaky' ? (++flakyCalls >= flakyFrom ? 'degraded' : 'ok') : health;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status, checks: { db: status === 'ok' } }));
+      return;
+    }
+    if (req.url === '/slow') {
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'), 300);
+      return;
+    }
+    if (req.url === '/text') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('all good');
+      return;
+    }
+    if (req.url === '/broken') {
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"down"}');
       return;
     }
     res.writeHead(404).end();

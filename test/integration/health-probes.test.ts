@@ -14,7 +14,9 @@ import { prometheusAvailable, startPrometheus, type TestPrometheus } from '../he
 import { startMigration, watchMigration, type WatchOutcome } from '../../src/client';
 import { stateQuery } from '../../workflows/messages';
 import type { MigrationProgress } from '../../workflows/definitions';
-import type { ProbeEvidence } from '../../src/health/types';
+import type { Probe, ProbeEvidence } from '../../src/health/types';
+import { TargetPools } from '../../src/db/pool';
+import { evaluateProbe } from '../../activities/probes';
 
 const TARGET = 'app';
 let db: TestDatabase;
@@ -339,5 +341,48 @@ policy:
     expect(finalState(outcome)).toBe('rolled_back');
     expect(outcome.kind === 'finished' && outcome.result.reason).toMatch(/^max_duration 3s exceeded/);
     expect(await witness.differences()).toEqual([]);
+  });
+});
+
+describe.runIf(prometheusAvailable())('one sample (the sampleProbe activity) against the real thing', () => {
+  const common = { interval: '1s', timeout: '1s', consecutive: 1 };
+  const sql = (q: string, fail_when = '> 0'): Probe => ({ name: 's', kind: 'sql', sql: q, fail_when, ...common });
+  const http = (path: string, more: Partial<Extract<Probe, { kind: 'http' }>> = {}): Probe => ({ name: 'h', kind: 'http', url: `${app.url}${path}`, ...common, ...more });
+  const promql = (query: string, more: Partial<Extract<Probe, { kind: 'prometheus' }>> = {}): Probe => ({ name: 'p', kind: 'prometheus', url: prom.url, query, fail_when: '> 0.02', ...common, ...more });
+  let pools: TargetPools;
+  beforeAll(() => {
+    pools = new TargetPools(() => db.url);
+  });
+  afterAll(async () => {
+    await pools.close();
+  });
+  const sample = (probe: Probe) => evaluateProbe({ pools }, TARGET, probe);
+
+  it.each([
+    ['a SQL error', sql('select count(*) from no_such_table'), /^cannot evaluate: relation "no_such_table" does not exist$/],
+    ['a query with no rows', sql('select 1 where false'), /^cannot evaluate: the query returned no rows; it must return one value$/],
+    ['text where a number is compared', sql("select 'many'"), /^cannot evaluate: the value "many" is not a number, and fail_when > 0 compares numbers$/],
+    ['a query slower than its timeout', sql('select pg_sleep(5)'), /^cannot evaluate: timed out \(statement_timeout\)$/],
+    ['a write (the sample runs read only)', sql('insert into app_errors (what) values (1) returning 1'), /^cannot evaluate: cannot execute INSERT in a read-only transaction$/],
+    ['a status that is not expected', http('/broken'), /^status 503, expected 2xx$/],
+    ['a response slower than max_latency', http('/slow', { max_latency: '50ms' }), /^took \d+ ms, more than max_latency 50ms$/],
+    ['a body that is not JSON', http('/text', { field: '$.status', fail_when: '!= ok' }), /^cannot evaluate: the body of .* is not JSON, so field \$\.status cannot be read$/],
+    ['a missing field', http('/health', { field: 'data.ratio', fail_when: '> 1' }), /^cannot evaluate: the body of .* has no field data\.ratio$/],
+    ['a request slower than the timeout', http('/slow', { timeout: '100ms' }), /^cannot evaluate: GET .*\/slow: timed out$/],
+    ['several series', promql('app_requests_total'), /^cannot evaluate: the query returned 2 series, not one; aggregate it/],
+    ['an empty result', promql('sum(no_such_metric)'), /^cannot evaluate: the query returned no series \(empty result\)/],
+    ['NaN', promql('sum(app_requests_total) * 0 / 0'), /^cannot evaluate: the query returned NaN/],
+    ['a bad query', promql('sum(app_requests_total'), /^cannot evaluate: Prometheus refused the query \(HTTP 400\): /],
+  ] as const)('fails a sample on %s, saying why', async (_what, probe, detail) => {
+    const r = await sample(probe);
+    expect(r.ok).toBe(false);
+    expect(r.detail).toMatch(detail);
+  });
+
+  it('passes a healthy sample of each kind, with its value', async () => {
+    expect(await sample(sql('select count(*) from app_errors'))).toMatchObject({ ok: true, value: 0 });
+    expect(await sample(http('/health', { field: '$.status', fail_when: '!= ok', max_latency: '5s' }))).toMatchObject({ ok: true, value: 'ok' });
+    expect(await sample(promql('sum(app_requests_total{code="200"})', { fail_when: '< 1' }))).toMatchObject({ ok: true, value: 1000 });
+    expect(await sample(promql('sum(no_such_metric)', { on_empty: 'pass' }))).toMatchObject({ ok: true, value: null, detail: 'empty result (on_empty: pass)' });
   });
 });
