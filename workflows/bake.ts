@@ -100,6 +100,8 @@ export async function bake(h: BakeHooks): Promise<string | null> {
     );
     for (const { i, n, r, counted } of results) recordSample(progress.probes[i]!, n, r, counted);
     h.changed();
+    // An operator's rollback that came in meanwhile is theirs, not a probe's.
+    if (h.operatorReason()) continue;
     const firing = progress.probes.find(shouldFire);
     if (!firing) continue;
 
