@@ -6,14 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
-import { finalState, waitForState } from '../helpers/migrate';
-import { runCli } from '../helpers/process';
+import { finalState } from '../helpers/migrate';
+import { runCli, spawnCli } from '../helpers/process';
 import { takeWitness, type Witness } from '../helpers/witness';
 import { closedPort, startProbeApp, type ProbeApp } from '../helpers/probe-app';
 import { prometheusAvailable, startPrometheus, type TestPrometheus } from '../helpers/prometheus';
 import { startMigration, watchMigration, type WatchOutcome } from '../../src/client';
 import { stateQuery } from '../../workflows/messages';
-import type { MigrationProgress } from '../../workflows/definitions';
+import { migrationWorkflowId, type MigrationProgress, type MigrationResult } from '../../workflows/definitions';
 import type { Probe, ProbeEvidence } from '../../src/health/types';
 import { TargetPools } from '../../src/db/pool';
 import { evaluateProbe } from '../../activities/probes';
@@ -227,33 +227,43 @@ describe.runIf(prometheusAvailable())('health probes in the bake window', () => 
     await db.query(`insert into app_errors (what) values ('checkout fails')`);
     const witness = await takeWitness(db.url);
     const writer = startWriter();
-    const run = await start(
-      '0005_ask',
-      `  bake_seconds: 300
+    // Started as a pipeline would: apply --wait, which says what to do when the run asks.
+    const loaded = await manifestFrom(
+      migration(
+        '0005_ask',
+        `  bake_seconds: 300
   on_unhealthy: ask
   probes:
     - { name: app errors, kind: sql, sql: "select count(*) from app_errors", fail_when: "> 0", interval: 1s, consecutive: 2 }`,
+      ),
     );
-    await waitForState(run.handle, 'unhealthy');
-    // Waiting: nothing rolled back, the question on record and in the Temporal UI.
+    const apply = spawnCli(['apply', loaded.file, '--target', TARGET, '--wait', '--requested-by', 'deployer'], t.env);
+    const handle = t.client.workflow.getHandle(migrationWorkflowId(TARGET, '0005_ask'));
+    await until(handle, (p) => p.state === 'unhealthy');
+    await apply.waitFor('a health probe fired (on_unhealthy: ask): confirm with `godwit rollback 0005_ask --target app`, or dismiss with `godwit approve 0005_ask --target app --note "..."`');
+    // Waiting: nothing rolled back, the question on record, in the Temporal UI and in godwit status.
     const row = await db.query(`select state from godwit.migrations where migration_id = '0005_ask'`);
     expect(row.rows[0]!.state).toBe('unhealthy');
     const col = await db.query(`select 1 from information_schema.columns where table_name = 'orders' and column_name = 'note_0005_ask'`);
     expect(col.rowCount).toBe(1);
     expect(await firings('0005_ask')).toHaveLength(1);
-    const meta = await run.handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    const meta = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     expect(meta.currentDetails).toMatch(/probe app errors \(sql, fails when > 0\): 2 sample\(s\), FIRED at/);
     expect(meta.currentDetails).toMatch(/WAITING for a person since .*`godwit rollback` confirms, `godwit approve` dismisses/);
+    const status = await runCli(['status', '--target', TARGET], t.env);
+    expect(status.output).toMatch(/0005_ask +unhealthy/);
+    expect(status.output).toMatch(/probe app errors \(sql, fails when > 0\): 2 sample\(s\), FIRED at \S+; last: ✗ 1, ✗ 1/);
 
     const cli = await runCli(['rollback', '0005_ask', '--target', TARGET, '--by', 'oncall', '--reason', 'errors confirmed'], t.env);
     expect(cli.output).toMatch(/rollback: sent to 0005_ask on 'app' by oncall/);
     expect(cli.code).toBe(0);
-    const outcome = await run.outcome;
+    expect(await apply.exit).toBe(2);
+    expect(apply.output()).toMatch(/0005_ask rolled_back: rollback requested by oncall: errors confirmed \(confirming: health probe 'app errors'/);
     const w = await writer.stop();
-    expect(finalState(outcome)).toBe('rolled_back');
-    const p = outcome.kind === 'finished' ? outcome.result : null;
-    expect(p!.reason).toMatch(/^rollback requested by oncall: errors confirmed \(confirming: health probe 'app errors' /);
-    expect(p!.transitions.map((x) => `${x.from}>${x.to}`)).toEqual(['planned>in_progress', 'in_progress>validated', 'validated>unhealthy', 'unhealthy>rolling_back', 'rolling_back>rolled_back']);
+    const p = (await handle.result()) as MigrationResult;
+    expect(p.state).toBe('rolled_back');
+    expect(p.reason).toMatch(/^rollback requested by oncall: errors confirmed \(confirming: health probe 'app errors' /);
+    expect(p.transitions.map((x) => `${x.from}>${x.to}`)).toEqual(['planned>in_progress', 'in_progress>validated', 'validated>unhealthy', 'unhealthy>rolling_back', 'rolling_back>rolled_back']);
     const audit = await db.query(`select actor from godwit.audit_log where migration_id = '0005_ask' and from_state = 'unhealthy' and to_state = 'rolling_back'`);
     expect(audit.rows.map((r) => r.actor)).toEqual(['oncall']);
     await expectRolledBackIntact(witness, w, []);
@@ -269,7 +279,7 @@ describe.runIf(prometheusAvailable())('health probes in the bake window', () => 
   probes:
     - { name: app errors, kind: sql, sql: "select count(*) from app_errors", fail_when: "> 0", interval: 1s, consecutive: 2 }`,
     );
-    await waitForState(run.handle, 'unhealthy');
+    await until(run.handle, (p) => p.state === 'unhealthy');
     await db.query('delete from app_errors');
     const self = await runCli(['approve', '0006_dismiss', '--target', TARGET, '--by', 'deployer', '--note', 'mine is fine'], t.env);
     expect(self.code).not.toBe(0);
