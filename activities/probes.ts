@@ -3,6 +3,7 @@ import { appendAudit } from '../src/db/audit';
 import { redact } from '../src/config/targets';
 import { durationMs } from '../src/manifest/types';
 import { ConditionError, meets, parseCondition, parseFieldPath, readField } from '../src/health/condition';
+import { sampleTimeoutMs } from '../src/health/tracker';
 import type { HttpProbe, Probe, PrometheusProbe, SampleResult, SqlProbe } from '../src/health/types';
 import type { ProbeFiringInput, SampleProbeInput } from '../workflows/definitions';
 import type { AuditHeadResult } from '../workflows/definitions';
@@ -128,7 +129,7 @@ async function samplePrometheus(probe: PrometheusProbe, timeoutMs: number): Prom
 export async function evaluateProbe(deps: ActivityDeps, target: string, probe: Probe): Promise<SampleResult> {
   const at = new Date().toISOString();
   const started = performance.now();
-  const timeoutMs = durationMs(probe.timeout)!;
+  const timeoutMs = sampleTimeoutMs(probe);
   try {
     const r =
       probe.kind === 'sql' ? await sampleSql(deps, target, probe, timeoutMs) : probe.kind === 'http' ? await sampleHttp(probe, timeoutMs) : await samplePrometheus(probe, timeoutMs);

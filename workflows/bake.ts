@@ -8,7 +8,7 @@ import type { GodwitActivities } from '../activities';
 import type { AuditEntry } from '../src/db/audit';
 import type { LifecycleEvent, MigrationState } from '../src/lifecycle/states';
 import { durationMs } from '../src/manifest/types';
-import { fire, firingReason, hasEnoughSamples, recordSample, resetStreaks, shouldFire } from '../src/health/tracker';
+import { fire, firingReason, hasEnoughSamples, recordSample, resetStreaks, sampleTimeoutMs, shouldFire } from '../src/health/tracker';
 import type { HealthPolicy, HealthProgress, SampleResult } from '../src/health/types';
 import type { AuditHeadResult, RunScope } from './definitions';
 
@@ -86,7 +86,7 @@ export async function bake(h: BakeHooks): Promise<string | null> {
         nextDue[i] = now + durationMs(probe.interval)!;
         try {
           const r = await sampleActivities.sampleProbe.executeWithOptions(
-            { summary: `probe ${probe.name} #${n}`, startToCloseTimeout: durationMs(probe.timeout)! + 10_000, retry: { maximumAttempts: 1 } },
+            { summary: `probe ${probe.name} #${n}`, startToCloseTimeout: sampleTimeoutMs(probe) + 10_000, retry: { maximumAttempts: 1 } },
             [{ ...h.scope, probe, n }],
           );
           return { i, n, r, counted: true };

@@ -7,7 +7,7 @@ import { choice, fallbackError, friendly, strict, text } from '../operations/fie
 import { didYouMean } from '../operations/suggest';
 import { durationMs } from '../manifest/types';
 import { ConditionError, parseCondition, parseFieldPath } from './condition';
-import { DEFAULT_CONSECUTIVE, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, type Probe } from './types';
+import { DEFAULT_CONSECUTIVE, DEFAULT_INTERVAL, type Probe } from './types';
 
 /** A duration like '5s', '500ms', '2min', '1h' (or a whole number of milliseconds), kept as text. */
 export const healthDuration = (what: string, minMs = 0) =>
@@ -57,7 +57,7 @@ const count = (what: string) =>
 const common = {
   name: text('the probe\'s name, shown in status, the audit log and the rollback reason'),
   interval: healthDuration('time between two samples', 100).default(DEFAULT_INTERVAL),
-  timeout: healthDuration('how long one sample may take; slower counts as a failed sample', 100).default(DEFAULT_TIMEOUT),
+  timeout: healthDuration('how long one sample may take; slower counts as a failed sample (default 5s, or the interval when shorter)', 100).optional(),
   consecutive: count('failed samples in a row before the probe fires').default(DEFAULT_CONSECUTIVE),
   min_samples: count('samples taken before the probe may fire at all (default: consecutive)').optional(),
 };
@@ -144,7 +144,7 @@ export const probeSchema = z.unknown().transform((value, ctx): Probe => {
     });
     return z.NEVER;
   }
-  if (durationMs(probe.timeout)! > durationMs(probe.interval)!) {
+  if (probe.timeout !== undefined && durationMs(probe.timeout)! > durationMs(probe.interval)!) {
     ctx.addIssue({ code: 'custom', path: ['timeout'], message: `timeout ${probe.timeout} is longer than interval ${probe.interval}: a sample must end before the next is due; shorten timeout or lengthen interval`, input: value });
     return z.NEVER;
   }

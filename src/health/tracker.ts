@@ -2,8 +2,14 @@
  * A probe's samples and when it fires. Pure and deterministic: the workflow keeps this state
  * and replays it from the samples recorded in its history.
  */
+import { durationMs } from '../manifest/types';
 import { describeCondition, parseCondition } from './condition';
-import { SAMPLES_KEPT, type HealthPolicy, type HealthProgress, type Probe, type ProbeEvidence, type ProbeProgress, type ProbeSample, type ProbeSource, type SampleResult } from './types';
+import { DEFAULT_TIMEOUT, SAMPLES_KEPT, type HealthPolicy, type HealthProgress, type Probe, type ProbeEvidence, type ProbeProgress, type ProbeSample, type ProbeSource, type SampleResult } from './types';
+
+/** How long one sample of the probe may take: its timeout, else 5s or its interval when shorter. */
+export function sampleTimeoutMs(probe: Pick<Probe, 'timeout' | 'interval'>): number {
+  return probe.timeout !== undefined ? durationMs(probe.timeout)! : Math.min(durationMs(DEFAULT_TIMEOUT)!, durationMs(probe.interval)!);
+}
 
 /** `fails when > 0.02`, `fails unless status 200 or 204 within 500ms, or when $.status != "ok"`. */
 export function conditionText(probe: Probe): string {

@@ -17,8 +17,8 @@ interface ProbeCommon {
   name: string;
   /** Time between two samples, e.g. '10s'. */
   interval: string;
-  /** How long one sample may take before it counts as a failure ("cannot evaluate: timed out"). */
-  timeout: string;
+  /** How long one sample may take before it counts as a failure ("cannot evaluate: timed out"); absent: 5s, or the interval when shorter. */
+  timeout?: string;
   /** Failed samples in a row before the probe fires. */
   consecutive: number;
   /** Samples the probe must have taken before it may fire (absent: `consecutive`). */

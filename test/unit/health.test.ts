@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManifestError, parseManifest } from '../../src/manifest';
 import { meets, parseCondition, parseFieldPath, readField, ConditionError } from '../../src/health/condition';
 import { combineHealth, policiesSchema } from '../../src/health/policy';
-import { fire, firingReason, recordSample, resetStreaks, shouldFire, startProbe } from '../../src/health/tracker';
+import { fire, firingReason, recordSample, resetStreaks, sampleTimeoutMs, shouldFire, startProbe } from '../../src/health/tracker';
 import { SAMPLES_KEPT, type SampleResult } from '../../src/health/types';
 
 const manifest = (policy: string) => `
@@ -78,9 +78,9 @@ describe('probes in the manifest policy', () => {
     );
     const p = loaded.manifest.policy;
     expect(p.probes?.map((x) => [x.kind, x.interval, x.timeout, x.consecutive])).toEqual([
-      ['sql', '10s', '5s', 3],
-      ['http', '10s', '5s', 3],
-      ['prometheus', '15s', '5s', 2],
+      ['sql', '10s', undefined, 3],
+      ['http', '10s', undefined, 3],
+      ['prometheus', '15s', undefined, 2],
     ]);
     expect([p.on_unhealthy, p.ask_timeout, p.max_duration]).toEqual(['ask', '10min', '2h']);
     const plain = parseManifest(manifest('  bake_seconds: 60'), 'm.yaml');
@@ -101,6 +101,12 @@ describe('probes in the manifest policy', () => {
     expect(problems(manifest(`  probes: [{ name: x, kind: sql, sql: "select 1", fail_when: "> 0", interval: 10s, consecutive: 3 }]`))).toMatch(
       /policy\.bake_seconds.*probe 'x' needs 30s for its 3 samples every 10s; there is none: set policy\.bake_seconds to at least 30/s,
     );
+  });
+
+  it('takes 5s or the interval when shorter for a sample without a timeout', () => {
+    expect(sampleTimeoutMs({ interval: '1s' })).toBe(1000);
+    expect(sampleTimeoutMs({ interval: '1min' })).toBe(5000);
+    expect(sampleTimeoutMs({ interval: '1min', timeout: '20s' })).toBe(20_000);
   });
 
   it('refuses two probes of one name', () => {
