@@ -51,9 +51,17 @@ export async function startPrometheus(scrapeTarget: string): Promise<TestPrometh
   );
   let log = '';
   child.stderr!.on('data', (d) => (log = (log + String(d)).slice(-4000)));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let failed: Error | null = null;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    // A missing binary (CI without the package) is an error event, not an exit.
+    child.once('error', (err) => {
+      failed = err;
+      resolve();
+    });
+  });
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    if (failed === null && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
     rmSync(dir, { recursive: true, force: true });
   };
@@ -61,6 +69,7 @@ export async function startPrometheus(scrapeTarget: string): Promise<TestPrometh
   const waitFor = async (query: string, accept: (value: number) => boolean, timeoutMs = 60_000) => {
     const until = Date.now() + timeoutMs;
     for (;;) {
+      if (failed !== null) throw new Error(`cannot start ${PROMETHEUS_BIN}: ${(failed as Error).message}; install it with \`apt-get install prometheus\` (.ci/run does)`);
       if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}:\n${log}`);
       const v = await instant(url, query).catch(() => null);
       if (v !== null && accept(v)) return v;
