@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/targets';
 import { ManifestError, parseManifest } from '../../src/manifest';
 import { meets, parseCondition, parseFieldPath, readField, ConditionError } from '../../src/health/condition';
 import { combineHealth, policiesSchema } from '../../src/health/policy';
@@ -156,6 +160,25 @@ describe('combining the manifest with godwit.yaml policies', () => {
 
   it('is null when nothing applies, so the run bakes as before', () => {
     expect(combineHealth({ bake_seconds: 30 }, yaml, 'billing')).toBeNull();
+  });
+
+  it("reads godwit.yaml's policies, and names each bad setting with the fix", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'godwit-cfg-'));
+    const good = join(dir, 'good.yaml');
+    writeFileSync(good, 'policies:\n  "app-*":\n    on_unhealthy: ask\n    max_duration: 45m\n');
+    expect(loadConfig(good).policies).toEqual({ 'app-*': { on_unhealthy: 'ask', max_duration: '45min' } });
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'policies:\n  app:\n    bake_seconds: 60\n    on_unhealthy: page\n    probes:\n      - { name: x, kind: sql, sql: "select 1", fail_when: "> zero" }\n');
+    const message = (() => {
+      try {
+        loadConfig(bad);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return '';
+    })();
+    expect(message).toMatch(/Setting 'policies\.app\.on_unhealthy': expected one of rollback, ask/);
+    expect(message).toMatch(/Setting 'policies\.app\.probes\.0\.fail_when': > compares numbers, but "zero" is not a number/);
   });
 
   it('refuses a godwit.yaml probe its bake cannot hold', () => {
