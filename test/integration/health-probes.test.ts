@@ -369,22 +369,23 @@ describe.runIf(prometheusAvailable())('one sample (the sampleProbe activity) aga
   const sample = (probe: Probe) => evaluateProbe({ pools }, TARGET, probe);
 
   it.each([
-    ['a SQL error', sql('select count(*) from no_such_table'), /^cannot evaluate: relation "no_such_table" does not exist$/],
-    ['a query with no rows', sql('select 1 where false'), /^cannot evaluate: the query returned no rows; it must return one value$/],
-    ['text where a number is compared', sql("select 'many'"), /^cannot evaluate: the value "many" is not a number, and fail_when > 0 compares numbers$/],
-    ['a query slower than its timeout', sql('select pg_sleep(5)'), /^cannot evaluate: timed out \(statement_timeout\)$/],
-    ['a write (the sample runs read only)', sql('insert into app_errors (what) values (1) returning 1'), /^cannot evaluate: cannot execute INSERT in a read-only transaction$/],
-    ['a status that is not expected', http('/broken'), /^status 503, expected 2xx$/],
-    ['a response slower than max_latency', http('/slow', { max_latency: '50ms' }), /^took \d+ ms, more than max_latency 50ms$/],
-    ['a body that is not JSON', http('/text', { field: '$.status', fail_when: '!= ok' }), /^cannot evaluate: the body of .* is not JSON, so field \$\.status cannot be read$/],
-    ['a missing field', http('/health', { field: 'data.ratio', fail_when: '> 1' }), /^cannot evaluate: the body of .* has no field data\.ratio$/],
-    ['a request slower than the timeout', http('/slow', { timeout: '100ms' }), /^cannot evaluate: GET .*\/slow: timed out$/],
-    ['several series', promql('app_requests_total'), /^cannot evaluate: the query returned 2 series, not one; aggregate it/],
-    ['an empty result', promql('sum(no_such_metric)'), /^cannot evaluate: the query returned no series \(empty result\)/],
-    ['NaN', promql('sum(app_requests_total) * 0 / 0'), /^cannot evaluate: the query returned NaN/],
-    ['a bad query', promql('sum(app_requests_total'), /^cannot evaluate: Prometheus refused the query \(HTTP 400\): /],
+    ['a SQL error', () => sql('select count(*) from no_such_table'), /^cannot evaluate: relation "no_such_table" does not exist$/],
+    ['a query with no rows', () => sql('select 1 where false'), /^cannot evaluate: the query returned no rows; it must return one value$/],
+    ['text where a number is compared', () => sql("select 'many'"), /^cannot evaluate: the value "many" is not a number, and fail_when > 0 compares numbers$/],
+    ['a query slower than its timeout', () => sql('select pg_sleep(5)'), /^cannot evaluate: timed out \(statement_timeout\)$/],
+    ['a write (the sample runs read only)', () => sql('insert into app_errors (what) values (1) returning 1'), /^cannot evaluate: cannot execute INSERT in a read-only transaction$/],
+    ['a status that is not expected', () => http('/broken'), /^status 503, expected 2xx$/],
+    ['a response slower than max_latency', () => http('/slow', { max_latency: '50ms' }), /^took \d+ ms, more than max_latency 50ms$/],
+    ['a body that is not JSON', () => http('/text', { field: '$.status', fail_when: '!= ok' }), /^cannot evaluate: the body of .* is not JSON, so field \$\.status cannot be read$/],
+    ['a missing field', () => http('/health', { field: 'data.ratio', fail_when: '> 1' }), /^cannot evaluate: the body of .* has no field data\.ratio$/],
+    ['a request slower than the timeout', () => http('/slow', { timeout: '100ms' }), /^cannot evaluate: GET .*\/slow: timed out$/],
+    ['several series', () => promql('app_requests_total'), /^cannot evaluate: the query returned 2 series, not one; aggregate it/],
+    ['an empty result', () => promql('sum(no_such_metric)'), /^cannot evaluate: the query returned no series \(empty result\)/],
+    ['NaN', () => promql('sum(app_requests_total) * 0 / 0'), /^cannot evaluate: the query returned NaN/],
+    ['a bad query', () => promql('sum(app_requests_total'), /^cannot evaluate: Prometheus refused the query \(HTTP 400\): /],
   ] as const)('fails a sample on %s, saying why', async (_what, probe, detail) => {
-    const r = await sample(probe);
+    // The probes are made when the test runs: the app and Prometheus start in beforeAll.
+    const r = await sample(probe());
     expect(r.ok).toBe(false);
     expect(r.detail).toMatch(detail);
   });
