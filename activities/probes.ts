@@ -59,12 +59,24 @@ async function sampleSql(deps: ActivityDeps, target: string, probe: SqlProbe, ti
   }
 }
 
+/** The probe's headers, their values from the worker's environment: a missing one is a sample that cannot be evaluated. */
+function headersOf(probe: HttpProbe | PrometheusProbe): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, variable] of Object.entries(probe.headers_env ?? {})) {
+    const value = process.env[variable];
+    if (value === undefined) throw new CannotEvaluate(`header ${name} reads ${variable}, which is not set in the worker's environment; set it and restart the worker`);
+    headers[name] = value;
+  }
+  return headers;
+}
+
 async function sampleHttp(probe: HttpProbe, timeoutMs: number): Promise<Omit<SampleResult, 'at' | 'ms'>> {
+  const headers = headersOf(probe);
   const started = performance.now();
   let res: Response;
   let body: string;
   try {
-    res = await fetch(probe.url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+    res = await fetch(probe.url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow', headers });
     body = await res.text();
   } catch (err) {
     throw new CannotEvaluate(`GET ${probe.url}: ${errorText(err)}`);
@@ -97,10 +109,11 @@ async function samplePrometheus(probe: PrometheusProbe, timeoutMs: number): Prom
   const url = new URL('api/v1/query', probe.url.endsWith('/') ? probe.url : `${probe.url}/`);
   url.searchParams.set('query', probe.query);
   url.searchParams.set('timeout', `${Math.max(1, Math.floor(timeoutMs / 1000))}s`);
+  const headers = headersOf(probe);
   let res: Response;
   let parsed: PromResponse;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers });
     parsed = (await res.json()) as PromResponse;
   } catch (err) {
     throw new CannotEvaluate(`Prometheus at ${probe.url}: ${errorText(err)}`);

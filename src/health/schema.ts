@@ -51,6 +51,17 @@ const httpUrl = (what: string) =>
     }
   });
 
+/** Header name → the name of the worker's environment variable holding its value (never the value: it would be in history). */
+const headersEnv = z
+  .record(
+    z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'expected an HTTP header name, e.g. Authorization' }),
+    z.string({ error: friendly('an environment variable name', "the worker's variable holding the header's value") }).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+      error: "expected the name of an environment variable on the worker (letters, digits, _), e.g. HEALTH_TOKEN, never the secret itself",
+    }),
+    { error: friendly('a mapping of header names to environment variable names', "e.g. { Authorization: HEALTH_TOKEN }; the worker reads the values") },
+  )
+  .optional();
+
 const count = (what: string) =>
   z.number({ error: friendly('a whole number', what) }).int({ error: `expected a whole number (${what})` }).min(1, { error: `expected 1 or more (${what})` });
 
@@ -79,6 +90,7 @@ const kindSchemas = {
         .transform((v) => (Array.isArray(v) ? v : [v]))
         .optional(),
       max_latency: healthDuration('a response slower than this fails the sample').optional(),
+      headers_env: headersEnv,
       field: z
         .string({ error: friendly('a field path', 'a field of the JSON body, e.g. $.status or data.ratio') })
         .check((ctx) => {
@@ -92,7 +104,7 @@ const kindSchemas = {
         .optional(),
       fail_when: condition('with field: when a sample fails, e.g. "!= ok" or "> 0.02"').optional(),
     },
-    'an http probe: { name, kind: http, url, expect_status, max_latency, field, fail_when, interval, timeout, consecutive, min_samples }',
+    'an http probe: { name, kind: http, url, expect_status, max_latency, headers_env, field, fail_when, interval, timeout, consecutive, min_samples }',
   ),
   prometheus: strict(
     {
@@ -101,9 +113,10 @@ const kindSchemas = {
       url: httpUrl("Prometheus's base URL, e.g. http://prometheus:9090"),
       query: text('a PromQL instant query returning one series or a scalar, e.g. sum(rate(http_requests_total{code=~"5.."}[1m])) / sum(rate(http_requests_total[1m]))'),
       fail_when: condition('when a sample fails, e.g. "> 0.02"'),
+      headers_env: headersEnv,
       on_empty: choice(['fail', 'pass'] as const, 'what an empty result means: fail (cannot evaluate; default) or pass (no series, nothing wrong)').optional(),
     },
-    'a prometheus probe: { name, kind: prometheus, url, query, fail_when, on_empty, interval, timeout, consecutive, min_samples }',
+    'a prometheus probe: { name, kind: prometheus, url, query, fail_when, on_empty, headers_env, interval, timeout, consecutive, min_samples }',
   ),
 };
 

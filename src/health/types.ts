@@ -40,6 +40,8 @@ export interface HttpProbe extends ProbeCommon {
   expect_status?: number[];
   /** A response slower than this fails the sample. */
   max_latency?: string;
+  /** Request headers whose values the worker reads from its environment: `{ Authorization: HEALTH_TOKEN }` (secrets stay out of history). */
+  headers_env?: Record<string, string>;
   /** A path into the JSON body, `$.status` or `data.ratio` or `items[0].ok`; compared with fail_when. */
   field?: string;
   fail_when?: string;
@@ -52,6 +54,8 @@ export interface PrometheusProbe extends ProbeCommon {
   url: string;
   query: string;
   fail_when: string;
+  /** Request headers whose values the worker reads from its environment, e.g. `{ Authorization: PROMETHEUS_AUTH }`. */
+  headers_env?: Record<string, string>;
   /** An empty result: `fail` (default: cannot evaluate) or `pass` (no series means no errors). */
   on_empty?: 'fail' | 'pass';
 }

@@ -2,7 +2,8 @@
  * The application the health probe tests watch: a small HTTP server with Prometheus metrics
  * (/metrics, text format), a JSON health endpoint (/health), one that turns unhealthy from a
  * given call on (/flaky), so a test can say which sample fails without timing, and endpoints
- * that are slow (/slow, 300 ms), not JSON (/text) or failing (/broken, 503).
+ * that are slow (/slow, 300 ms), not JSON (/text), failing (/broken, 503) or behind a bearer
+ * token (/secure, `Bearer s3cret`).
  */
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
@@ -46,6 +47,11 @@ export async function startProbeApp(): Promise<ProbeApp> {
     }
     if (req.url === '/slow') {
       setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'), 300);
+      return;
+    }
+    if (req.url === '/secure') {
+      const ok = req.headers.authorization === 'Bearer s3cret';
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'unauthorized' }));
       return;
     }
     if (req.url === '/text') {

@@ -390,6 +390,17 @@ describe.runIf(prometheusAvailable())('one sample (the sampleProbe activity) aga
     expect(r.detail).toMatch(detail);
   });
 
+  it("sends headers whose values come from the worker's environment, and says which one is missing", async () => {
+    const secure = () => http('/secure', { headers_env: { Authorization: 'GODWIT_TEST_PROBE_TOKEN' }, field: '$.status', fail_when: '!= ok' });
+    delete process.env.GODWIT_TEST_PROBE_TOKEN;
+    expect((await sample(secure())).detail).toBe("cannot evaluate: header Authorization reads GODWIT_TEST_PROBE_TOKEN, which is not set in the worker's environment; set it and restart the worker");
+    process.env.GODWIT_TEST_PROBE_TOKEN = 'Bearer wrong';
+    expect(await sample(secure())).toMatchObject({ ok: false, value: 401, detail: 'status 401, expected 2xx' });
+    process.env.GODWIT_TEST_PROBE_TOKEN = 'Bearer s3cret';
+    expect(await sample(secure())).toMatchObject({ ok: true, value: 'ok' });
+    delete process.env.GODWIT_TEST_PROBE_TOKEN;
+  });
+
   it('passes a healthy sample of each kind, with its value', async () => {
     expect(await sample(sql('select count(*) from app_errors'))).toMatchObject({ ok: true, value: 0 });
     expect(await sample(http('/health', { field: '$.status', fail_when: '!= ok', max_latency: '5s' }))).toMatchObject({ ok: true, value: 'ok' });

@@ -113,6 +113,12 @@ describe('probes in the manifest policy', () => {
     expect(sampleTimeoutMs({ interval: '1min', timeout: '20s' })).toBe(20_000);
   });
 
+  it('takes header values from the environment by name only', () => {
+    expect(problems(manifest(`  bake_seconds: 60\n  probes: [{ name: h, kind: http, url: "http://app/h", headers_env: { Authorization: "Bearer abc" } }]`))).toMatch(
+      /policy\.probes\[0\]\.headers_env\.Authorization.*expected the name of an environment variable on the worker .* never the secret itself/s,
+    );
+  });
+
   it('refuses two probes of one name', () => {
     const text = problems(manifest(`  bake_seconds: 60\n  probes: [{ name: b, kind: sql, sql: "select 1", fail_when: "> 0" }, { name: b, kind: sql, sql: "select 2", fail_when: "> 0" }]`));
     expect(text).toMatch(/policy\.probes\[1\]\.name.*a second probe named 'b'/s);
