@@ -9,6 +9,7 @@ import { loadSqlParser } from '../src/operations';
 import { ManifestError, manifestChecksum, type Manifest } from '../src/manifest';
 import type { PrepareInput, PrepareResult } from '../workflows/definitions';
 import { appendAudit } from '../src/db/audit';
+import { recordPlan } from '../src/db/revert';
 import { type ActivityDeps, heartbeatDetails, inTransaction, previousHeartbeat, temporalHolderCheck, withTarget } from './context';
 import { ChecksumMismatchError, LintError, PreCheckFailedError, UnauthorizedError } from './errors';
 import { decideRequest } from './authorize';
@@ -66,6 +67,8 @@ export function makePrepare(deps: ActivityDeps) {
              fingerprint_before_entries = excluded.fingerprint_before_entries, fingerprint_after = null`,
           [input.migrationId, input.description, input.checksum, input.workflowId, input.runId, input.requestedBy, fingerprint.hash, JSON.stringify(fingerprint.entries)],
         );
+        // The plan this run executes, for a revert of it later (src/db/revert.ts).
+        await recordPlan(client, input, steps, manifest.policy);
         if (takeover !== null) {
           // Its run no longer exists (Temporal says so): the stale lease is taken over, and that is on the record.
           await appendAudit(client, input, [

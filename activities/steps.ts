@@ -168,6 +168,11 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
   return { skipped, ms: Date.now() - started, auditHead };
 }
 
+/** The inverse side of a step, under the ledger of `input.runId`: a rollback's compensation, or a revert of an applied run (activities/revert.ts). */
+export function compensate(client: pg.ClientBase, input: StepInput): Promise<StepResult> {
+  return execute(client, input, 'inverse');
+}
+
 function quoteProbe(p: CatalogProbe): string {
   return `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
 }

@@ -44,3 +44,17 @@ export interface RequestPayload {
 export function canonicalRequest(p: RequestPayload): string {
   return canonicalJson({ godwit: 'migration-request/v1', action: 'request', ...p }) + '\n';
 }
+
+/** What a requester signs to revert an applied migration (`godwit revert --key`): its own kind, so no apply request passes for one. */
+export interface RevertRequestPayload {
+  principal: string;
+  target: string;
+  migrationId: string;
+  /** `--to`: the oldest migration of the chain, or null for one migration. */
+  to: string | null;
+}
+
+/** The exact bytes of a signed revert request. */
+export function canonicalRevertRequest(p: RevertRequestPayload): string {
+  return canonicalJson({ godwit: 'migration-request/v1', action: 'revert', ...p }) + '\n';
+}

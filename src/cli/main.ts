@@ -43,6 +43,22 @@ temporalOptions(
 
 temporalOptions(
   program
+    .command('revert')
+    .description('revert an applied migration from the plan its run recorded, last step first, as its own workflow (exit 0 reverted and proven, 3 not proven, 4 rejected, 1 refused)')
+    .argument('<migration-id>', 'the applied migration (the newest of the chain with --to)')
+    .requiredOption('-t, --target <alias>', 'target database alias (the worker resolves it)')
+    .option('--to <migration-id>', 'revert every applied migration from <migration-id> back to and including this one, newest first')
+    .option('-w, --wait', 'wait for the outcome, printing progress; the exit code tells it')
+    .option('--json', 'machine-readable output')
+    .option('--requested-by <name>', 'who asks for it (default: $GODWIT_REQUESTED_BY, $GITHUB_ACTOR or $USER)')
+    .option('--key <path>', 'sign the request with this SSH key (default: $GODWIT_SIGNING_KEY); required where the worker lists who may request'),
+).action(async (migrationId: string, opts) => {
+  const { revertCommand } = await import('./commands/revert');
+  process.exitCode = await revertCommand(migrationId, opts);
+});
+
+temporalOptions(
+  program
     .command('status')
     .description('the latest run of each migration on a target')
     .requiredOption('-t, --target <alias>', 'target database alias')
@@ -110,7 +126,8 @@ for (const [verb, description] of operatorVerbs) {
       .option('--by <name>', 'who does it (default: $GODWIT_REQUESTED_BY, $GITHUB_ACTOR or $USER)')
       .option('--note <text>', 'a note for the audit log (required by resolve)')
       .option('--reason <text>', 'why (reject, rollback)')
-      .option('--key <path>', 'sign with this SSH key: a private key file, or a public key held by your ssh-agent (default: $GODWIT_SIGNING_KEY)'),
+      .option('--key <path>', 'sign with this SSH key: a private key file, or a public key held by your ssh-agent (default: $GODWIT_SIGNING_KEY)')
+      .option('--revert', "act on the migration's revert run (found without it when the migration's own run is closed)"),
   ).action(async (migrationId: string, opts) => {
     const { operateCommand } = await import('./commands/operate');
     await operateCommand(verb as import('./commands/operate').OperatorAction, migrationId, opts);
@@ -177,6 +194,19 @@ temporalOptions(
 ).action(async (opts) => {
   const { unlockCommand } = await import('./commands/unlock');
   await unlockCommand(opts);
+});
+
+temporalOptions(
+  program
+    .command('alerts-receiver')
+    .description("serve Alertmanager's webhook: each firing alert labelled godwit_target (and godwit_migration) rolls back the migration running there; bearer secret from $GODWIT_ALERTS_SECRET")
+    .option('--listen <host:port>', 'where to listen (default 127.0.0.1:9095)')
+    .option('--by <principal>', "who the rollbacks are by: listed under rollback in the worker's godwit.yaml (default alertmanager)")
+    .option('--key <path>', "sign each rollback with this principal's SSH key (default: $GODWIT_SIGNING_KEY); required where the worker requires signed actions")
+    .option('--secret-file <path>', 'read the shared secret from this file instead of $GODWIT_ALERTS_SECRET'),
+).action(async (opts) => {
+  const { alertsReceiverCommand } = await import('./commands/alerts');
+  await alertsReceiverCommand(opts);
 });
 
 temporalOptions(program.command('worker').description('run a worker: workflows and activities on the task queue')).action(async (opts) => {

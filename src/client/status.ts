@@ -6,6 +6,7 @@ import { stateQuery } from '../../workflows/messages';
 import { FINAL_STATES, type MigrationState } from '../lifecycle/states';
 import { targetQuery } from './audit-heads';
 import type { HealthProgress } from '../health/types';
+import { REVERT_CHAIN_MEMO, REVERT_WORKFLOW_SUFFIX } from '../../workflows/revert-definitions';
 
 export interface MigrationStatusRow {
   migrationId: string;
@@ -65,18 +66,25 @@ export async function migrationStatus(client: Client, settings: TemporalSettings
     const migrationId = (sa.getAll().find((p) => p.key.name === 'GodwitMigrationId')?.value as string | undefined) ?? wf.workflowId;
     if (seen.has(migrationId)) continue; // list is newest first
     const recorded = recordedState(sa) ?? 'unknown';
-    seen.set(migrationId, {
-      migrationId,
-      state: closedState(recorded, wf.status.name),
-      workflowId: wf.workflowId,
-      runId: wf.runId,
-      status: wf.status.name,
-      startTime: wf.startTime.toISOString(),
-      closeTime: wf.closeTime?.toISOString() ?? null,
-      url: runUrl(settings, wf.workflowId, wf.runId),
-      currentStep: null,
-      data: null,
-    });
+    // A revert run with --to speaks for every migration of its chain (workflows/revert.ts).
+    const chain = wf.memo?.[REVERT_CHAIN_MEMO];
+    // A revert refused before it started (no chain in its memo) changed nothing: the migration's own run says where it is.
+    if (wf.workflowId.endsWith(REVERT_WORKFLOW_SUFFIX) && !Array.isArray(chain) && wf.status.name !== 'RUNNING') continue;
+    for (const id of Array.isArray(chain) ? (chain as string[]) : [migrationId]) {
+      if (seen.has(id)) continue;
+      seen.set(id, {
+        migrationId: id,
+        state: closedState(recorded, wf.status.name),
+        workflowId: wf.workflowId,
+        runId: wf.runId,
+        status: wf.status.name,
+        startTime: wf.startTime.toISOString(),
+        closeTime: wf.closeTime?.toISOString() ?? null,
+        url: runUrl(settings, wf.workflowId, wf.runId),
+        currentStep: null,
+        data: null,
+      });
+    }
   }
   const rows = [...seen.values()].sort((a, b) => a.migrationId.localeCompare(b.migrationId, 'en', { numeric: true }));
   await Promise.all(rows.filter((r) => r.status === 'RUNNING').map((r) => refreshOpenRow(client, r)));

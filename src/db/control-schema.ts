@@ -240,6 +240,31 @@ const UPGRADES: readonly string[] = [
     updated_at timestamptz not null default now()
   );
   `,
+  // 9: revert of applied migrations (activities/revert.ts): the plan each run executed, as
+  // prepare made it, so a revert undoes exactly that; and one row per revert run.
+  `
+  create table godwit.plans (
+    run_id       text primary key,
+    migration_id text not null,
+    steps        jsonb not null,
+    policy       jsonb not null,
+    recorded_at  timestamptz not null default now()
+  );
+  create table godwit.reverts (
+    run_id       text primary key,
+    workflow_id  text not null,
+    migration_id text not null,
+    chain        jsonb not null,
+    state        text not null,
+    requested_by text not null,
+    approved_by  text,
+    reason       text,
+    started_at   timestamptz not null default now(),
+    finished_at  timestamptz,
+    fingerprint_after         text,
+    fingerprint_after_entries jsonb
+  );
+  `,
 ];
 
 export const CONTROL_SCHEMA_VERSION = UPGRADES.length;

@@ -250,7 +250,7 @@ export async function pruneSnapshots(client: pg.ClientBase): Promise<{ dropped: 
             s.retain_until < now()
             and not exists (select 1 from godwit.migrations m
                              where m.run_id = s.run_id
-                               and m.state not in ('applied', 'rolled_back', 'rejected', 'resolved_manually')) as prunable
+                               and m.state not in ('applied', 'rolled_back', 'rejected', 'resolved_manually', 'reverted')) as prunable
        from godwit.snapshots s`,
   );
   const dropped: string[] = [];

@@ -2,6 +2,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { connectClient } from '../../client';
 import { runUrl, temporalSettings, type TemporalSettings } from '../../config/temporal';
 import { migrationWorkflowId } from '../../../workflows/definitions';
+import { revertWorkflowId } from '../../../workflows/revert-definitions';
 import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackUpdate, stateQuery, tuneUpdate } from '../../../workflows/messages';
 import { changeText, type ThrottleChange } from '../../throttle/settings';
 import type { OperatorActionName, OperatorRequest } from '../../../workflows/definitions';
@@ -19,6 +20,8 @@ export interface OperateOptions {
   reason?: string;
   /** An SSH private key, or a public key the ssh-agent holds the private half of (default: $GODWIT_SIGNING_KEY). */
   key?: string;
+  /** Address the migration's revert run (`godwit revert`) rather than its own run. */
+  revert?: boolean;
   /** tune: the change to the run's pacing (pause and resume make their own). */
   change?: ThrottleChange;
   address?: string;
@@ -26,8 +29,13 @@ export interface OperateOptions {
   taskQueue?: string;
 }
 
-async function runningHandle(client: Client, settings: TemporalSettings, target: string, migrationId: string) {
-  const workflowId = migrationWorkflowId(target, migrationId);
+/**
+ * The run an operator's verb goes to: the migration's own, or its revert (`--revert`, or when
+ * the migration's run is closed and a revert of it is open: `godwit approve <id>` finds it).
+ */
+async function runningHandle(client: Client, settings: TemporalSettings, target: string, migrationId: string, revert = false) {
+  if (!revert && (await isOpen(client, revertWorkflowId(target, migrationId))) && !(await isOpen(client, migrationWorkflowId(target, migrationId)))) revert = true;
+  const workflowId = revert ? revertWorkflowId(target, migrationId) : migrationWorkflowId(target, migrationId);
   const handle = client.workflow.getHandle(workflowId);
   try {
     const d = await handle.describe();
@@ -37,11 +45,20 @@ async function runningHandle(client: Client, settings: TemporalSettings, target:
     }
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) {
-      throw new CliError(`no migration ${migrationId} on target '${target}' (workflow ${workflowId}); list them with \`godwit status --target ${target}\``);
+      throw new CliError(`no ${revert ? 'revert of ' : ''}migration ${migrationId} on target '${target}' (workflow ${workflowId}); list them with \`godwit status --target ${target}\``);
     }
     throw err;
   }
   return handle;
+}
+
+async function isOpen(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
 }
 
 /**
@@ -68,7 +85,7 @@ export async function operateCommand(action: OperatorAction, migrationId: string
   const client = await connectClient(settings);
   const by = opts.by ?? defaultRequester();
   try {
-    const handle = await runningHandle(client, settings, opts.target, migrationId);
+    const handle = await runningHandle(client, settings, opts.target, migrationId, opts.revert);
     try {
       const key = opts.key ?? process.env.GODWIT_SIGNING_KEY;
       const request = async (verb: OperatorActionName, text: string | undefined, field: 'note' | 'reason' | null): Promise<OperatorRequest> => ({
