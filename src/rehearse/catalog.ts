@@ -8,6 +8,8 @@ export interface CopyTable {
   name: string;
   /** Quoted and qualified. */
   qualified: string;
+  /** `schema.name`, for people. */
+  label: string;
   /** A partitioned table: read and written through the parent, its partitions are not listed. */
   partitioned: boolean;
   columns: CopyColumn[];
@@ -111,7 +113,7 @@ export async function readCopyCatalog(client: pg.ClientBase): Promise<CopyCatalo
       where c.relkind = 'S' and ${userSchemaSql(client, 'n.nspname')} order by 1, 2`,
   );
   const byOid = new Map<number, CopyTable>();
-  for (const t of tables) byOid.set(t.oid, { schema: t.schema, name: t.name, qualified: qualify(t.schema, t.name), partitioned: t.partitioned, columns: [] });
+  for (const t of tables) byOid.set(t.oid, { schema: t.schema, name: t.name, qualified: qualify(t.schema, t.name), label: `${t.schema}.${t.name}`, partitioned: t.partitioned, columns: [] });
   for (const c of columns) {
     const lengthType = /^(character varying|character|bit|bit varying)\b/.test(c.base_type);
     const numeric = c.base_type.startsWith('numeric');

@@ -50,8 +50,8 @@ export async function copySample(source: pg.ClientBase, dest: pg.ClientBase, cat
       table,
       rows.map((x) => x.r),
     );
-    counts.set(table.qualified, n);
-    onProgress({ table: table.qualified, rows: n });
+    counts.set(table.label, n);
+    onProgress({ table: table.label, rows: n });
   }
   for (;;) {
     let added = 0;
@@ -80,8 +80,8 @@ export async function copySample(source: pg.ClientBase, dest: pg.ClientBase, cat
         rows.map((x) => x.r),
       );
       if (n > 0) {
-        counts.set(parent.qualified, (counts.get(parent.qualified) ?? 0) + n);
-        onProgress({ table: parent.qualified, rows: counts.get(parent.qualified)! });
+        counts.set(parent.label, (counts.get(parent.label) ?? 0) + n);
+        onProgress({ table: parent.label, rows: counts.get(parent.label)! });
       }
       added += n;
     }

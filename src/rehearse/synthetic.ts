@@ -27,9 +27,9 @@ export async function fillSynthetic(dest: pg.ClientBase, catalog: CopyCatalog, p
   const notes: string[] = [];
   for (const table of parentsFirst(catalog)) {
     const { rows, lastError } = await fillTable(dest, catalog, table, perTable, rng);
-    counts.set(table.qualified, rows);
-    onProgress(table.qualified, rows);
-    if (rows < perTable) notes.push(`${table.qualified}: ${rows} of ${perTable} synthetic rows${lastError ? ` (last refusal: ${lastError})` : ''}`);
+    counts.set(table.label, rows);
+    onProgress(table.label, rows);
+    if (rows < perTable) notes.push(`${table.label}: ${rows} of ${perTable} synthetic rows${lastError ? ` (last refusal: ${lastError})` : ''}`);
   }
   return { counts, notes };
 }
