@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type pg from 'pg';
 import { standaloneClient } from '../src/db/pool';
 import { quoteIdent } from '../src/db/ident';
@@ -18,6 +17,8 @@ import { toFailure } from './errors';
 
 /** How often a watched child's state is asked for. */
 const WATCH_INTERVAL_MS = 250;
+/** Failed looks in a row before the watcher gives up (the activity is retried). */
+const WATCH_PATIENCE = 120;
 
 async function connected(url: string): Promise<pg.Client> {
   const client = standaloneClient(url);
@@ -130,16 +131,18 @@ export function makeRehearse(deps: ActivityDeps) {
     async awaitRehearsalChild(input: AwaitChildInput): Promise<MigrationProgress | null> {
       const ctx = Context.current();
       const handle = ctx.client.workflow.getHandle(input.workflowId);
+      let failures = 0;
       for (;;) {
         ctx.heartbeat();
         try {
           const description = await handle.describe();
           if (description.status.name !== 'RUNNING') return null;
           const progress = await handle.query<MigrationProgress>(STATE_QUERY);
+          failures = 0;
           if (progress.state === 'rollback_failed' || FINAL_STATES.includes(progress.state)) return progress;
         } catch (err) {
-          // Started a moment ago and not yet visible, or its first task not yet run: ask again.
-          if (!(err instanceof WorkflowNotFoundError) && !/query/i.test((err as Error).message)) throw toFailure(err, `watching ${input.workflowId}`);
+          // Started a moment ago and not yet visible, or its first task not yet run: ask again, for a while.
+          if (++failures > WATCH_PATIENCE) throw toFailure(err, `watching ${input.workflowId}`);
         }
         await sleep(WATCH_INTERVAL_MS, undefined, { signal: ctx.cancellationSignal });
       }

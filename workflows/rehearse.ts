@@ -86,37 +86,45 @@ export async function rehearsalWorkflow(input: RehearsalInput): Promise<Rehearsa
   const show = () => setCurrentDetails(rehearsalDetails(report));
   show();
 
+  // The scratch database is dropped whatever happened (a copy that failed half-way, a
+  // cancellation), unless kept; a failed cleanup never hides the error that came first.
+  const cleanup = async () => {
+    show();
+    if (input.keep) return;
+    await CancellationScope.nonCancellable(() =>
+      cleanupActivities.dropScratch.executeWithOptions({ summary: `drop the scratch database of ${input.rehearsalId}` }, [{ target: input.target, rehearsalId: input.rehearsalId }]),
+    );
+  };
   try {
-    // The scratch database is created inside: the cleanup below runs after a copy that failed half-way too.
-    const prepared = await copyActivities.prepareRehearsal.executeWithOptions({ summary: `copy ${input.target} into a scratch database (${input.data.kind})` }, [
-      { target: input.target, rehearsalId: input.rehearsalId, manifests: input.manifests.map((m) => ({ id: m.id, checksum: m.checksum })), data: input.data },
-    ]);
-    Object.assign(report, { scratchTarget: prepared.scratchTarget, database: prepared.database, tables: prepared.tables, applied: prepared.applied, changed: prepared.changed, notes: prepared.notes, copyMs: prepared.ms });
-    if (prepared.changed.length > 0) {
-      report.status = 'drift';
-      return report;
-    }
-    report.status = 'running';
-    show();
-    const pending = input.manifests.filter((m) => !prepared.applied.includes(m.id));
-    for (const [i, m] of pending.entries()) {
-      const ok = await rehearseOne(input, report, prepared.scratchTarget, m, show);
-      if (!ok) {
-        report.notRun = pending.slice(i + 1).map((p) => p.id);
-        break;
-      }
-    }
-    report.status = report.rows.some(isFinding) ? 'problems' : 'proven';
-    return report;
-  } finally {
-    show();
-    if (!input.keep) {
-      // Runs after a cancellation too: the scratch database must not outlive the rehearsal.
-      await CancellationScope.nonCancellable(() =>
-        cleanupActivities.dropScratch.executeWithOptions({ summary: `drop the scratch database of ${input.rehearsalId}` }, [{ target: input.target, rehearsalId: input.rehearsalId }]),
-      );
+    await rehearseAll(input, report, show);
+  } catch (err) {
+    await cleanup().catch(() => undefined);
+    throw err;
+  }
+  await cleanup();
+  return report;
+}
+
+async function rehearseAll(input: RehearsalInput, report: RehearsalReport, show: () => void): Promise<void> {
+  const prepared = await copyActivities.prepareRehearsal.executeWithOptions({ summary: `copy ${input.target} into a scratch database (${input.data.kind})` }, [
+    { target: input.target, rehearsalId: input.rehearsalId, manifests: input.manifests.map((m) => ({ id: m.id, checksum: m.checksum })), data: input.data },
+  ]);
+  Object.assign(report, { scratchTarget: prepared.scratchTarget, database: prepared.database, tables: prepared.tables, applied: prepared.applied, changed: prepared.changed, notes: prepared.notes, copyMs: prepared.ms });
+  if (prepared.changed.length > 0) {
+    report.status = 'drift';
+    return;
+  }
+  report.status = 'running';
+  show();
+  const pending = input.manifests.filter((m) => !prepared.applied.includes(m.id));
+  for (const [i, m] of pending.entries()) {
+    const ok = await rehearseOne(input, report, prepared.scratchTarget, m, show);
+    if (!ok) {
+      report.notRun = pending.slice(i + 1).map((p) => p.id);
+      break;
     }
   }
+  report.status = report.rows.some(isFinding) ? 'problems' : 'proven';
 }
 
 /** All runs of one migration; false when the copy is left in a state the next migration cannot start from. */

@@ -63,7 +63,7 @@ export function qualify(schema: string, name: string): string {
  */
 export async function readCopyCatalog(client: pg.ClientBase): Promise<CopyCatalog> {
   const { rows: tables } = await client.query<{ oid: number; schema: string; name: string; partitioned: boolean }>(
-    `select c.oid::int as oid, n.nspname as schema, c.relname as name, c.relkind = 'p' as partitioned
+    `select c.oid, n.nspname as schema, c.relname as name, c.relkind = 'p' as partitioned
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where c.relkind in ('r', 'p') and not c.relispartition and ${userSchemaSql(client, 'n.nspname')}
         and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
@@ -83,14 +83,14 @@ export async function readCopyCatalog(client: pg.ClientBase): Promise<CopyCatalo
     typmod: number;
     base_oid: number;
   }>(
-    `select a.attrelid::int as table_oid, a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
+    `select a.attrelid as table_oid, a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
             format_type(coalesce(nullif(t.typbasetype, 0), t.oid), case when t.typtype = 'd' then t.typtypmod else a.atttypmod end) as base_type,
             b.typcategory as category, t.typtype as kind,
             a.attnotnull or coalesce(t.typnotnull, false) as not_null,
             a.attidentity <> '' or coalesce(pg_get_expr(d.adbin, d.adrelid) like 'nextval(%', false) as generated_key,
             a.attgenerated <> '' as generated,
             (select array_agg(e.enumlabel::text order by e.enumsortorder) from pg_enum e where e.enumtypid = b.oid) as enum_labels,
-            case when t.typtype = 'd' then t.typtypmod else a.atttypmod end as typmod, b.oid::int as base_oid
+            case when t.typtype = 'd' then t.typtypmod else a.atttypmod end as typmod, b.oid as base_oid
        from pg_attribute a
        join pg_type t on t.oid = a.atttypid
        join pg_type b on b.oid = coalesce(nullif(t.typbasetype, 0), t.oid)
@@ -100,7 +100,7 @@ export async function readCopyCatalog(client: pg.ClientBase): Promise<CopyCatalo
     [tables.map((t) => t.oid)],
   );
   const { rows: fks } = await client.query<{ name: string; child: number; parent: number; child_columns: string[]; parent_columns: string[] }>(
-    `select c.conname as name, c.conrelid::int as child, c.confrelid::int as parent,
+    `select c.conname as name, c.conrelid as child, c.confrelid as parent,
             array(select a.attname::text from unnest(c.conkey) with ordinality k(n, i) join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.i) as child_columns,
             array(select a.attname::text from unnest(c.confkey) with ordinality k(n, i) join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i) as parent_columns
        from pg_constraint c
