@@ -40,10 +40,19 @@ async function createScratch(source: pg.ClientBase, database: string): Promise<v
     `select pg_encoding_to_char(encoding) as encoding, datcollate as collate, datctype as ctype from pg_database where datname = current_database()`,
   );
   const db = rows[0]!;
-  await source.query(`drop database if exists ${quoteIdent(database)} with (force)`);
-  await source.query(
-    `create database ${quoteIdent(database)} template template0 encoding ${source.escapeLiteral(db.encoding)} lc_collate ${source.escapeLiteral(db.collate)} lc_ctype ${source.escapeLiteral(db.ctype)}`,
-  );
+  try {
+    await source.query(`drop database if exists ${quoteIdent(database)} with (force)`);
+    await source.query(
+      `create database ${quoteIdent(database)} template template0 encoding ${source.escapeLiteral(db.encoding)} lc_collate ${source.escapeLiteral(db.collate)} lc_ctype ${source.escapeLiteral(db.ctype)}`,
+    );
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42501') throw err;
+    const { rows: who } = await source.query<{ role: string }>('select current_user as role');
+    throw ApplicationFailure.nonRetryable(
+      `cannot create the scratch database ${database} beside the target: the worker's role ${who[0]?.role ?? ''} may not create databases. Grant it (ALTER ROLE ${who[0]?.role ?? '<role>'} CREATEDB), then rehearse again`,
+      'ScratchDatabaseRefused',
+    );
+  }
 }
 
 export function makeRehearse(deps: ActivityDeps) {
