@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { manifestChecksum, manifestSchema, parseManifest } from '../../src/manifest';
 import { parseScratchAlias, resolveWithScratch, scratchAlias, withDatabase } from '../../src/rehearse/scratch-target';
 import { Prng } from '../../src/rehearse/prng';
+import { libpqArgs } from '../../src/rehearse/schema-copy';
 import { parentsFirst, type CopyCatalog, type CopyColumn, type CopyTable } from '../../src/rehearse/catalog';
 import { valueFor } from '../../src/rehearse/synthetic';
 import { rehearsalDetails, rehearsalTableRows, TABLE_HEADER, textTable } from '../../src/rehearse/table';
@@ -31,6 +32,14 @@ describe('scratch target aliases', () => {
     expect(resolveWithScratch('app-prod', resolve)).toBe(urls['app-prod']);
     expect(resolveWithScratch('rehearse:app-prod:abcdef12', resolve)).toBe('postgres://u:s3cret@db.internal:5432/godwit_rehearse_abcdef12?sslmode=require');
     expect(withDatabase("host=db user=u dbname='app' sslmode=require", 'godwit_rehearse_abcdef12')).toBe('host=db user=u sslmode=require dbname=godwit_rehearse_abcdef12');
+  });
+});
+
+describe('pg_dump and pg_restore arguments', () => {
+  it('carry no password: it goes to PGPASSWORD, out of the process list and of error messages', () => {
+    const { dbname, env } = libpqArgs('postgres://migrator:p%40ss@db:5432/app?sslmode=require');
+    expect(dbname).toBe('postgres://migrator@db:5432/app?sslmode=require');
+    expect(env.PGPASSWORD).toBe('p@ss');
   });
 });
 
