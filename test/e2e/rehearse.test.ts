@@ -281,6 +281,19 @@ operations:
   );
 
   it(
+    'exits 1 naming the fix when the worker does not know the target, and leaves no scratch database',
+    async () => {
+      const before = await scratchDatabases();
+      const dir = manifestDir({ '0401_x.yaml': 'id: 0401_x\noperations:\n  - add_column: { table: users, column: { name: x, type: int } }\n' });
+      const run = await godwit(['rehearse', dir, '--target', 'nowhere'], t.env, TIMEOUT);
+      expect(run.code, run.output).toBe(1);
+      expect(run.stderr).toMatch(/the rehearsal of nowhere could not run: .*unknown target 'nowhere'.*GODWIT_TARGET_NOWHERE/);
+      expect(await scratchDatabases()).toEqual(before);
+    },
+    TIMEOUT,
+  );
+
+  it(
     'fills a copy with synthetic rows that satisfy enums, checks, domains, unique indexes, foreign keys and a self-reference, the same rows for the same seed',
     async () => {
       const dir = manifestDir({ '0301_nick.yaml': 'id: 0301_nick\noperations:\n  - add_column: { table: people, column: { name: nick, type: text } }\n' });
