@@ -31,6 +31,9 @@ import { onInterrupt, runBench } from './lib/main';
 import { writeReadmeSection } from './lib/readme';
 import type { TemporalSettings } from '../src/config/temporal';
 
+// Injected failures are the point here: the SDK's warning for each failed activity would bury the report.
+process.env.GODWIT_LOG_LEVEL ??= 'ERROR';
+
 const ADMIN = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const DB = 'godwit_bench_rehearse';
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -72,7 +75,7 @@ const BIG_SQL = (rows: number) => {
   create table users (id bigint generated always as identity primary key, email text not null, name text not null, score int not null default 0, bio text, created_at timestamptz not null default now());
   create table orders (id bigint generated always as identity primary key, user_id bigint not null references users(id), total_cents bigint not null check (total_cents >= 0), note text);
   insert into users (email, name, score, bio) select 'user' || g || '@example.com', 'User ' || g, g % 1000, case when g % 3 = 0 then null else 'bio ' || g end from generate_series(1, ${users}) g;
-  insert into orders (user_id, total_cents, note) select 1 + (g * 7919) % ${users}, g % 100000, 'order ' || g from generate_series(1, ${orders}) g;
+  insert into orders (user_id, total_cents, note) select 1 + (g::bigint * 7919) % ${users}, g % 100000, 'order ' || g from generate_series(1, ${orders}) g;
   analyze;`;
 };
 
