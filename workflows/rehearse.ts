@@ -147,7 +147,7 @@ async function rehearseOne(input: RehearsalInput, report: RehearsalReport, scrat
     show();
     if (row.outcome !== 'proven') return false;
   }
-  const full = await runChild(input, scratch, m, null, steps.length, 'apply');
+  const full = await runChild(input, scratch, m, null, steps.length, `all ${steps.length} step(s)`);
   report.rows.push(full);
   show();
   return full.outcome === 'applied';
