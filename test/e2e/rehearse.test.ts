@@ -14,6 +14,7 @@ const TIMEOUT = 600_000;
 
 let target: TestDatabase;
 let synth: TestDatabase;
+let applied: TestDatabase;
 let t: TestTemporal;
 
 const TARGET_SCHEMA = `
@@ -147,7 +148,9 @@ beforeAll(async () => {
     create unique index people_email_key on people (lower(email));
     create table badges (person_id bigint not null references people(id), label text not null, unique (person_id, label));
   `);
-  t = await setupTemporal({ app: target.url, synth: synth.url });
+  applied = await createTestDatabase('godwit_rehearse_applied');
+  await applied.query('create table users (id int primary key); insert into users select generate_series(1, 10)');
+  t = await setupTemporal({ app: target.url, synth: synth.url, applied: applied.url });
   await t.startWorker();
 }, TIMEOUT);
 
@@ -155,6 +158,7 @@ afterAll(async () => {
   await t?.close();
   await target?.drop();
   await synth?.drop();
+  await applied?.drop();
 });
 
 describe('godwit rehearse', () => {
@@ -288,6 +292,31 @@ operations:
       const run = await godwit(['rehearse', dir, '--target', 'nowhere'], t.env, TIMEOUT);
       expect(run.code, run.output).toBe(1);
       expect(run.stderr).toMatch(/the rehearsal of nowhere could not run: .*unknown target 'nowhere'.*GODWIT_TARGET_NOWHERE/);
+      expect(await scratchDatabases()).toEqual(before);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'rehearses only what the target has not applied, and stops with exit 5 when an applied manifest has changed',
+    async () => {
+      const first = 'id: 0501_a\noperations:\n  - add_column: { table: users, column: { name: a, type: int } }\n';
+      const second = 'id: 0502_b\noperations:\n  - add_column: { table: users, column: { name: b, type: int } }\n';
+      const apply = await godwit(['apply', manifestDir({ 'a.yaml': first }), '--target', 'applied', '--wait'], t.env, TIMEOUT);
+      expect(apply.code, apply.output).toBe(0);
+
+      const run = await godwit(['rehearse', manifestDir({ 'a.yaml': first, 'b.yaml': second }), '--target', 'applied', '--json'], t.env, TIMEOUT);
+      expect(run.code, run.output).toBe(0);
+      const r = report(run.stdout);
+      expect(r.applied).toEqual(['0501_a']);
+      expect([...new Set(r.rows.map((x) => x.migrationId))]).toEqual(['0502_b']);
+
+      const before = await scratchDatabases();
+      const edited = first.replace('type: int', 'type: bigint');
+      const drift = await godwit(['rehearse', manifestDir({ 'a.yaml': edited, 'b.yaml': second }), '--target', 'applied'], t.env, TIMEOUT);
+      expect(drift.code, drift.output).toBe(5);
+      expect(drift.stdout).toMatch(/0501_a was applied to applied as sha256:\w+, but its file is now sha256:\w+: an applied migration must not change/);
+      expect(drift.stdout).toContain('drift: nothing was rehearsed (exit 5)');
       expect(await scratchDatabases()).toEqual(before);
     },
     TIMEOUT,
