@@ -207,6 +207,13 @@ describe('godwit rehearse', () => {
       // Not even Godwit's control schema was created there.
       expect((await target.query(`select 1 from pg_namespace where nspname like 'godwit%'`)).rowCount).toBe(0);
 
+      // Neither connection string entered a history: the parent's, or any child's.
+      for (const id of [`godwit/app/rehearse/${r.rehearsalId}`, ...r.rows.map((x) => x.workflowId)]) {
+        const history = JSON.stringify(await t.client.workflow.getHandle(id).fetchHistory());
+        expect(history).not.toMatch(/postgres(ql)?:\/\//);
+        expect(history).not.toContain(new URL(target.url).host);
+      }
+
       // The kept copy: a sample closed under its foreign keys, every migration applied.
       expect(r.database).toMatch(/^godwit_rehearse_[0-9a-f]{12}$/);
       const copy = await onScratch(r.database!, async (c) => {
