@@ -5,6 +5,7 @@ import { makeFinish } from './finish';
 import { makeInspect } from './inspect';
 import { makePlan } from './plan';
 import { makePrepare } from './prepare';
+import { makeProbes } from './probes';
 import { makeRehearse } from './rehearse';
 import { makeSteps } from './steps';
 import { makeThrottle } from './throttle';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps = { pools: new TargetPools()
     ...makePlan(deps),
     ...makeAuthorize(deps),
     ...makeThrottle(deps),
+    ...makeProbes(deps),
     ...makeRehearse(deps),
   };
 }

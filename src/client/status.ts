@@ -5,6 +5,7 @@ import { SEARCH_ATTRIBUTE, type DataProgress, type MigrationProgress } from '../
 import { stateQuery } from '../../workflows/messages';
 import { FINAL_STATES, type MigrationState } from '../lifecycle/states';
 import { targetQuery } from './audit-heads';
+import type { HealthProgress } from '../health/types';
 
 export interface MigrationStatusRow {
   migrationId: string;
@@ -18,6 +19,8 @@ export interface MigrationStatusRow {
   currentStep: string | null;
   /** A batched data step's progress (rows, rate, ETA, pacing), while one runs. */
   data: DataProgress | null;
+  /** The bake's health probes and their last samples, on_unhealthy and max_duration, while the run is open and has them. */
+  health?: HealthProgress;
 }
 
 /**
@@ -111,6 +114,7 @@ async function refreshOpenRow(client: Client, row: MigrationStatusRow): Promise<
     const p: MigrationProgress = await client.connection.withDeadline(Date.now() + LIVE_STATE_TIMEOUT_MS, () => handle.query(stateQuery));
     row.state = p.state;
     row.currentStep = p.currentStep;
+    if (p.health) row.health = p.health;
   } catch {
     // no worker answered in time: keep what visibility says
   }
