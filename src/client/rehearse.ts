@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { TemporalSettings } from '../config/temporal';
+import { healthPolicyShape } from '../health/schema';
 import { manifestChecksum, type LoadedManifest, type Manifest } from '../manifest';
 import { REHEARSAL_QUERY, REHEARSAL_WORKFLOW_TYPE, rehearsalWorkflowId, type RehearsalData, type RehearsalInput, type RehearsalManifest, type RehearsalReport } from '../../workflows/rehearse-definitions';
 import { GodwitTargetKey } from '../../workflows/messages';
@@ -17,11 +18,14 @@ export function newRehearsalId(): string {
 
 /**
  * The manifest as the scratch copy runs it: the same operations and checks, with a policy for a
- * quiet copy that nobody else writes to: no approval, no bake, and a whole-table data proof
+ * quiet copy that nobody else writes to: no approval, no bake (so no health probes: they watch
+ * production, and max_duration is about production's timing), and a whole-table data proof
  * (every table a migration touches must come back equal, not only what its snapshots hold).
  */
 export function rehearsalManifest(loaded: LoadedManifest): RehearsalManifest {
-  const manifest: Manifest = { ...loaded.manifest, policy: { ...loaded.manifest.policy, approval: 'never', bake_seconds: 0, data_proof: 'whole_table' } };
+  const policy: Record<string, unknown> = { ...loaded.manifest.policy, approval: 'never', bake_seconds: 0, data_proof: 'whole_table' };
+  for (const key of Object.keys(healthPolicyShape)) delete policy[key];
+  const manifest = { ...loaded.manifest, policy } as unknown as Manifest;
   return {
     id: manifest.id,
     checksum: loaded.checksum,

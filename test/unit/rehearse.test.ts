@@ -104,11 +104,17 @@ describe('copy order', () => {
 
 describe('rehearsal manifests', () => {
   it('keep the file checksum for the target and carry a quiet-copy policy with a checksum of their own', () => {
-    const loaded = parseManifest('id: 0001_x\noperations:\n  - add_column: { table: users, column: { name: c, type: int } }\npolicy: { approval: required, bake_seconds: 60 }\n', 'x.yaml');
+    const loaded = parseManifest(
+      'id: 0001_x\noperations:\n  - add_column: { table: users, column: { name: c, type: int } }\npolicy:\n  approval: required\n  bake_seconds: 60\n  max_duration: 2h\n  probes: [{ name: errors, kind: sql, sql: "select 0", fail_when: "> 0" }]\n',
+      'x.yaml',
+    );
     const m = rehearsalManifest(loaded);
     expect(m.checksum).toBe(loaded.checksum);
     expect(m.rehearsal.policy).toMatchObject({ approval: 'never', bake_seconds: 0, data_proof: 'whole_table' });
     expect(m.rehearsal.checksum).not.toBe(loaded.checksum);
+    // No health probes (they watch production) and no max_duration in a rehearsal.
+    expect(m.rehearsal.policy).not.toHaveProperty('probes');
+    expect(m.rehearsal.policy).not.toHaveProperty('max_duration');
     // What the worker checks: the manifest parses to itself, with the checksum it came with.
     expect(manifestChecksum(manifestSchema.parse(m.rehearsal.manifest))).toBe(m.rehearsal.checksum);
   });
