@@ -6,6 +6,7 @@ import { makeInspect } from './inspect';
 import { makePlan } from './plan';
 import { makePrepare } from './prepare';
 import { makeProbes } from './probes';
+import { makeRehearse } from './rehearse';
 import { makeSteps } from './steps';
 import { makeThrottle } from './throttle';
 import { makeRevert } from './revert';
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps = { pools: new TargetPools()
     ...makeThrottle(deps),
     ...makeProbes(deps),
     ...makeRevert(deps),
+    ...makeRehearse(deps),
   };
 }
 

@@ -59,6 +59,23 @@ temporalOptions(
 
 temporalOptions(
   program
+    .command('rehearse')
+    .description('prove every rollback of the pending migrations on a scratch copy of the target: each migration failed after each of its steps, then applied (exit 0 proven, 2 not)')
+    .argument('<path>', 'manifest file or directory')
+    .requiredOption('-t, --target <alias>', 'the target to copy (only read; the scratch database goes beside it)')
+    .option('--sample <rows>', 'rows per table to copy, plus the parents they reference (default 1000)')
+    .option('--synthetic', 'generate rows from the schema instead of copying any (for data that may not leave production)')
+    .option('--seed <seed>', 'with --synthetic: the seed a rehearsal printed, to make the same rows again')
+    .option('--keep', 'keep the scratch database when done')
+    .option('--json', 'machine-readable output')
+    .option('--requested-by <name>', 'who asks for it (default: $GODWIT_REQUESTED_BY, $GITHUB_ACTOR or $USER)'),
+).action(async (path: string, opts) => {
+  const { rehearseCommand } = await import('./commands/rehearse');
+  process.exitCode = await rehearseCommand(path, opts);
+});
+
+temporalOptions(
+  program
     .command('status')
     .description('the latest run of each migration on a target')
     .requiredOption('-t, --target <alias>', 'target database alias')

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { redact, resolveTargetUrl } from '../config/targets';
 import { isConnectionLoss } from './connection-loss';
+import { resolveWithScratch } from '../rehearse/scratch-target';
 
 export { isConnectionLoss };
 
@@ -57,11 +58,16 @@ export class TargetPools {
 
   constructor(private readonly resolveUrl: (alias: string) => string = (alias) => resolveTargetUrl(alias)) {}
 
+  /** The alias's connection string; a rehearsal's scratch alias (src/rehearse) from its target's. Never for workflow input or messages. */
+  connectionString(alias: string): string {
+    return resolveWithScratch(alias, this.resolveUrl);
+  }
+
   pool(alias: string): pg.Pool {
     let pool = this.pools.get(alias);
     if (!pool) {
       pool = new pg.Pool({
-        connectionString: this.resolveUrl(alias),
+        connectionString: this.connectionString(alias),
         max: 4,
         connectionTimeoutMillis: 5_000,
         idleTimeoutMillis: 30_000,
@@ -96,6 +102,13 @@ export class TargetPools {
       }
       throw err;
     }
+  }
+
+  /** Ends one alias's pool (a rehearsal's scratch database, before it is dropped). */
+  async forget(alias: string): Promise<void> {
+    const pool = this.pools.get(alias);
+    this.pools.delete(alias);
+    await pool?.end();
   }
 
   async close(): Promise<void> {
