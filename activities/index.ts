@@ -8,6 +8,7 @@ import { makePrepare } from './prepare';
 import { makeSteps } from './steps';
 import { makeThrottle } from './throttle';
 import { makeRevert } from './revert';
+import { makeRelease } from './release';
 
 /** Builds the activity implementations bound to a set of target pools (one per worker). */
 export function createActivities(deps: ActivityDeps = { pools: new TargetPools() }) {
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps = { pools: new TargetPools()
     ...makeAuthorize(deps),
     ...makeThrottle(deps),
     ...makeRevert(deps),
+    ...makeRelease(deps),
   };
 }
 

@@ -1,3 +1,4 @@
 export { migrationWorkflow } from './migration';
 export { verifyWorkflow, snapshotsWorkflow, unlockWorkflow, planWorkflow, auditVerifyWorkflow } from './inspect';
 export { revertWorkflow } from './revert';
+export { releaseWorkflow } from './release';
