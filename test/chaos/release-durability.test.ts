@@ -28,13 +28,11 @@ policy: { approval: never }
 `;
 
 beforeAll(async () => {
-  await Promise.all(
-    names.map(async (name) => {
-      const d = await createTestDatabase(`godwit_release_chaos_${name}`);
-      await d.query('create table effects (migration text not null, at timestamptz not null default clock_timestamp())');
-      dbs.set(name, d);
-    }),
-  );
+  for (const name of names) {
+    const d = await createTestDatabase(`godwit_release_chaos_${name}`);
+    await d.query('create table effects (migration text not null, at timestamptz not null default clock_timestamp())');
+    dbs.set(name, d);
+  }
   t = await setupTemporal(Object.fromEntries([...dbs].map(([n, d]) => [n, d.url])));
 }, 600_000);
 
