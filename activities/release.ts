@@ -23,10 +23,15 @@ export function makeRelease(deps: ActivityDeps) {
           const target = input.targets[next++]!;
           try {
             const client = await deps.pools.connect(target);
+            let broken: Error | undefined;
             try {
               await client.query('select 1');
+            } catch (err) {
+              broken = err as Error;
+              throw err;
             } finally {
-              client.release();
+              // Closed, not pooled: a check of thousands of targets must not leave a connection open to each.
+              client.release(broken ?? true);
             }
           } catch (err) {
             unreachable.push({ target, reason: redact((err as Error).message) });

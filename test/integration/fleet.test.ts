@@ -148,7 +148,10 @@ describe('releases across a fleet', () => {
     expect(code, lines.join('\n')).toBe(ExitCode.applied);
     expect(errors).toEqual([]);
     const text = lines.join('\n');
-    // The canary ends before any other target starts.
+    // The canary's run closed before any other target's started (Temporal's own times), and the output says so in that order.
+    const runs = await Promise.all(good.map((n) => t.client.workflow.getHandle(migrationWorkflowId(n, '0001_email_norm')).describe()));
+    const canaryClosed = runs[0]!.closeTime!.getTime();
+    for (const r of runs.slice(1)) expect(r.startTime.getTime(), r.workflowId).toBeGreaterThanOrEqual(canaryClosed);
     const canaryApplied = lines.findIndex((l) => l.includes('t01 (canary): applied'));
     const firstOther = lines.findIndex((l) => /^ {2}t(0[2-9]|1\d|20): running/.test(l));
     expect(canaryApplied).toBeGreaterThan(-1);
@@ -179,7 +182,6 @@ describe('releases across a fleet', () => {
     const text = lines.join('\n');
     expect(code, text).toBe(ExitCode.rolledBack);
     expect(errors).toEqual([]);
-    expect(text).toMatch(/release halting → rolling_back|release halted → rolling_back/);
     expect(text).toMatch(/bad: rolled_back: 0002_lower_email: /);
     expect(text).toMatch(/not started: \d+ \(/);
     expect(text).toMatch(/release rolled_back: 1 target\(s\) failed, the threshold is 1 \(last: bad: /);
