@@ -10,6 +10,7 @@ import { applyCommand } from '../../src/cli/commands/apply';
 import { statusCommand } from '../../src/cli/commands/status';
 import { ExitCode } from '../../src/cli/exit-codes';
 import { migrationWorkflowId } from '../../workflows/definitions';
+import { revertWorkflowId } from '../../workflows/revert-definitions';
 
 // Releases across fleets of real databases: every target's state is read from outside
 // Godwit (catalog queries, pg_dump and EXCEPT ALL through test/helpers/witness.ts), with an
@@ -35,7 +36,7 @@ fleets:
   halting:
     targets: [t01, t02, t03, bad, t04, t05, t06, t07, t08]
     canary: [t01]
-    max_parallel: 2
+    max_parallel: 1
     failure_threshold: 1
   bad-canary:
     targets: [t11, t12, t13, t14, bad]
@@ -183,7 +184,7 @@ describe('releases across a fleet', () => {
     expect(code, text).toBe(ExitCode.rolledBack);
     expect(errors).toEqual([]);
     expect(text).toMatch(/bad: rolled_back: 0002_lower_email: /);
-    expect(text).toMatch(/not started: \d+ \(/);
+    expect(text).toContain('not started: 5 (t04, t05, t06, t07, t08)');
     expect(text).toMatch(/release rolled_back: 1 target\(s\) failed, the threshold is 1 \(last: bad: /);
 
     // From outside: each target's schema (pg_dump) and rows (EXCEPT ALL) are as before, but for the application's own inserts.
@@ -198,6 +199,10 @@ describe('releases across a fleet', () => {
     expect(await recorded('t01', '0002_lower_email')).toEqual(['reverted']);
     expect(await recorded('bad', '0002_lower_email')).toEqual(['rolled_back']);
     expect(await recorded('t08', '0002_lower_email')).toEqual([]);
+    // Newest first: t03's revert ran before t02's, and t02's before the canary's.
+    const reverts = await Promise.all(['t03', 't02', 't01'].map((n) => t.client.workflow.getHandle(revertWorkflowId(n, '0002_lower_email')).describe()));
+    expect(reverts[0]!.closeTime!.getTime()).toBeLessThanOrEqual(reverts[1]!.startTime.getTime());
+    expect(reverts[1]!.closeTime!.getTime()).toBeLessThanOrEqual(reverts[2]!.startTime.getTime());
   });
 
   it('stops at a failing canary before any other target is touched', async () => {
