@@ -1,4 +1,4 @@
-import type { MigrationInput } from './definitions';
+import type { FaultInjection, MigrationInput } from './definitions';
 
 // What crosses the release workflow's boundary: plain JSON data (see definitions.ts).
 
@@ -38,6 +38,8 @@ export interface ReleaseInput {
   childrenPerRun?: number;
   /** How often the watcher of a running child looks for a run parked for a person (default 1000 ms). */
   parkPollMs?: number;
+  /** Test and chaos hooks for one target's runs (see FaultInjection); absent in normal releases. */
+  faults?: { target: string; faults: FaultInjection }[];
 }
 
 /**

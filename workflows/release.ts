@@ -138,11 +138,12 @@ export async function releaseWorkflow(input: ReleaseInput, carry?: ReleaseCarry)
     const workflowId = migrationWorkflowId(entry.target, id);
     entry.workflowId = workflowId;
     childrenThisRun++;
+    const faults = input.faults?.find((f) => f.target === entry.target)?.faults;
     let handle;
     try {
       handle = await startChild<typeof migrationWorkflow>(WORKFLOW_TYPE, {
         workflowId,
-        args: [{ ...m.input, target: entry.target }],
+        args: [{ ...m.input, target: entry.target, ...(faults ? { faults } : {}) }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         cancellationType: ChildWorkflowCancellationType.ABANDON,
         typedSearchAttributes: [

@@ -10,6 +10,9 @@ import { applyCommand } from '../../src/cli/commands/apply';
 import { statusCommand } from '../../src/cli/commands/status';
 import { ExitCode } from '../../src/cli/exit-codes';
 import { migrationWorkflowId } from '../../workflows/definitions';
+import { fleetReleaseId } from '../../workflows/release-definitions';
+import { loadManifests } from '../../src/manifest';
+import { releaseManifests, startRelease, watchRelease } from '../../src/client/release';
 import { revertWorkflowId } from '../../workflows/revert-definitions';
 
 // Releases across fleets of real databases: every target's state is read from outside
@@ -219,6 +222,35 @@ describe('releases across a fleet', () => {
       expect(audit.rows[0]!.n, name).toBe(0);
       expect(await column(name, 'email_l3'), name).toBe(false);
     }
+  });
+
+  it('moves on when a target\'s rollback fails: the others are reverted, and the release names the target that needs a person', async () => {
+    const targets = ['t15', 't16', 't17', 't18'];
+    const witnesses = new Map<string, Witness>();
+    for (const name of targets) witnesses.set(name, await takeWitness(db(name).url));
+    const loaded = await loadManifests(manifestDir({ '0005_two.yaml': `id: 0005_two\noperations:\n  - add_column: { table: accounts, column: { name: x5, type: int } }\n  - add_column: { table: accounts, column: { name: y5, type: int } }\npolicy: { approval: never }\n` }));
+    const handle = await startRelease(t.client, t.settings, fleetReleaseId('stuck', '0005_two'), {
+      fleet: 'stuck',
+      targets,
+      canaries: ['t15'],
+      maxParallel: 1,
+      failureThreshold: 1,
+      manifests: await releaseManifests(loaded, 'ci'),
+      requestedBy: 'ci',
+      // t17: step 2 fails, and so does the undo of step 1: its run waits in rollback_failed.
+      faults: [{ target: 't17', faults: { failAtStep: 2, failCompensationOfStep: 1 } }],
+    });
+    const result = await watchRelease(handle, () => undefined);
+    expect(result.state).toBe('rollback_failed');
+    const stuck = result.targets.find((x) => x.target === 't17')!;
+    expect(stuck.status).toBe('needs_person');
+    expect(stuck.reason).toMatch(/0005_two waits in rollback_failed: `godwit retry-rollback 0005_two --target t17`/);
+    expect(result.targets.map((x) => [x.target, x.status])).toEqual([['t15', 'rolled_back'], ['t16', 'rolled_back'], ['t17', 'needs_person'], ['t18', 'not_started']]);
+    // Its run is still open, for a person; the others are as before, from outside.
+    expect((await t.client.workflow.getHandle(migrationWorkflowId('t17', '0005_two')).describe()).status.name).toBe('RUNNING');
+    for (const name of ['t15', 't16', 't18']) expect(await witnesses.get(name)!.differences(), name).toEqual([]);
+    await witnesses.get('t17')!.close();
+    expect(await column('t17', 'x5')).toBe(true);
   });
 
   it('touches no target when one cannot be reached at the start, and names it', async () => {
