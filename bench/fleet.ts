@@ -88,7 +88,8 @@ interface Row {
   releaseMs?: number;
   /** Of the release's time after the check, the share its child runs were running, out of max_parallel lanes. */
   busy?: number;
-  parallel?: number;
+  /** Events in the release's history, per target. */
+  eventsPerTarget?: number;
 }
 
 async function main(): Promise<void> {
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
         const checkMs = firstChild - release.startTime.getTime();
         const childTotal = children.reduce((sum, c) => sum + (c.closeTime!.getTime() - c.startTime.getTime()), 0);
         const lanes = Math.min(p, size);
-        const row: Row = { size, contender: `godwit --fleet, max_parallel ${p}`, ms: r.ms, childMs, checkMs, releaseMs, busy: childTotal / ((releaseMs - checkMs) * lanes), parallel: p };
+        const row: Row = { size, contender: `godwit --fleet, max_parallel ${p}`, ms: r.ms, childMs, checkMs, releaseMs, busy: childTotal / ((releaseMs - checkMs) * lanes), eventsPerTarget: release.historyLength / size };
         rows.push(row);
         out(`${size} targets, godwit max_parallel ${p}: ${fmtMs(r.ms)} (${fmtMs(r.ms / size)} a target; release ${fmtMs(releaseMs)}, check ${fmtMs(checkMs)}, child run median ${fmtMs(childMs)}, lanes busy ${Math.round(row.busy! * 100)}%)`);
       }
@@ -193,13 +194,13 @@ function report(rows: Row[]): string {
   const lines = [
     `Measured ${new Date().toISOString().slice(0, 16)}Z on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}; one run each (whole processes, spawn to exit).`,
     '',
-    '| targets | contender | total | per target | ÷ the loop | release workflow | reachability check | child run (median) | lanes busy |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| targets | contender | total | per target | ÷ the loop | release workflow | reachability check | child run (median) | lanes busy | release history events a target |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const loop = rows.find((x) => x.size === r.size && x.contender.startsWith('loop'));
     lines.push(
-      `| ${r.size} | ${r.contender} | ${fmtMs(r.ms)} | ${fmtMs(r.ms / r.size)} | ${loop && loop !== r ? `${(loop.ms / r.ms).toFixed(1)}× faster` : ''} | ${r.releaseMs === undefined ? '' : fmtMs(r.releaseMs)} | ${r.checkMs === undefined ? '' : fmtMs(r.checkMs)} | ${r.childMs === undefined ? '' : fmtMs(r.childMs)} | ${r.busy === undefined ? '' : `${Math.round(r.busy * 100)}%`} |`,
+      `| ${r.size} | ${r.contender} | ${fmtMs(r.ms)} | ${fmtMs(r.ms / r.size)} | ${loop && loop !== r ? `${(loop.ms / r.ms).toFixed(1)}× faster` : ''} | ${r.releaseMs === undefined ? '' : fmtMs(r.releaseMs)} | ${r.checkMs === undefined ? '' : fmtMs(r.checkMs)} | ${r.childMs === undefined ? '' : fmtMs(r.childMs)} | ${r.busy === undefined ? '' : `${Math.round(r.busy * 100)}%`} | ${r.eventsPerTarget === undefined ? '' : r.eventsPerTarget.toFixed(1)} |`,
     );
   }
   return lines.join('\n');
