@@ -101,7 +101,9 @@ async function recorded(target: string, id: string): Promise<string[]> {
 }
 
 /** The application: one connection per target inserting accounts one by one until stopped; returns the ids each target committed. */
+let writerRound = 0;
 function startWriters(targets: string[]) {
+  writerRound++;
   let running = true;
   const committed = new Map<string, number[]>(targets.map((n) => [n, []]));
   const errors: string[] = [];
@@ -109,12 +111,12 @@ function startWriters(targets: string[]) {
     const c = new pg.Client({ connectionString: db(name).url });
     c.on('error', () => undefined);
     await c.connect();
-    let id = 100_000 + n * 10_000;
+    let id = (writerRound + 1) * 1_000_000 + n * 10_000; // ids no earlier writer used on any target
     try {
       while (running) {
         id++;
         try {
-          await c.query(`insert into accounts (id, email) values ($1, 'app' || $1 || '@x')`, [id]);
+          await c.query(`insert into accounts (id, email) values ($1::int, 'app' || $1::text || '@x')`, [id]);
           committed.get(name)!.push(id);
         } catch (err) {
           errors.push(`${name}: ${(err as Error).message}`);
