@@ -172,7 +172,7 @@ async function main(): Promise<void> {
       writeFileSync(join(npmDir, `1700000000${String(size).padStart(3, '0')}_bench-col.sql`), `-- Up Migration\nALTER TABLE users ADD COLUMN npm_${size} text;\n\n-- Down Migration\nALTER TABLE users DROP COLUMN npm_${size};\n`);
       const t0 = performance.now();
       for (let i = 1; i <= size; i++) {
-        const r = await timedSpawn('npx', ['node-pg-migrate', 'up', '-m', npmDir], { cwd: ROOT, env: { ...process.env, DATABASE_URL: dbUrl(i) } });
+        const r = await timedSpawn('npx', ['node-pg-migrate', 'up', '-m', npmDir, '--migrations-table', `pgmigrations_${size}`], { cwd: ROOT, env: { ...process.env, DATABASE_URL: dbUrl(i) } });
         if (r.code !== 0) throw new Error(`node-pg-migrate exited ${r.code} on ${PREFIX}${i}:\n${r.stdout}\n${r.stderr}`);
       }
       const ms = performance.now() - t0;
