@@ -8,6 +8,7 @@ import { ConfigError } from '../../src/config/targets';
 import { readMigrationChild, readRevertChild } from '../../workflows/child-outcome';
 import { describeRelease } from '../../workflows/release-summary';
 import { finalLines, ReleaseProgressView } from '../../src/cli/release-progress';
+import { applyCommand } from '../../src/cli/commands/apply';
 import type { MigrationResult } from '../../workflows/definitions';
 import type { ReleaseProgress, ReleaseTarget } from '../../workflows/release-definitions';
 
@@ -175,5 +176,34 @@ describe('release progress', () => {
   it('ends with one line per outcome, and what to do for each target that needs a person', () => {
     const lines = finalLines(progress([target('a', 'rolled_back'), target('b', 'rolled_back'), target('c', 'needs_person', { reason: 'the revert of 0001_x waits in revert_failed' }), target('d', 'not_started')], 'rollback_failed'));
     expect(lines).toEqual(['rolled back: 2 (a, b)', 'need a person: 1 (c)', '  c: the revert of 0001_x waits in revert_failed', 'not started: 1 (d)']);
+  });
+});
+
+describe('apply --fleet and --atomic: bad input, before anything is sent', () => {
+  const manifest = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'godwit-fleet-cli-'));
+    writeFileSync(join(dir, '0001_x.yaml'), 'id: 0001_x\noperations:\n  - add_column: { table: t, column: { name: c, type: int } }\n');
+    return dir;
+  };
+
+  it('asks for a target or a fleet', async () => {
+    await expect(applyCommand(manifest(), {}, () => undefined)).rejects.toThrow('apply needs --target <alias> (one database) or --fleet <name> (a fleet of godwit.yaml)');
+  });
+
+  it('refuses a target and a fleet together, and --atomic without a target', async () => {
+    await expect(applyCommand(manifest(), { target: 'a', fleet: 'f' }, () => undefined)).rejects.toThrow('give --fleet or --target, not both');
+    await expect(applyCommand(manifest(), { atomic: true }, () => undefined)).rejects.toThrow('--atomic needs --target <alias> (or use --fleet <name>)');
+  });
+
+  it('names an unknown fleet of the config file in use', async () => {
+    const file = configFile(`fleets:\n  tenants:\n    targets: [a]\n`);
+    const before = process.env.GODWIT_CONFIG;
+    process.env.GODWIT_CONFIG = file;
+    try {
+      await expect(applyCommand(manifest(), { fleet: 'tenant' }, () => undefined)).rejects.toThrow(/unknown fleet 'tenant': .* names the fleets tenants/);
+    } finally {
+      if (before === undefined) delete process.env.GODWIT_CONFIG;
+      else process.env.GODWIT_CONFIG = before;
+    }
   });
 });
