@@ -5,6 +5,7 @@ import type pg from 'pg';
 import type { MigrationPolicy } from '../workflows/definitions';
 import { ConnectionLostError, connectionFailure, isConnectionLoss, type TargetPools } from '../src/db/pool';
 import type { AuthorizationConfig } from '../src/config/targets';
+import type { PoliciesConfig } from '../src/health/policy';
 import { ensureControlSchema } from '../src/db/control-schema';
 import { toFailure } from './errors';
 
@@ -12,6 +13,8 @@ export interface ActivityDeps {
   pools: TargetPools;
   /** godwit.yaml's authorization section, read by the worker at start; absent: development mode. */
   authorization?: AuthorizationConfig;
+  /** godwit.yaml's policies section (health probes, on_unhealthy, max_duration per target), read at start. */
+  policies?: PoliciesConfig;
 }
 
 // Per activity execution: several activities run at once in one worker.

@@ -5,6 +5,7 @@ import { makeFinish } from './finish';
 import { makeInspect } from './inspect';
 import { makePlan } from './plan';
 import { makePrepare } from './prepare';
+import { makeProbes } from './probes';
 import { makeSteps } from './steps';
 import { makeThrottle } from './throttle';
 import { makeRevert } from './revert';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps = { pools: new TargetPools()
     ...makePlan(deps),
     ...makeAuthorize(deps),
     ...makeThrottle(deps),
+    ...makeProbes(deps),
     ...makeRevert(deps),
     ...makeRelease(deps),
   };

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { diffFingerprints, schemaFingerprint } from '../src/db/fingerprint';
 import { listSnapshots, pruneSnapshots } from '../src/db/snapshots';
 import { listRetired } from '../src/db/purge';
@@ -7,6 +8,18 @@ import type { AuditVerifyInput, AuditVerifyReport, DriftInput, DriftReport, Snap
 import { appendAudit } from '../src/db/audit';
 import { readLease } from '../src/db/lease';
 import { type ActivityDeps, heartbeatDetails, inTransaction, temporalHolderCheck, withTarget } from './context';
+
+/** A revert that finished after `since` (or any, when null), as the baseline of drift: `since` names it `revert of <id>`. */
+async function latestRevertSince(client: pg.ClientBase, since: Date | null): Promise<AppliedRow | undefined> {
+  const exists = await client.query<{ present: boolean }>(`select to_regclass('godwit.reverts') is not null as present`);
+  if (!exists.rows[0]?.present) return undefined;
+  const { rows } = await client.query<AppliedRow>(
+    `select 'revert of ' || migration_id as migration_id, '' as checksum, finished_at, fingerprint_after, fingerprint_after_entries
+       from godwit.reverts where fingerprint_after is not null and ($1::timestamptz is null or finished_at > $1) order by finished_at desc limit 1`,
+    [since],
+  );
+  return rows[0];
+}
 
 interface AppliedRow {
   migration_id: string;
@@ -33,7 +46,9 @@ export function makeInspect(deps: ActivityDeps) {
         const known = new Set(input.manifests.map((m) => m.id));
         const appliedWithoutFile = rows.filter((r) => !known.has(r.migration_id)).map((r) => r.migration_id);
 
-        const last = rows.filter((r) => r.fingerprint_after).at(-1);
+        // The latest change Godwit made: the last applied migration, or a revert finished after it.
+        const lastApplied = rows.filter((r) => r.fingerprint_after).at(-1);
+        const last = (await latestRevertSince(client, lastApplied?.finished_at ?? null)) ?? lastApplied;
         let schemaDrift: DriftReport['schemaDrift'] = null;
         if (last) {
           const now = await schemaFingerprint(client);

@@ -14,6 +14,7 @@ import { type ActivityDeps, heartbeatDetails, inTransaction, previousHeartbeat, 
 import { ChecksumMismatchError, LintError, PreCheckFailedError, UnauthorizedError } from './errors';
 import { decideRequest } from './authorize';
 import { planOnCatalog, readCatalog, validManifest } from './plan';
+import { combineHealth } from '../src/health/policy';
 
 interface ExistingRow {
   state: string;
@@ -77,7 +78,9 @@ export function makePrepare(deps: ActivityDeps) {
         // Whole-table checksums only where the proof compares whole tables (a quiet database):
         // on a live one each restore is proven against its own snapshot instead.
         const tables = manifest.policy.data_proof === 'whole_table' ? touchedTables(steps, schema) : [];
-        return { alreadyApplied: false, token, steps, fingerprintBefore: fingerprint.hash, tables } as const;
+        // The worker's godwit.yaml joins the manifest's health policy here, so the run's history records what was in force.
+        const health = combineHealth(manifest.policy, deps.policies, input.target);
+        return { alreadyApplied: false, token, steps, fingerprintBefore: fingerprint.hash, tables, ...(health ? { health } : {}) } as const;
       }).then(async ({ tables, ...prepared }) => {
         if (tables.length === 0) return prepared;
         // Outside the lease transaction, so a concurrent apply is refused at once rather than waiting on it.

@@ -183,6 +183,11 @@ export function makeRevert(deps: ActivityDeps) {
             await client.query(`update godwit.migrations set state = 'applied' where run_id = any($1) and state = 'reverting'`, [(rows[0]?.chain ?? []).map((c) => c.runId)]);
           }
           const final = ['reverted', 'revert_rejected', 'revert_resolved_manually'].includes(input.state);
+          // The schema a finished revert left: \`godwit verify\` measures drift from it when it is the latest change.
+          if (input.state === 'reverted' || input.state === 'revert_resolved_manually') {
+            const fp = await schemaFingerprint(client);
+            await client.query('update godwit.reverts set fingerprint_after = $2, fingerprint_after_entries = $3 where run_id = $1', [input.runId, fp.hash, JSON.stringify(fp.entries)]);
+          }
           await client.query(
             `update godwit.reverts set state = $2, reason = $3, approved_by = coalesce($4, approved_by), finished_at = case when $5 then now() else null end where run_id = $1`,
             [input.runId, input.state, input.reason, input.approvedBy ?? null, final],

@@ -38,16 +38,16 @@
  * (between the bench:live markers; nothing else is touched).
  *
  * Environment: BENCH_SCENARIOS (comma list of drop_column, alter_column_type, alter_column_type_in_place, backfill,
- * sql_no_down, create_index; default all), BENCH_RUNS (1 run per scenario and outcome),
+ * sql_no_down, create_index, noop; default all), BENCH_RUNS (1 run per scenario and outcome),
  * BENCH_OUTCOMES (both, failing or succeeding: which variants run; both by default),
  * BENCH_ROWS (1000000), BENCH_CLIENTS (4), BENCH_WINDOW_S (20), BENCH_EXTEND_S (5),
- * BENCH_LOCK_TIMEOUT (2s), DATABASE_URL (admin connection, default
+ * BENCH_LOCK_TIMEOUT (2s), BENCH_GODWIT_NICE (0: Godwit's processes at the usual priority), BENCH_GODWIT_CPU (cap them at this many CPUs, cgroup v1), BENCH_THROTTLE (a throttle policy for every manifest, e.g. `{ yield: 2 }`), DATABASE_URL (admin connection, default
  * postgres://postgres@127.0.0.1:5432/postgres), TEMPORAL_ADDRESS (use that server instead of
  * starting a dev server), BENCH_NO_README=1 (print only).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCli } from '../scripts/build';
@@ -80,6 +80,29 @@ const LEAD_MS = 2000;
 const DB = 'godwit_bench_live';
 /** The starting state, built once; every window's database is a file copy of it. */
 const SEED_DB = 'godwit_bench_live_seed';
+/**
+ * Run Godwit's own processes (this one with its worker, the Temporal server, the CLI) at this
+ * nice value, standing in for the machines of their own they have in production; pgbench and
+ * Postgres keep the usual priority. The noop scenario measures what is left of their cost.
+ */
+const GODWIT_NICE = Math.min(19, int(process.env.BENCH_GODWIT_NICE, 0));
+/**
+ * Cap Godwit's processes at this many CPUs (a cgroup v1 cpu quota; Linux, root), standing in for
+ * machines of their own more closely than a nice value: pgbench is moved back out of the group.
+ */
+const GODWIT_CPU = Number(process.env.BENCH_GODWIT_CPU ?? '0') || 0;
+const CPU_CGROUP = '/sys/fs/cgroup/cpu';
+
+/** Puts this process (and so what it starts from now on) in a cgroup capped at GODWIT_CPU CPUs. */
+function capGodwitCpu(): void {
+  const group = join(CPU_CGROUP, `godwit-bench-${process.pid}`);
+  mkdirSync(group, { recursive: true });
+  writeFileSync(join(group, 'cpu.cfs_period_us'), '100000');
+  writeFileSync(join(group, 'cpu.cfs_quota_us'), String(Math.round(GODWIT_CPU * 100_000)));
+  writeFileSync(join(group, 'cgroup.procs'), String(process.pid));
+}
+/** A throttle policy for every manifest, as a YAML flow mapping (e.g. `{ yield: 2 }`), to compare pacings. */
+const THROTTLE = process.env.BENCH_THROTTLE?.trim() || null;
 const FAILURE = `sql: { up: "do $$ begin raise exception 'bench: injected failure at the last step'; end $$", down: "select 1" }`;
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -125,6 +148,15 @@ const ALL_SCENARIOS: Scenario[] = [
     op: 'sql: { up: "update accounts set owner = upper(owner) where id % 10 = 0" }',
   },
   { key: 'create_index', label: 'create_index accounts(owner) concurrently', op: 'create_index: { table: accounts, columns: [owner], concurrently: true }' },
+  {
+    // The control: Godwit's processes (the CLI, the worker, the Temporal server) at work on the
+    // database's own cores, with SQL that touches nothing. What it adds to p99 is the cost of
+    // running them beside the database, not of any lock or write of a migration.
+    key: 'noop',
+    label: 'sql select 1 (a control: Godwit at work beside the database, touching nothing)',
+    op: 'sql: { up: "select 1", down: "select 1" }',
+    comparison: true,
+  },
 ];
 
 function pickScenarios(): Scenario[] {
@@ -140,7 +172,7 @@ function manifest(s: Scenario, failing: boolean, id: string): string {
 description: "bench:live ${s.label}${failing ? ', then a step that fails' : ''}"
 operations:
   - ${s.op}
-${failing ? `  - ${FAILURE}\n` : ''}policy: { lock_timeout: ${LOCK_TIMEOUT}, approval: never }
+${failing ? `  - ${FAILURE}\n` : ''}policy: { lock_timeout: ${LOCK_TIMEOUT}, approval: never${THROTTLE ? `, throttle: ${THROTTLE}` : ''} }
 `;
 }
 
@@ -299,7 +331,7 @@ async function runWindow(live: Live, scenario: Scenario | null, failing: boolean
   const id = `live_${name}_${live.tag}_${round + 1}`;
   const dir = join(live.work, `${n}_${name}`);
   const segment = (seconds: number, i: number) => {
-    const p = startPgbench({ url: ADMIN_URL, db: DB, clients: CLIENTS, seconds, scriptFile: live.scriptFile, vars: { rows: ROWS }, logDir: join(dir, `pgbench_${i}`) });
+    const p = startPgbench({ url: ADMIN_URL, db: DB, clients: CLIENTS, seconds, scriptFile: live.scriptFile, vars: { rows: ROWS }, logDir: join(dir, `pgbench_${i}`), ...(GODWIT_NICE ? { priority: 0 } : {}), ...(GODWIT_CPU ? { cgroup: CPU_CGROUP } : {}) });
     running.pgbench = p.child;
     return p.done;
   };
@@ -497,6 +529,14 @@ async function main(): Promise<void> {
     // The compiled CLI as `npm ci` leaves it, built from the sources being measured.
     out(`built the compiled CLI: ${await buildCli(ROOT)}`);
 
+    if (GODWIT_CPU) {
+      capGodwitCpu();
+      out(`Godwit's processes are capped at ${GODWIT_CPU} CPU (BENCH_GODWIT_CPU, a cgroup cpu quota); pgbench and Postgres are not`);
+    }
+    if (GODWIT_NICE) {
+      setPriority(GODWIT_NICE);
+      out(`Godwit's processes run at nice ${GODWIT_NICE} (BENCH_GODWIT_NICE); pgbench and Postgres at the usual priority`);
+    }
     temporal = await startTemporalAndWorker(urlOf(DB), (line) => out(`  ${line}`));
     const { endpoint, taskQueue } = temporal;
     out(`temporal ${endpoint.address} (${endpoint.started ? 'dev server started for this run' : 'TEMPORAL_ADDRESS'}), worker on task queue ${taskQueue}`);
@@ -587,12 +627,34 @@ async function main(): Promise<void> {
     L(
       `| p99 ≤ 2 × baseline p99 (${ms(2 * baseP99)} ms) | ${slowP99.length ? names(slowP99, (r) => `${ms(r.stats.p99)} ms`) : `worst ${ms(Math.max(...judged.map((r) => r.stats.p99)))} ms`} | ${met(slowP99.length === 0)} |`,
     );
+    if (RUNS > 1) {
+      // Each window against the baseline of its own round: the machine's load moves between
+      // rounds, and a window is best compared with the baseline measured minutes before it.
+      const roundBase = new Map(baseline.map((r) => [r.round, r.stats.p99]));
+      L();
+      L(`Per scenario over ${RUNS} runs; *ratio* is a window's p99 over the p99 of its own round's baseline window (the baseline's p99 ranged ${ms(Math.min(...baseline.map((r) => r.stats.p99)))} to ${ms(Math.max(...baseline.map((r) => r.stats.p99)))} ms):`);
+      L();
+      L('| scenario | runs as expected | writes lost | max wait, worst (ms) | p99 median / worst (ms) | ratio median / worst | runs with ratio > 2 |');
+      L('|---|---:|---:|---:|---:|---:|---:|');
+      const groups = new Map<string, RunRecord[]>();
+      for (const r of migrations) {
+        const name = `${r.scenario!.key}${r.failing ? ' + failing last step' : ''}`;
+        groups.set(name, [...(groups.get(name) ?? []), r]);
+      }
+      for (const [name, rs] of groups) {
+        const ratios = rs.map((r) => r.stats.p99 / (roundBase.get(r.round) ?? baseP99));
+        L(
+          `| ${name} | ${rs.filter((r) => r.outcome === r.expected).length} of ${rs.length} | ${rs.reduce((n, r) => n + (r.lost ?? 0), 0)} | ${ms(Math.max(...rs.map((r) => r.stats.max)))} | ` +
+            `${ms(median(rs.map((r) => r.stats.p99)))} / ${ms(Math.max(...rs.map((r) => r.stats.p99)))} | ${median(ratios).toFixed(2)} / ${Math.max(...ratios).toFixed(2)} | ${ratios.filter((x) => x > 2).length} |`,
+        );
+      }
+    }
     const table = lines.join('\n');
 
     const meta =
       `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ` +
       `PostgreSQL ${info.version}, node ${process.version}; accounts: ${ROWS.toLocaleString('en')} rows, ${info.size} with its index; ${info.settings}; ` +
-      `pgbench ${CLIENTS} clients, ${WINDOW_S} s windows; lock_timeout ${LOCK_TIMEOUT}; ${RUNS} run${RUNS === 1 ? '' : 's'} per scenario and outcome; ` +
+      `pgbench ${CLIENTS} clients, ${WINDOW_S} s windows; lock_timeout ${LOCK_TIMEOUT}; ${GODWIT_NICE ? `Godwit's processes at nice ${GODWIT_NICE}; ` : ''}${GODWIT_CPU ? `Godwit's processes capped at ${GODWIT_CPU} CPU; ` : ''}${THROTTLE ? `throttle ${THROTTLE}; ` : ''}${RUNS} run${RUNS === 1 ? '' : 's'} per scenario and outcome; ` +
       `load average ${load0.map((l) => l.toFixed(2)).join(' ')} at the start, ${load1.map((l) => l.toFixed(2)).join(' ')} at the end.`;
 
     const method =

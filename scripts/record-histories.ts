@@ -5,6 +5,11 @@
  * migrations that may still be running in production):
  *
  *   node --import tsx scripts/record-histories.ts
+ *
+ * With scenario names as arguments, records only those (and no inspection workflow), so a
+ * new scenario joins the recorded ones without rewriting them:
+ *
+ *   node --import tsx scripts/record-histories.ts health-probes-rolled-back
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -17,7 +22,7 @@ import { connectClient, manageSnapshots, planAgainstTarget, startMigration, veri
 import { parseManifest } from '../src/manifest';
 import { connectWorkerConnection, createGodwitWorker } from '../worker';
 import { AUDIT_VERIFY_WORKFLOW_TYPE, PLAN_WORKFLOW_TYPE, SNAPSHOTS_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type FaultInjection } from '../workflows/definitions';
-import { approveUpdate, resolveUpdate } from '../workflows/messages';
+import { approveUpdate, resolveUpdate, rollbackUpdate } from '../workflows/messages';
 import type { TemporalSettings } from '../src/config/temporal';
 
 const OUT = fileURLToPath(new URL('../test/replay/histories', import.meta.url));
@@ -25,7 +30,8 @@ const ADMIN = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/po
 // Its own database per run: two recordings at once must not drop each other's.
 const DB = `godwit_record_histories_${process.pid}`;
 
-const scenarios: { name: string; yaml: string; faults?: FaultInjection; human?: 'approve' | 'resolve' }[] = [
+// confirm: `godwit rollback` of a run that asks (on_unhealthy: ask); dismiss: clears the error, then `godwit approve`.
+const scenarios: { name: string; yaml: string; faults?: FaultInjection; human?: 'approve' | 'resolve' | 'confirm' | 'dismiss' }[] = [
   {
     name: 'applied-with-checks',
     yaml: `id: r1_applied
@@ -77,7 +83,49 @@ policy: { approval: required }
 `,
     human: 'approve',
   },
+  {
+    name: 'health-probes-rolled-back',
+    yaml: `id: r7_probe_fired
+operations:
+  - add_column: { table: users, column: { name: c7, type: int } }
+policy:
+  approval: never
+  bake_seconds: 60
+  max_duration: 10min
+  probes:
+    - { name: users present, kind: sql, sql: "select count(*) from users", fail_when: "> 0", interval: 1s, consecutive: 2 }
+`,
+  },
+  {
+    name: 'health-probes-ask-confirmed',
+    yaml: `id: r8_probe_ask
+operations:
+  - add_column: { table: users, column: { name: c8, type: int } }
+policy:
+  approval: never
+  bake_seconds: 60
+  on_unhealthy: ask
+  probes:
+    - { name: users present, kind: sql, sql: "select count(*) from users", fail_when: "> 0", interval: 1s, consecutive: 2 }
+`,
+    human: 'confirm',
+  },
+  {
+    name: 'health-probes-ask-dismissed',
+    yaml: `id: r9_probe_dismissed
+operations:
+  - add_column: { table: users, column: { name: c9, type: int } }
+policy:
+  approval: never
+  bake_seconds: 4
+  on_unhealthy: ask
+  probes:
+    - { name: alarm, kind: sql, sql: "select count(*) from alarms", fail_when: "> 0", interval: 1s, consecutive: 2 }
+`,
+    human: 'dismiss',
+  },
 ];
+const only = process.argv.slice(2);
 
 async function main(): Promise<void> {
   const admin = new pg.Client({ connectionString: ADMIN });
@@ -89,7 +137,7 @@ async function main(): Promise<void> {
   const db = new pg.Client({ connectionString: url.toString() });
   await db.connect();
   await db.query('create table users (id int primary key, email text); insert into users select g, g || \'@x\' from generate_series(1, 100) g');
-  await db.end();
+  await db.query('create table alarms (id int); insert into alarms values (1)');
 
   const cli = await ensureTemporalCli({ onNote: console.log });
   const endpoint = await connectOrStartTemporal({ onNote: console.log });
@@ -100,11 +148,17 @@ async function main(): Promise<void> {
   const running = worker.run();
   const client = await connectClient(settings);
   try {
-    for (const s of scenarios) {
+    for (const s of scenarios.filter((x) => only.length === 0 || only.includes(x.name))) {
       const handle = await startMigration(client, settings, { target: 'rec', loaded: parseManifest(s.yaml, `${s.name}.yaml`), requestedBy: 'recorder', ...(s.faults ? { faults: s.faults } : {}) });
       let outcome = await watchMigration(handle, (e) => {
         if (s.human === 'approve' && e.kind === 'transition' && e.to === 'awaiting_approval') {
           void handle.executeUpdate(approveUpdate, { args: [{ by: 'approver' }] });
+        }
+        if (s.human === 'confirm' && e.kind === 'transition' && e.to === 'unhealthy') {
+          void handle.executeUpdate(rollbackUpdate, { args: [{ by: 'oncall', reason: 'confirmed' }] });
+        }
+        if (s.human === 'dismiss' && e.kind === 'transition' && e.to === 'unhealthy') {
+          void db.query('delete from alarms').then(() => handle.executeUpdate(approveUpdate, { args: [{ by: 'oncall', note: 'not the release' }] }));
         }
       });
       if (outcome.kind === 'waiting' && s.human === 'resolve') {
@@ -117,6 +171,7 @@ async function main(): Promise<void> {
       writeFileSync(join(OUT, `${s.name}.json`), json);
       console.log(`${s.name}: ${state}, ${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events`);
     }
+    if (only.length > 0) return;
     // The short inspection workflows behind `godwit verify`, `godwit snapshots`, `godwit plan --target` and `godwit audit verify`.
     const planned = parseManifest('id: r6_plan\noperations:\n  - alter_column_type: { table: users, column: email, type: varchar(320) }\n', 'plan-live.yaml');
     const inspections: [string, string, () => Promise<unknown>][] = [
@@ -145,6 +200,7 @@ async function main(): Promise<void> {
     await client.connection.close();
     await connection.close();
     await endpoint.stop();
+    await db.end();
     await admin.query(`drop database if exists ${DB} with (force)`);
     await admin.end();
   }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import type { ActivityDeps } from '../activities/context';
 import { TargetPools } from '../src/db/pool';
 import { ensureSearchAttributes } from '../src/devserver/search-attributes';
 import { packageRoot } from '../src/package-root';
@@ -42,6 +43,11 @@ export interface GodwitWorkerOptions {
   configFile?: string;
 }
 
+/** What of godwit.yaml the activities enforce: who may do what, and the health policies per target. */
+function workerPolicy(config: ReturnType<typeof loadConfig>): Pick<ActivityDeps, 'authorization' | 'policies'> {
+  return { authorization: config.authorization, policies: config.policies };
+}
+
 export async function createGodwitWorker(opts: GodwitWorkerOptions): Promise<{ worker: Worker; pools: TargetPools }> {
   installRuntime();
   const pools = opts.pools ?? new TargetPools();
@@ -51,7 +57,7 @@ export async function createGodwitWorker(opts: GodwitWorkerOptions): Promise<{ w
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     ...(bundlePath && existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ pools, authorization: loadConfig(opts.configFile).authorization }),
+    activities: createActivities({ pools, ...workerPolicy(loadConfig(opts.configFile)) }),
     shutdownGraceTime: '10 seconds',
   });
   return { worker, pools };

@@ -6,6 +6,7 @@ import type { SnapshotRecord } from '../src/db/snapshots';
 import type { RestoreRecord } from '../src/db/restores';
 import type { PurgeOutcome, RetiredRecord } from '../src/db/purge';
 import type { ThrottleChange } from '../src/throttle/settings';
+import type { HealthPolicy, HealthPolicyFields, HealthProgress, Probe, ProbeEvidence } from '../src/health/types';
 
 // Everything here crosses the workflow boundary, so it is plain JSON data.
 
@@ -32,7 +33,7 @@ export interface Check {
   sql: string;
 }
 
-export interface MigrationPolicy {
+export interface MigrationPolicy extends HealthPolicyFields {
   approval: 'auto' | 'required' | 'never';
   bake_seconds: number;
   lock_timeout: string;
@@ -168,6 +169,8 @@ export interface MigrationProgress {
   approvalReason?: string;
   /** The pacing of batched data steps in force, when an operator changed it (godwit tune, pause, resume). */
   throttle?: string;
+  /** Health probes of the bake window, max_duration and on_unhealthy (src/health), when the run has any. */
+  health?: HealthProgress;
 }
 
 export type MigrationOutcome = 'applied' | 'rolled_back' | 'rejected' | 'resolved_manually';
@@ -198,7 +201,28 @@ export interface PrepareInput extends RunScope {
 
 export type PrepareResult =
   | { alreadyApplied: true; fingerprint: string }
-  | { alreadyApplied: false; token: string; steps: PlannedStep[]; fingerprintBefore: string };
+  | {
+      alreadyApplied: false;
+      token: string;
+      steps: PlannedStep[];
+      fingerprintBefore: string;
+      /** The health policy in force: the manifest's combined with the worker's godwit.yaml (absent: none, or histories from before it). */
+      health?: HealthPolicy;
+    };
+
+/** sampleProbe's input: one evaluation of one probe. */
+export interface SampleProbeInput extends RunScope {
+  probe: Probe;
+  /** The sample's number, for the Temporal UI's activity summary and the logs. */
+  n: number;
+}
+
+/** recordProbeFiring's input: the evidence, and the transitions still to write before it. */
+export interface ProbeFiringInput extends RunScope {
+  token: string;
+  audit: AuditEntry[];
+  evidence: ProbeEvidence;
+}
 
 export interface StepInput extends RunScope {
   token: string;

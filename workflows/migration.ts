@@ -22,6 +22,8 @@ import type { PlannedStep } from '../src/operations/types';
 import { AUDIT_HEAD_MEMO, describeRestore, type AuditHeadResult, type MigrationInput, type MigrationOutcome, type MigrationProgress, type MigrationResult, type OperatorActionName, type OperatorRequest, type RunScope, type StepProgress } from './definitions';
 import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, rollbackUpdate, stateQuery, tuneUpdate, GodwitStateKey } from './messages';
 import { changeText } from '../src/throttle/settings';
+import { bake, type Dismissal } from './bake';
+import { describeHealth, startProbe } from '../src/health/tracker';
 
 // Activity profiles. Preparation fails fast on bad input (unknown target, plan
 // error); steps retry lock timeouts and lost connections with backoff for long.
@@ -50,6 +52,9 @@ const SIGNED_ACTIONS_PATCH = 'godwit-signed-operator-actions';
 
 /** Runs from before the audit head was kept in the memo replay without it. */
 const AUDIT_HEAD_PATCH = 'godwit-audit-head-memo';
+
+/** Runs from before health probes and max_duration bake as they did (only runs with a health policy take the marker). */
+const HEALTH_PATCH = 'godwit-health-probes';
 
 /** Thrown inside the workflow when the migration must roll back. */
 class RollbackRequested extends Error {}
@@ -92,6 +97,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     resolution: null as { by: string; note: string; signedWith?: string | null } | null,
     approval: null as { by: string; signedWith?: string | null } | null,
     rejection: null as { by: string; reason?: string; signedWith?: string | null } | null,
+    /** godwit approve while a firing probe asks (on_unhealthy: ask): the alarm is dismissed. */
+    dismissal: null as Dismissal | null,
   };
   const rollbackRequested = () => inbox.rollback;
   const rollbackReason = () => {
@@ -120,7 +127,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   function requireState(action: OperatorActionName, ...states: MigrationState[]): void {
     if (!states.includes(progress.state)) throw ApplicationFailure.nonRetryable(`cannot ${action}: migration is ${progress.state}, not ${states.join(' or ')}`, 'ActionRefused');
   }
-  const ROLLBACK_STATES: MigrationState[] = ['planned', 'awaiting_approval', 'in_progress', 'validated'];
+  const ROLLBACK_STATES: MigrationState[] = ['planned', 'awaiting_approval', 'in_progress', 'validated', 'unhealthy'];
 
   setHandler(rollbackSignal, async (req) => {
     let signedWith: string | null;
@@ -149,13 +156,14 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     approveUpdate,
     async (req) => {
       const signedWith = await authorize('approve', req, req.note ?? null);
-      requireState('approve', 'awaiting_approval');
-      inbox.approval = { by: req.by, signedWith };
+      requireState('approve', 'awaiting_approval', 'unhealthy');
+      if (progress.state === 'unhealthy') inbox.dismissal ??= { by: req.by, note: req.note ?? null, signedWith };
+      else inbox.approval = { by: req.by, signedWith };
       return progress.state;
     },
     {
       // the four-eyes rule is the worker's (authorize), so that a self approval is audited
-      validator: (_req) => requireState('approve', 'awaiting_approval'),
+      validator: (_req) => requireState('approve', 'awaiting_approval', 'unhealthy'),
     },
   );
   setHandler(
@@ -253,6 +261,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     if (progress.reason) lines.push(`reason: ${progress.reason}`);
     if (progress.state === 'awaiting_approval' && progress.approvalReason) lines.push(progress.approvalReason);
     if (progress.throttle) lines.push(`pacing: ${progress.throttle}`);
+    if (progress.health) lines.push(...describeHealth(progress.health));
     for (const s of progress.steps) lines.push(`- [${s.status}] ${s.index}. ${s.summary}${s.error ? ` — ${s.error}` : ''}`);
     if (progress.rollback) {
       lines.push(`fingerprint before: \`${progress.rollback.fingerprintBefore}\``, `fingerprint after:  \`${progress.rollback.fingerprintAfter}\``);
@@ -304,6 +313,11 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   const token = prepared.token;
   progress.fingerprintBefore = prepared.fingerprintBefore;
   progress.steps = prepared.steps.map((s) => ({ id: s.id, index: s.index, summary: s.summary, status: 'pending' }));
+  // Health probes, on_unhealthy and max_duration (the manifest's with the worker's godwit.yaml, from prepare's result).
+  const health = prepared.health && patched(HEALTH_PATCH) ? prepared.health : null;
+  if (health) {
+    progress.health = { onUnhealthy: health.on_unhealthy, bakeEndsAt: null, deadline: null, probes: health.probes.map(startProbe), asking: null, dismissals: [], notes: health.notes };
+  }
 
   // 2. approval gate: required always asks; auto asks when the plan is risky enough (runs
   // started before that rule keep their history: the patch marks the new ones).
@@ -311,6 +325,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   if (autoReason !== null) progress.approvalReason = autoReason;
   send({ type: 'START', needsApproval: input.policy.approval === 'required' || autoReason !== null });
   if (autoReason !== null) pendingAudit.at(-1)!.detail = { approval: autoReason };
+  if (health && health.notes.length > 0) pendingAudit.at(-1)!.detail = { ...pendingAudit.at(-1)!.detail, health: health.notes };
   if (progress.state === 'awaiting_approval') {
     await finish('awaiting_approval', { releaseLease: false }, token);
     const answered = () => inbox.approval !== null || inbox.rejection !== null;
@@ -338,10 +353,21 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
 
   // 3-5. forward steps, checks, bake.
   const compensations: { step: PlannedStep; progress: StepProgress }[] = [];
+  // max_duration counts from the first step (the approval gate has its own timeout). A step
+  // that is running when it runs out finishes (its own transaction, or its batches), and the
+  // rollback is taken at the next step boundary, the post checks or the bake.
+  const started = Date.now();
+  const deadline = health?.max_duration ? started + durationMs(health.max_duration)! : null;
+  if (deadline !== null) progress.health!.deadline = new Date(deadline).toISOString();
+  const maxDurationReason = () => `max_duration ${health?.max_duration} exceeded: the migration has run ${((Date.now() - started) / 1000).toFixed(1)}s since its first step`;
+  const overdue = () => {
+    if (deadline !== null && Date.now() >= deadline) throw new RollbackRequested(maxDurationReason());
+  };
   try {
     for (const [i, planned] of prepared.steps.entries()) {
       const requested = rollbackReason();
       if (requested) throw new RollbackRequested(requested);
+      overdue();
       const sp = progress.steps[i]!;
       setStep(sp, 'running');
       try {
@@ -356,6 +382,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       }
       compensations.push({ step: planned, progress: sp });
     }
+    overdue();
     send({ type: 'STEPS_DONE' });
     if (input.checks.length > 0) {
       const checks = await recordActivities.runChecks.executeWithOptions({ summary: `post checks (${input.checks.length})` }, [
@@ -364,7 +391,31 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
       const failed = checks.filter((c) => !c.passed);
       if (failed.length > 0) throw new RollbackRequested(`post check failed: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`);
     }
-    if (input.policy.bake_seconds > 0) {
+    if (health) {
+      overdue();
+      const unhealthy = await bake({
+        scope,
+        token,
+        health,
+        progress: progress.health!,
+        deadline,
+        maxDurationReason,
+        operatorReason: rollbackReason,
+        hasDismissal: () => inbox.dismissal !== null,
+        takeDismissal: () => {
+          const d = inbox.dismissal;
+          inbox.dismissal = null;
+          return d;
+        },
+        send,
+        noteSignature,
+        takeAudit,
+        keepAuditHead,
+        record: (state) => finish(state, { releaseLease: false }, token),
+        changed: () => setCurrentDetails(describeProgress()),
+      });
+      if (unhealthy) throw new RollbackRequested(unhealthy);
+    } else if (input.policy.bake_seconds > 0) {
       setCurrentDetails(`${describeProgress()}\nbaking for ${input.policy.bake_seconds}s; send rollbackSignal to roll back`);
       await condition(() => inbox.rollback !== null, input.policy.bake_seconds * 1000);
     }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { nowEpochMs } from './timed';
 
@@ -21,6 +22,10 @@ export interface PgbenchOptions {
   /** An empty directory for this segment's per-transaction logs (created if missing). */
   logDir: string;
   pgbench?: string;
+  /** Set pgbench's scheduling priority (nice value) once started. */
+  priority?: number;
+  /** Move pgbench into this cgroup (its cgroup.procs) once started. */
+  cgroup?: string;
 }
 
 /** One committed transaction from pgbench's per-transaction log. */
@@ -87,6 +92,10 @@ export function startPgbench(o: PgbenchOptions): { child: ChildProcess; done: Pr
   const { args, env } = pgbenchArgs(o);
   const spawnedAt = nowEpochMs();
   const child = spawn(o.pgbench ?? 'pgbench', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The application keeps the usual priority when the process that starts it runs deprioritized.
+  if (o.priority !== undefined && child.pid !== undefined) setPriority(child.pid, o.priority);
+  // ... and leaves a CPU-capped cgroup for the root one of that hierarchy.
+  if (o.cgroup !== undefined && child.pid !== undefined) writeFileSync(join(o.cgroup, 'cgroup.procs'), String(child.pid));
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));

@@ -113,9 +113,9 @@ for (const [action, description] of [
 }
 
 const operatorVerbs: [string, string][] = [
-  ['approve', 'approve a migration waiting for approval (the approver must not be the requester)'],
+  ['approve', 'approve a migration waiting for approval, or dismiss a health probe that asks (on_unhealthy: ask); not by the requester'],
   ['reject', 'reject a migration waiting for approval'],
-  ['rollback', 'ask a running migration to roll back (between steps, or during its bake window)'],
+  ['rollback', 'ask a running migration to roll back (between steps, or during its bake window; confirms a health probe that asks)'],
   ['retry-rollback', 'retry the rollback of a migration waiting in rollback_failed'],
   ['resolve', 'close a migration waiting in rollback_failed after fixing the database by hand'],
 ];

@@ -10,7 +10,7 @@ export const bold = paint(1);
 
 export function stateColor(state: string): string {
   if (state === 'applied' || state === 'rolled_back') return (state === 'applied' ? green : yellow)(state);
-  if (state === 'rollback_failed' || state === 'rejected') return red(state);
+  if (state === 'rollback_failed' || state === 'rejected' || state === 'unhealthy') return red(state);
   return state;
 }
 

@@ -5,6 +5,7 @@ import { SEARCH_ATTRIBUTE, type DataProgress, type MigrationProgress } from '../
 import { stateQuery } from '../../workflows/messages';
 import { FINAL_STATES, type MigrationState } from '../lifecycle/states';
 import { targetQuery } from './audit-heads';
+import type { HealthProgress } from '../health/types';
 import { REVERT_CHAIN_MEMO, REVERT_WORKFLOW_SUFFIX } from '../../workflows/revert-definitions';
 
 export interface MigrationStatusRow {
@@ -19,6 +20,8 @@ export interface MigrationStatusRow {
   currentStep: string | null;
   /** A batched data step's progress (rows, rate, ETA, pacing), while one runs. */
   data: DataProgress | null;
+  /** The bake's health probes and their last samples, on_unhealthy and max_duration, while the run is open and has them. */
+  health?: HealthProgress;
 }
 
 /**
@@ -119,6 +122,7 @@ async function refreshOpenRow(client: Client, row: MigrationStatusRow): Promise<
     const p: MigrationProgress = await client.connection.withDeadline(Date.now() + LIVE_STATE_TIMEOUT_MS, () => handle.query(stateQuery));
     row.state = p.state;
     row.currentStep = p.currentStep;
+    if (p.health) row.health = p.health;
   } catch {
     // no worker answered in time: keep what visibility says
   }

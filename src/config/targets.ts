@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FleetsSchema } from './fleet-schema';
+import { policiesSchema } from '../health/policy';
 
 const Principals = z.array(z.string().min(1)).default([]);
 
@@ -62,6 +63,8 @@ const ConfigSchema = z
     authorization: AuthorizationSchema.optional(),
     /** Sets of targets one release migrates together (src/config/fleets.ts). */
     fleets: FleetsSchema.optional(),
+    /** Health probes, on_unhealthy and max_duration per target alias or glob (src/health/policy.ts). */
+    policies: policiesSchema.optional(),
   })
   .strict();
 

@@ -260,7 +260,9 @@ const UPGRADES: readonly string[] = [
     approved_by  text,
     reason       text,
     started_at   timestamptz not null default now(),
-    finished_at  timestamptz
+    finished_at  timestamptz,
+    fingerprint_after         text,
+    fingerprint_after_entries jsonb
   );
   `,
 ];

@@ -10,6 +10,9 @@ export interface LifecycleContext {
   resolvedBy: string | null;
   resolutionNote: string | null;
   rollbackAttempts: number;
+  /** Who last dismissed a firing health probe (on_unhealthy: ask), and why. */
+  dismissedBy: string | null;
+  dismissalNote: string | null;
 }
 
 /**
@@ -35,6 +38,11 @@ export const lifecycleMachine = setup({
       rejectedBy: ({ event }) => (event.type === 'REJECT' ? event.by : null),
       reason: ({ event }) => (event.type === 'REJECT' ? (event.reason ?? 'rejected') : 'approval timed out'),
     }),
+    recordDismissal: assign({
+      dismissedBy: ({ event }) => (event.type === 'DISMISS' ? event.by : null),
+      dismissalNote: ({ event }) => (event.type === 'DISMISS' ? (event.note ?? null) : null),
+      reason: null,
+    }),
     countRollbackAttempt: assign({ rollbackAttempts: ({ context }) => context.rollbackAttempts + 1 }),
     recordResolution: assign({
       resolvedBy: ({ event }) => (event.type === 'RESOLVE' ? event.by : null),
@@ -52,6 +60,8 @@ export const lifecycleMachine = setup({
     resolvedBy: null,
     resolutionNote: null,
     rollbackAttempts: 0,
+    dismissedBy: null,
+    dismissalNote: null,
   }),
   states: {
     planned: {
@@ -78,6 +88,16 @@ export const lifecycleMachine = setup({
       on: {
         BAKE_PASSED: 'applied',
         FAIL: { target: 'rolling_back', actions: ['recordReason', 'countRollbackAttempt'] },
+        // A health probe fired and on_unhealthy is ask: a person decides.
+        UNHEALTHY: { target: 'unhealthy', actions: 'recordReason' },
+      },
+    },
+    unhealthy: {
+      on: {
+        // Confirmed (godwit rollback), or nobody answered within ask_timeout, or max_duration ran out.
+        FAIL: { target: 'rolling_back', actions: ['recordReason', 'countRollbackAttempt'] },
+        // godwit approve: the alarm was not the migration's doing; the bake goes on.
+        DISMISS: { target: 'validated', actions: 'recordDismissal' },
       },
     },
     rolling_back: {

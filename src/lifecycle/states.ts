@@ -5,6 +5,8 @@ export const MigrationState = {
   awaiting_approval: 'awaiting_approval',
   in_progress: 'in_progress',
   validated: 'validated',
+  /** A health probe fired under on_unhealthy: ask; waiting for a person to roll back or dismiss it. */
+  unhealthy: 'unhealthy',
   applied: 'applied',
   rejected: 'rejected',
   rolling_back: 'rolling_back',
@@ -25,6 +27,8 @@ export type LifecycleEvent =
   | { type: 'APPROVAL_TIMEOUT' }
   | { type: 'STEPS_DONE' }
   | { type: 'BAKE_PASSED' }
+  | { type: 'UNHEALTHY'; reason: string }
+  | { type: 'DISMISS'; by: string; note?: string }
   | { type: 'FAIL'; reason: string }
   | { type: 'ROLLBACK_VERIFIED' }
   | { type: 'ROLLBACK_FAILED'; reason: string }

@@ -7,6 +7,7 @@ import { choice, fallbackError, friendly, identifier, list, strict, text } from 
 import { isOperationKind, knownKinds, operationKinds } from '../operations';
 import { didYouMean } from '../operations/suggest';
 import { throttleSchema } from '../throttle/schema';
+import { checkHealthPolicy, healthPolicyShape } from '../health/schema';
 import { DEFAULT_POLICY, type Manifest, type OperationSpec } from './types';
 
 export const MANIFEST_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -117,9 +118,10 @@ const policy = strict(
       .array(identifier('a lint code, e.g. not_restorable'), { error: friendly('a list of lint codes', 'the lint errors this manifest accepts, e.g. [not_restorable]') })
       .optional(),
     throttle: throttleSchema.optional(),
+    ...healthPolicyShape,
   },
-  'the policy: { approval, approval_risk, approval_timeout, bake_seconds, lock_timeout, statement_timeout, data_proof, retention, allow_lint, throttle }',
-);
+  'the policy: { approval, approval_risk, approval_timeout, bake_seconds, lock_timeout, statement_timeout, data_proof, retention, allow_lint, throttle, probes, on_unhealthy, ask_timeout, max_duration }',
+).superRefine((p, ctx) => checkHealthPolicy(p, ctx, 'policy.bake_seconds'));
 
 export const manifestSchema = strict(
   {

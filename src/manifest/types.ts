@@ -1,4 +1,5 @@
 import type { ThrottleChange } from '../throttle/settings';
+import type { HealthPolicyFields } from '../health/types';
 import type { AddColumnSpec } from '../operations/add-column';
 import type { AddConstraintSpec } from '../operations/add-constraint';
 import type { AlterColumnTypeSpec } from '../operations/alter-column-type';
@@ -39,7 +40,7 @@ export interface Check {
  * statement_timeout `'0'` (no limit: index builds and big rewrites legitimately
  * run long; the lock timeout is what protects the application).
  */
-export interface Policy {
+export interface Policy extends HealthPolicyFields {
   approval: 'auto' | 'required' | 'never';
   bake_seconds: number;
   lock_timeout: string;

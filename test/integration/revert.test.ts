@@ -10,7 +10,7 @@ import { schemaDump, takeWitness } from '../helpers/witness';
 import { revertCommand } from '../../src/cli/commands/revert';
 import { operateCommand } from '../../src/cli/commands/operate';
 import { ExitCode } from '../../src/cli/exit-codes';
-import { migrationStatus } from '../../src/client';
+import { migrationStatus, verifyDrift } from '../../src/client';
 import { pruneSnapshots } from '../../src/db/snapshots';
 import { revertStateQuery } from '../../workflows/revert-messages';
 import { revertWorkflowId } from '../../workflows/revert-definitions';
@@ -116,6 +116,9 @@ async function waitForRevertState(migrationId: string, state: string): Promise<v
     const p = await handle.query(revertStateQuery).catch(() => null);
     if (p?.state === state) return;
     if (p && ['reverted', 'revert_rejected', 'revert_failed'].includes(p.state)) throw new Error(`the revert ended ${p.state}, not ${state}: ${p.reason}`);
+    // Not started yet (not found), or closed without an answer (refused): only the first is worth waiting for.
+    const status = await handle.describe().then((d) => d.status.name, () => 'NOT_FOUND');
+    if (status !== 'RUNNING' && status !== 'NOT_FOUND') throw new Error(`the revert run is ${status}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -209,6 +212,10 @@ policy: { approval: never, lock_timeout: ${LOCK_TIMEOUT_MS}ms }
     // Undoing add_column drops what the application wrote there since: approval: auto asks a person.
     const chain = revertCommand('0011_tier_default', { ...cli(), to: '0010_tier', wait: true, requestedBy: 'ci' }, out);
     await waitForRevertState('0011_tier_default', 'revert_awaiting_approval');
+    // It holds the target's lease while it waits, as a migration does: no apply gets in between.
+    await expect(apply('id: 0013_meanwhile\noperations:\n  - create_table: { table: meanwhile, columns: [{ name: id, type: int }] }\npolicy: { approval: never }\n')).rejects.toThrow(
+      "target 'app' is busy: godwit/app/0011_tier_default/revert holds its lease",
+    );
     // The operator's verb finds the revert run: the migration's own run is closed.
     await operateCommand('approve', '0011_tier_default', { ...cli(), by: 'alice' }, out);
     expect(await chain).toBe(ExitCode.applied);
@@ -224,12 +231,34 @@ policy: { approval: never, lock_timeout: ${LOCK_TIMEOUT_MS}ms }
     );
     expect(reverted.rows.map((r) => r.migration)).toEqual(['0011_tier_default', '0010_tier']);
 
+    // godwit verify measures drift from what the revert left, not from 0012's fingerprint (which had the column).
+    const drift = await verifyDrift(t.client, t.settings, 'app', []);
+    expect(drift.schemaDrift).toBeNull();
+
     // godwit status: the revert run speaks for both migrations of its chain.
     let states: Record<string, string> = {};
     while (states['0010_tier'] !== 'reverted' || states['0011_tier_default'] !== 'reverted') {
       states = Object.fromEntries((await migrationStatus(t.client, t.settings, 'app')).map((r) => [r.migrationId, r.state]));
     }
     expect(states['0012_other']).toBe('applied');
+  });
+
+  it('stays open in revert_failed (exit 3) when an undo fails, until a retry succeeds once a person fixed the data', async () => {
+    expect(await apply('id: 0030_owner_nullable\noperations:\n  - drop_not_null: { table: accounts, column: owner }\npolicy: { approval: never }\n')).toBe('applied');
+    // The application used what the migration allowed: undoing it (SET NOT NULL) cannot succeed as it is.
+    await db.query(`insert into accounts (id, owner) values (${ROWS + 100}, null)`);
+    const code = await revertCommand('0030_owner_nullable', { ...cli(), wait: true, requestedBy: 'ci' }, out);
+    expect(code).toBe(ExitCode.rollbackFailed);
+    expect(lines.join('\n')).toMatch(/revert 0030_owner_nullable revert_failed: 0030_owner_nullable step 1 \(.*\): .*contains null values/);
+    expect(await migrationState('0030_owner_nullable')).toBe('reverting');
+
+    await db.query(`update accounts set owner = 'unknown' where owner is null`);
+    // retry-rollback finds the revert run (the migration's own run is closed).
+    await operateCommand('retry-rollback', '0030_owner_nullable', { ...cli(), by: 'dba' }, out);
+    const result = await t.client.workflow.getHandle(revertWorkflowId('app', '0030_owner_nullable')).result();
+    expect(result.state).toBe('reverted');
+    expect(await migrationState('0030_owner_nullable')).toBe('reverted');
+    expect((await db.query(`select is_nullable from information_schema.columns where table_name = 'accounts' and column_name = 'owner'`)).rows[0]).toEqual({ is_nullable: 'NO' });
   });
 
   it('refuses a revert whose copies and retired objects were pruned after their retention, saying why and what to do', async () => {

@@ -18,6 +18,8 @@ const E = {
   stepsDone: { type: 'STEPS_DONE' },
   bakePassed: { type: 'BAKE_PASSED' },
   fail: { type: 'FAIL', reason: 'step 2 failed' },
+  unhealthy: { type: 'UNHEALTHY', reason: "health probe 'errors' fired" },
+  dismiss: { type: 'DISMISS', by: 'carol', note: 'the load test, not the migration' },
   verified: { type: 'ROLLBACK_VERIFIED' },
   rollbackFailed: { type: 'ROLLBACK_FAILED', reason: 'fingerprint differs' },
   retry: { type: 'RETRY_ROLLBACK' },
@@ -39,6 +41,9 @@ const legal: [string, LifecycleEvent[], LifecycleEvent, MigrationState][] = [
   ['in_progress FAIL', [E.start], E.fail, 'rolling_back'],
   ['validated BAKE_PASSED', [E.start, E.stepsDone], E.bakePassed, 'applied'],
   ['validated FAIL', [E.start, E.stepsDone], E.fail, 'rolling_back'],
+  ['validated UNHEALTHY', [E.start, E.stepsDone], E.unhealthy, 'unhealthy'],
+  ['unhealthy FAIL', [E.start, E.stepsDone, E.unhealthy], E.fail, 'rolling_back'],
+  ['unhealthy DISMISS', [E.start, E.stepsDone, E.unhealthy], E.dismiss, 'validated'],
   ['rolling_back ROLLBACK_VERIFIED', [E.start, E.fail], E.verified, 'rolled_back'],
   ['rolling_back ROLLBACK_FAILED', [E.start, E.fail], E.rollbackFailed, 'rollback_failed'],
   ['rollback_failed RETRY_ROLLBACK', [E.start, E.fail, E.rollbackFailed], E.retry, 'rolling_back'],
@@ -60,6 +65,7 @@ describe('lifecycle machine', () => {
     awaiting_approval: [E.startGated],
     in_progress: [E.start],
     validated: [E.start, E.stepsDone],
+    unhealthy: [E.start, E.stepsDone, E.unhealthy],
     applied: [E.start, E.stepsDone, E.bakePassed],
     rejected: [E.startGated, E.reject],
     rolling_back: [E.start, E.fail],
@@ -88,6 +94,12 @@ describe('lifecycle machine', () => {
     expect(run(E.startGated, E.approve).context.approvedBy).toBe('alice');
     const resolved = run(E.start, E.fail, E.rollbackFailed, E.resolve).context;
     expect([resolved.resolvedBy, resolved.resolutionNote]).toEqual(['bob', 'fixed by hand']);
+  });
+
+  it('records why a run asks, and who dismissed it', () => {
+    expect(run(E.start, E.stepsDone, E.unhealthy).context.reason).toBe("health probe 'errors' fired");
+    const dismissed = run(E.start, E.stepsDone, E.unhealthy, E.dismiss).context;
+    expect([dismissed.dismissedBy, dismissed.dismissalNote, dismissed.reason]).toEqual(['carol', 'the load test, not the migration', null]);
   });
 
   it('counts rollback attempts across retries', () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { temporalSettings } from '../../config/temporal';
-import { ALERTS_PATH, AlertsReceiverConfigError, createAlertsReceiver } from '../../alerts/receiver';
+import { ALERTS_PATH, AlertsReceiverConfigError, createAlertsReceiver, MIN_SECRET_LENGTH } from '../../alerts/receiver';
 import { CliError } from '../exit-codes';
 
 export interface AlertsReceiverOptions {
@@ -30,6 +30,7 @@ export function parseListen(value: string): { host: string; port: number } {
 export async function alertsReceiverCommand(opts: AlertsReceiverOptions, out: (line: string) => void = console.log): Promise<void> {
   const secret = (opts.secretFile ? readFileSync(opts.secretFile, 'utf8') : (process.env.GODWIT_ALERTS_SECRET ?? '')).trim();
   if (!secret) throw new CliError('no shared secret: set GODWIT_ALERTS_SECRET or pass --secret-file <path> (the same secret as the bearer credentials in alertmanager.yml)');
+  if (secret.length < MIN_SECRET_LENGTH) throw new CliError(`the shared secret must be at least ${MIN_SECRET_LENGTH} characters (e.g. \`openssl rand -hex 32\`)`);
   const { host, port } = parseListen(opts.listen ?? '127.0.0.1:9095');
   const settings = await temporalSettings(opts);
   const { connectClient } = await import('../../client/connect');

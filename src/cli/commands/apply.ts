@@ -139,6 +139,9 @@ async function applyOne(
         if (e.kind === 'transition' && e.to === 'awaiting_approval') {
           out(`  waiting for approval: \`godwit approve ${id} --target ${opts.target}\` (or reject), or in the UI: ${url}`);
         }
+        if (e.kind === 'transition' && e.to === 'unhealthy') {
+          out(`  a health probe fired (on_unhealthy: ask): confirm with \`godwit rollback ${id} --target ${opts.target}\`, or dismiss with \`godwit approve ${id} --target ${opts.target} --note "..."\` (${url})`);
+        }
       },
       { settings, ...(view ? { onData: (d, step) => view.update(step, d) } : {}) },
     );

@@ -3,6 +3,7 @@ import { temporalSettings } from '../../config/temporal';
 import { bold, dim, stateColor } from '../output';
 import { describeDataProgress } from '../../throttle/progress';
 import { CliError } from '../exit-codes';
+import { describeHealth } from '../../health/tracker';
 
 /** `godwit status --target X`: the latest run of each migration on the target. */
 export async function statusCommand(
@@ -33,6 +34,7 @@ export async function statusCommand(
       out(`  ${r.migrationId.padEnd(32)} ${stateColor(r.state.padEnd(18))} ${dim(r.startTime)}${r.currentStep ? `  step ${r.currentStep}` : ''}`);
       if (r.data) out(`    ${describeDataProgress(r.data)}`);
       if (r.data) out(`    ${dim(`pacing: ${r.data.throttle}`)}`);
+      for (const line of r.health ? describeHealth(r.health) : []) out(`    ${line}`);
       out(`    ${dim(r.url)}`);
     }
   } finally {
