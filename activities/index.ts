@@ -10,6 +10,7 @@ import { makeRehearse } from './rehearse';
 import { makeSteps } from './steps';
 import { makeThrottle } from './throttle';
 import { makeRevert } from './revert';
+import { makeRelease } from './release';
 
 /** Builds the activity implementations bound to a set of target pools (one per worker). */
 export function createActivities(deps: ActivityDeps = { pools: new TargetPools() }) {
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps = { pools: new TargetPools()
     ...makeProbes(deps),
     ...makeRevert(deps),
     ...makeRehearse(deps),
+    ...makeRelease(deps),
   };
 }
 

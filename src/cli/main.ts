@@ -29,9 +29,11 @@ temporalOptions(
 temporalOptions(
   program
     .command('apply')
-    .description('apply a manifest, or a directory of manifests in id order, each as its own workflow')
+    .description('apply a manifest, or a directory of manifests in id order, each as its own workflow; with --fleet, across a fleet of godwit.yaml as one release')
     .argument('<path>', 'manifest file or directory')
-    .requiredOption('-t, --target <alias>', 'target database alias (the worker resolves it)')
+    .option('-t, --target <alias>', 'target database alias (the worker resolves it)')
+    .option('--fleet <name>', "every target of this fleet (godwit.yaml fleets:), canaries first, halted and reverted together past the fleet's failure threshold")
+    .option('--atomic', 'with --target and a directory: all or nothing; when one manifest fails, the ones it applied before are reverted, newest first')
     .option('-w, --wait', 'wait for the outcome, printing progress; the exit code tells it')
     .option('--json', 'machine-readable output')
     .option('--requested-by <name>', 'who asks for it (default: $GODWIT_REQUESTED_BY, $GITHUB_ACTOR or $USER)')
@@ -77,8 +79,9 @@ temporalOptions(
 temporalOptions(
   program
     .command('status')
-    .description('the latest run of each migration on a target')
-    .requiredOption('-t, --target <alias>', 'target database alias')
+    .description('the latest run of each migration on a target, or with --fleet the latest release of a fleet')
+    .option('-t, --target <alias>', 'target database alias')
+    .option('--fleet <name>', 'the latest release of this fleet instead')
     .option('--json', 'machine-readable output'),
 ).action(async (opts) => {
   const { statusCommand } = await import('./commands/status');
@@ -260,7 +263,7 @@ function fail(err: unknown): void {
     process.exitCode = ExitCode.error;
     return; // commander already printed it
   }
-  const known = err instanceof CliError || ['ManifestError', 'PlanError', 'ConfigError', 'TemporalUnreachableError', 'TemporalRefusedError', 'MigrationAlreadyRunningError', 'MigrationFailedError', 'TemporalUnavailableError', 'PortInUseError', 'UnknownTargetError', 'SearchAttributesMissingError', 'InspectionFailedError'].includes(e?.name);
+  const known = err instanceof CliError || ['ManifestError', 'PlanError', 'ConfigError', 'TemporalUnreachableError', 'TemporalRefusedError', 'MigrationAlreadyRunningError', 'MigrationFailedError', 'TemporalUnavailableError', 'PortInUseError', 'UnknownTargetError', 'SearchAttributesMissingError', 'InspectionFailedError', 'FleetError'].includes(e?.name);
   console.error(red('error: ') + (known ? e.message : (e?.stack ?? String(err))));
   process.exitCode = err instanceof CliError ? err.exitCode : ExitCode.error;
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { FleetsSchema } from './fleet-schema';
 import { policiesSchema } from '../health/policy';
 
 const Principals = z.array(z.string().min(1)).default([]);
@@ -60,6 +61,8 @@ const ConfigSchema = z
       .optional(),
     targets: z.record(z.string(), z.object({ url_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }).strict()).optional(),
     authorization: AuthorizationSchema.optional(),
+    /** Sets of targets one release migrates together (src/config/fleets.ts). */
+    fleets: FleetsSchema.optional(),
     /** Health probes, on_unhealthy and max_duration per target alias or glob (src/health/policy.ts). */
     policies: policiesSchema.optional(),
   })

@@ -54,7 +54,14 @@ const EXIT_BY_STATE: Record<string, ExitCode> = {
  * `godwit apply`: each manifest runs as its own workflow, in id order; with a
  * directory it stops at the first that does not end applied. Returns the exit code.
  */
-export async function applyCommand(path: string, opts: ApplyOptions, out: (line: string) => void = console.log): Promise<ExitCode> {
+export async function applyCommand(path: string, given: Omit<ApplyOptions, 'target'> & { target?: string; fleet?: string; atomic?: boolean; childrenPerRun?: number }, out: (line: string) => void = console.log): Promise<ExitCode> {
+  if (given.fleet !== undefined || given.atomic) {
+    const { releaseCommand } = await import('./release');
+    return releaseCommand(path, given, out);
+  }
+  const target = given.target;
+  if (target === undefined) throw new CliError('apply needs --target <alias> (one database) or --fleet <name> (a fleet of godwit.yaml)');
+  const opts: ApplyOptions = { ...given, target };
   if (!TARGET_ALIAS.test(opts.target)) {
     throw new CliError(`invalid target alias '${opts.target}': use letters, digits, '-', '_' or '.' (e.g. --target app-prod)`);
   }

@@ -2,26 +2,34 @@ import { connectClient, migrationStatus } from '../../client';
 import { temporalSettings } from '../../config/temporal';
 import { bold, dim, stateColor } from '../output';
 import { describeDataProgress } from '../../throttle/progress';
+import { CliError } from '../exit-codes';
 import { describeHealth } from '../../health/tracker';
 
 /** `godwit status --target X`: the latest run of each migration on the target. */
 export async function statusCommand(
-  opts: { target: string; json?: boolean; address?: string; namespace?: string; uiUrl?: string },
+  opts: { target?: string; fleet?: string; json?: boolean; address?: string; namespace?: string; uiUrl?: string },
   out: (line: string) => void = console.log,
 ): Promise<void> {
+  if (opts.fleet !== undefined) {
+    if (opts.target !== undefined) throw new CliError('give --target or --fleet, not both');
+    const { fleetStatusCommand } = await import('./release');
+    return fleetStatusCommand({ ...opts, fleet: opts.fleet }, out);
+  }
+  if (opts.target === undefined) throw new CliError('status needs --target <alias> or --fleet <name>');
+  const target = opts.target;
   const settings = await temporalSettings(opts);
   const client = await connectClient(settings);
   try {
-    const rows = await migrationStatus(client, settings, opts.target);
+    const rows = await migrationStatus(client, settings, target);
     if (opts.json) {
-      out(JSON.stringify({ target: opts.target, migrations: rows }, null, 2));
+      out(JSON.stringify({ target, migrations: rows }, null, 2));
       return;
     }
     if (rows.length === 0) {
       out(`no migrations have run on target '${opts.target}' yet (apply one with \`godwit apply <manifest> --target ${opts.target} --wait\`)`);
       return;
     }
-    out(bold(`target ${opts.target}`));
+    out(bold(`target ${target}`));
     for (const r of rows) {
       out(`  ${r.migrationId.padEnd(32)} ${stateColor(r.state.padEnd(18))} ${dim(r.startTime)}${r.currentStep ? `  step ${r.currentStep}` : ''}`);
       if (r.data) out(`    ${describeDataProgress(r.data)}`);
