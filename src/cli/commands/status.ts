@@ -2,6 +2,7 @@ import { connectClient, migrationStatus } from '../../client';
 import { temporalSettings } from '../../config/temporal';
 import { bold, dim, stateColor } from '../output';
 import { describeDataProgress } from '../../throttle/progress';
+import { savedQueries } from '../../client/links';
 
 /** `godwit status --target X`: the latest run of each migration on the target. */
 export async function statusCommand(
@@ -12,8 +13,9 @@ export async function statusCommand(
   const client = await connectClient(settings);
   try {
     const rows = await migrationStatus(client, settings, opts.target);
+    const links = savedQueries(settings, opts.target);
     if (opts.json) {
-      out(JSON.stringify({ target: opts.target, migrations: rows }, null, 2));
+      out(JSON.stringify({ target: opts.target, migrations: rows, links }, null, 2));
       return;
     }
     if (rows.length === 0) {
@@ -27,6 +29,8 @@ export async function statusCommand(
       if (r.data) out(`    ${dim(`pacing: ${r.data.throttle}`)}`);
       out(`    ${dim(r.url)}`);
     }
+    out(`${bold('in the Temporal UI')}`);
+    for (const q of Object.values(links)) out(`  ${q.title}: ${dim(q.url)}`);
   } finally {
     await client.connection.close();
   }
