@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { metricsInterceptor } from '../src/metrics/interceptor';
+import { parseMetricsAddress, sdkMetricsAddress, serveMetrics, type MetricsServer } from '../src/metrics/server';
 import { createActivities } from '../activities';
 import { TargetPools } from '../src/db/pool';
 import { ensureSearchAttributes } from '../src/devserver/search-attributes';
@@ -15,11 +17,12 @@ export const WORKFLOWS_PATH = join(packageRoot(), 'workflows', 'index.ts');
 let runtimeInstalled = false;
 
 /** Quiet by default: Godwit prints its own story; GODWIT_LOG_LEVEL=INFO shows the SDK's. */
-export function installRuntime(level = (process.env.GODWIT_LOG_LEVEL ?? 'WARN') as LogLevel): void {
+export function installRuntime(level = (process.env.GODWIT_LOG_LEVEL ?? 'WARN') as LogLevel, sdkMetrics?: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger(level) });
+    // sdkMetrics: where the SDK's runtime exports its worker metrics (src/metrics/server.ts serves them on)
+    Runtime.install({ logger: new DefaultLogger(level), ...(sdkMetrics ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetrics } } } } : {}) });
   } catch {
     // Something (a connection) already created the runtime with the SDK's defaults; keep it.
   }
@@ -52,6 +55,7 @@ export async function createGodwitWorker(opts: GodwitWorkerOptions): Promise<{ w
     taskQueue: opts.taskQueue,
     ...(bundlePath && existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({ pools, authorization: loadConfig(opts.configFile).authorization }),
+    interceptors: { activity: [metricsInterceptor(pools)] },
     shutdownGraceTime: '10 seconds',
   });
   return { worker, pools };
@@ -69,23 +73,33 @@ export async function connectNative(settings: Pick<TemporalSettings, 'address' |
  * `godwit worker`: runs until SIGINT/SIGTERM, when the SDK's runtime shuts the
  * worker down gracefully (running activities get the grace time to finish).
  */
-export async function runWorker(flags: { address?: string; namespace?: string; taskQueue?: string } = {}, out: (line: string) => void = console.log): Promise<void> {
+export async function runWorker(flags: { address?: string; namespace?: string; taskQueue?: string; metrics?: string } = {}, out: (line: string) => void = console.log): Promise<void> {
+  const metricsAt = flags.metrics ? parseMetricsAddress(flags.metrics) : null;
   const settings = await temporalSettings(flags);
+  // The SDK's runtime is installed once, before the first connection: its metrics port with it.
+  const sdkMetrics = metricsAt ? await sdkMetricsAddress() : undefined;
+  installRuntime(undefined, sdkMetrics);
   const connection = await connectNative(settings);
   const client = await Connection.connect({ address: settings.address, ...settings.connection });
+  let metricsServer: MetricsServer | null = null;
   try {
     const { added } = await ensureSearchAttributes(client, settings.namespace);
     if (added.length > 0) out(`registered search attributes: ${added.join(', ')}`);
+    const { worker, pools } = await createGodwitWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue });
+    if (metricsAt) {
+      metricsServer = await serveMetrics(metricsAt, { client: new Client({ connection: client, namespace: settings.namespace }), sdk: sdkMetrics ?? null });
+      out(`godwit worker: Prometheus metrics at ${metricsServer.url}`);
+    }
+    out(`godwit worker: task queue '${settings.taskQueue}' on ${settings.address} (namespace ${settings.namespace}); Ctrl-C stops it`);
+    try {
+      await worker.run();
+    } finally {
+      await pools.close();
+      out('godwit worker: stopped');
+    }
   } finally {
+    await metricsServer?.close();
     await client.close();
-  }
-  const { worker, pools } = await createGodwitWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue });
-  out(`godwit worker: task queue '${settings.taskQueue}' on ${settings.address} (namespace ${settings.namespace}); Ctrl-C stops it`);
-  try {
-    await worker.run();
-  } finally {
-    await pools.close();
     await connection.close();
-    out('godwit worker: stopped');
   }
 }

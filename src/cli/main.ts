@@ -179,7 +179,12 @@ temporalOptions(
   await unlockCommand(opts);
 });
 
-temporalOptions(program.command('worker').description('run a worker: workflows and activities on the task queue')).action(async (opts) => {
+temporalOptions(
+  program
+    .command('worker')
+    .description('run a worker: workflows and activities on the task queue')
+    .addOption(new Option('--metrics <[host]:port>', "serve Prometheus metrics (Godwit's and the Temporal SDK's) at http://host:port/metrics, e.g. :9464").env('GODWIT_METRICS')),
+).action(async (opts) => {
   const { runWorker } = await import('../../worker');
   await runWorker(opts);
 });
@@ -213,7 +218,7 @@ function fail(err: unknown): void {
     process.exitCode = ExitCode.error;
     return; // commander already printed it
   }
-  const known = err instanceof CliError || ['ManifestError', 'PlanError', 'ConfigError', 'TemporalUnreachableError', 'TemporalRefusedError', 'MigrationAlreadyRunningError', 'MigrationFailedError', 'TemporalUnavailableError', 'PortInUseError', 'UnknownTargetError', 'SearchAttributesMissingError', 'InspectionFailedError'].includes(e?.name);
+  const known = err instanceof CliError || ['ManifestError', 'PlanError', 'ConfigError', 'TemporalUnreachableError', 'TemporalRefusedError', 'MigrationAlreadyRunningError', 'MigrationFailedError', 'TemporalUnavailableError', 'PortInUseError', 'UnknownTargetError', 'SearchAttributesMissingError', 'InspectionFailedError', 'MetricsAddressError'].includes(e?.name);
   console.error(red('error: ') + (known ? e.message : (e?.stack ?? String(err))));
   process.exitCode = err instanceof CliError ? err.exitCode : ExitCode.error;
 }
