@@ -4,10 +4,11 @@
  * a workflow change is meant to ship (and keep the old files: they stand for
  * migrations that may still be running in production):
  *
- *   node --import tsx scripts/record-histories.ts
+ *   node --import tsx scripts/record-histories.ts          # records the histories not recorded yet
+ *   node --import tsx scripts/record-histories.ts --all    # records every one again
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -17,7 +18,7 @@ import { connectClient, manageSnapshots, planAgainstTarget, startMigration, veri
 import { parseManifest } from '../src/manifest';
 import { connectWorkerConnection, createGodwitWorker } from '../worker';
 import { AUDIT_VERIFY_WORKFLOW_TYPE, PLAN_WORKFLOW_TYPE, SNAPSHOTS_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type FaultInjection } from '../workflows/definitions';
-import { approveUpdate, resolveUpdate } from '../workflows/messages';
+import { approveUpdate, rejectUpdate, resolveUpdate } from '../workflows/messages';
 import type { TemporalSettings } from '../src/config/temporal';
 
 const OUT = fileURLToPath(new URL('../test/replay/histories', import.meta.url));
@@ -25,7 +26,11 @@ const ADMIN = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/po
 // Its own database per run: two recordings at once must not drop each other's.
 const DB = `godwit_record_histories_${process.pid}`;
 
-const scenarios: { name: string; yaml: string; faults?: FaultInjection; human?: 'approve' | 'resolve' }[] = [
+/** A history already recorded is kept: it stands for runs started by the code of its day. */
+const RECORD_ALL = process.argv.includes('--all');
+const wanted = (name: string) => RECORD_ALL || !existsSync(join(OUT, `${name}.json`));
+
+const scenarios: { name: string; yaml: string; faults?: FaultInjection; human?: 'approve' | 'reject' | 'resolve' }[] = [
   {
     name: 'applied-with-checks',
     yaml: `id: r1_applied
@@ -77,6 +82,34 @@ policy: { approval: required }
 `,
     human: 'approve',
   },
+  // Since the godwit-failed-outcomes patch, every outcome but applied fails its run.
+  {
+    name: 'failed-outcome-rolled-back',
+    yaml: `id: r7_failed_rolled_back
+operations:
+  - add_column: { table: users, column: { name: c7, type: int } }
+  - sql: { up: "select 1/0", down: "select 1" }
+`,
+  },
+  {
+    name: 'failed-outcome-rejected',
+    yaml: `id: r8_failed_rejected
+operations:
+  - add_column: { table: users, column: { name: c8, type: int } }
+policy: { approval: required }
+`,
+    human: 'reject',
+  },
+  {
+    name: 'failed-outcome-resolved',
+    yaml: `id: r9_failed_resolved
+operations:
+  - add_column: { table: users, column: { name: c9, type: int } }
+  - add_column: { table: users, column: { name: c10, type: int } }
+`,
+    faults: { failAtStep: 2, failCompensationOfStep: 1 },
+    human: 'resolve',
+  },
 ];
 
 async function main(): Promise<void> {
@@ -101,10 +134,14 @@ async function main(): Promise<void> {
   const client = await connectClient(settings);
   try {
     for (const s of scenarios) {
+      if (!wanted(s.name)) continue;
       const handle = await startMigration(client, settings, { target: 'rec', loaded: parseManifest(s.yaml, `${s.name}.yaml`), requestedBy: 'recorder', ...(s.faults ? { faults: s.faults } : {}) });
       let outcome = await watchMigration(handle, (e) => {
         if (s.human === 'approve' && e.kind === 'transition' && e.to === 'awaiting_approval') {
           void handle.executeUpdate(approveUpdate, { args: [{ by: 'approver' }] });
+        }
+        if (s.human === 'reject' && e.kind === 'transition' && e.to === 'awaiting_approval') {
+          void handle.executeUpdate(rejectUpdate, { args: [{ by: 'approver', reason: 'recorded rejection' }] });
         }
       });
       if (outcome.kind === 'waiting' && s.human === 'resolve') {
@@ -126,6 +163,7 @@ async function main(): Promise<void> {
       ['audit-verify', AUDIT_VERIFY_WORKFLOW_TYPE, () => verifyAuditLog(client, settings, 'rec')],
     ];
     for (const [name, type, run] of inspections) {
+      if (!wanted(name)) continue;
       await run();
       let workflowId: string | undefined;
       for (let i = 0; i < 50 && !workflowId; i++) {
