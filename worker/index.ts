@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { metricsInterceptor } from '../src/metrics/interceptor';
 import { parseMetricsAddress, sdkMetricsAddress, serveMetrics, type MetricsServer } from '../src/metrics/server';
+import { loadTracing, type Tracing } from '../src/metrics/tracing';
 import { createActivities } from '../activities';
 import { TargetPools } from '../src/db/pool';
 import { ensureSearchAttributes } from '../src/devserver/search-attributes';
@@ -43,19 +44,28 @@ export interface GodwitWorkerOptions {
   workflowBundlePath?: string;
   /** The godwit.yaml whose authorization section the worker enforces (default: $GODWIT_CONFIG or ./godwit.yaml). */
   configFile?: string;
+  /** OpenTelemetry tracing (src/metrics/tracing.ts), when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  tracing?: Tracing | null;
 }
 
 export async function createGodwitWorker(opts: GodwitWorkerOptions): Promise<{ worker: Worker; pools: TargetPools }> {
   installRuntime();
   const pools = opts.pools ?? new TargetPools();
   const bundlePath = opts.workflowBundlePath ?? process.env.GODWIT_WORKFLOW_BUNDLE;
+  const prebuilt = bundlePath !== undefined && existsSync(bundlePath);
+  const tracing = opts.tracing ?? null;
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...(bundlePath && existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(prebuilt ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({ pools, authorization: loadConfig(opts.configFile).authorization }),
-    interceptors: { activity: [metricsInterceptor(pools)] },
+    interceptors: {
+      activity: [metricsInterceptor(pools), ...(tracing ? [tracing.activity] : [])],
+      // workflow spans need the interceptor inside the bundle: only when the worker bundles it
+      ...(tracing && !prebuilt ? { workflowModules: [tracing.workflowInterceptorModule] } : {}),
+    },
+    ...(tracing ? { sinks: tracing.sinks } : {}),
     shutdownGraceTime: '10 seconds',
   });
   return { worker, pools };
@@ -82,10 +92,13 @@ export async function runWorker(flags: { address?: string; namespace?: string; t
   const connection = await connectNative(settings);
   const client = await Connection.connect({ address: settings.address, ...settings.connection });
   let metricsServer: MetricsServer | null = null;
+  let tracing: Tracing | null = null;
   try {
     const { added } = await ensureSearchAttributes(client, settings.namespace);
     if (added.length > 0) out(`registered search attributes: ${added.join(', ')}`);
-    const { worker, pools } = await createGodwitWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue });
+    tracing = await loadTracing();
+    if (tracing) out(`godwit worker: OpenTelemetry traces to ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}`);
+    const { worker, pools } = await createGodwitWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, tracing });
     if (metricsAt) {
       metricsServer = await serveMetrics(metricsAt, { client: new Client({ connection: client, namespace: settings.namespace }), sdk: sdkMetrics ?? null });
       out(`godwit worker: Prometheus metrics at ${metricsServer.url}`);
@@ -99,6 +112,7 @@ export async function runWorker(flags: { address?: string; namespace?: string; t
     }
   } finally {
     await metricsServer?.close();
+    await tracing?.shutdown(); // flushes the spans not exported yet
     await client.close();
     await connection.close();
   }

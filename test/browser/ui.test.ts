@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -30,6 +31,9 @@ let worker: CliRun;
 let metricsUrl: string;
 let prometheus: TestPrometheus;
 let browser: Browser;
+/** An OTLP/HTTP endpoint of the test's own: what the worker's trace exporter posts. */
+let collector: Server;
+const traces: string[] = [];
 const handles: Record<keyof typeof ids, { workflowId: string; runId: string }> = {} as never;
 
 /** The dashboard's queries with Grafana's variables as a dashboard over the last hour would set them. */
@@ -64,8 +68,18 @@ describe.skipIf(missing !== null)('the Temporal Web UI, the metrics and the dash
     await db.query('create table users (id int primary key, email text, email_norm text)');
     await db.query(`insert into users select g, 'User' || g || '@X.org', null from generate_series(1, 2000) g`);
     t = await setupTemporal({ [TARGET]: db.url });
+    collector = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += String(d)));
+      req.on('end', () => {
+        traces.push(`${req.url} ${body}`);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const otlp = `http://127.0.0.1:${(collector.address() as { port: number }).port}`;
     const port = await freePort();
-    worker = spawnCli(['worker', '--metrics', `127.0.0.1:${port}`], t.env);
+    worker = spawnCli(['worker', '--metrics', `127.0.0.1:${port}`], { ...t.env, OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '200' });
     await worker.waitFor("godwit worker: task queue");
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
     expect(worker.output()).toContain(`Prometheus metrics at ${metricsUrl}`);
@@ -119,6 +133,7 @@ operations:
     }
     await t?.close();
     await db?.drop();
+    await new Promise((resolve) => collector?.close(resolve));
   });
 
   async function open(url: string): Promise<Page> {
@@ -196,6 +211,13 @@ operations:
     // a count of the visibility store: at least this file's run (others may share the server)
     expect(/^godwit_runs_waiting_for_person\{state="rollback_failed"\} (\d+)$/m.exec(text)?.[1]).toSatisfy((n: string | undefined) => Number(n) >= 1);
     expect(text).toMatch(/^temporal_\w+/m);
+  });
+
+  it('with OTEL_EXPORTER_OTLP_ENDPOINT set, the worker exports a span per activity', async () => {
+    for (let i = 0; i < 300 && !traces.some((x) => x.includes('RunActivity:runStep')); i++) await new Promise((r) => setTimeout(r, 100));
+    const posted = traces.join('\n');
+    expect(posted).toMatch(/^\/v1\/traces /m);
+    for (const activity of ['prepareMigration', 'runStep', 'compensateStep', 'verifyRollback', 'finishMigration']) expect(posted).toContain(`RunActivity:${activity}`);
   });
 
   it('Prometheus scrapes them: the rollback success rate is one of two, and every dashboard query returns data', async () => {
