@@ -185,7 +185,7 @@ operations:
     const page = await open(runUrl(t.settings, handles.rolledBack.workflowId, handles.rolledBack.runId));
     await page.getByText(`${ids.rolledBack} → ${TARGET}: add a score, then a step that fails`).first().waitFor({ state: 'visible', timeout: 60_000 });
     await page.getByText(/rolled_back: .*division by zero/).first().waitFor({ state: 'visible', timeout: 60_000 });
-    await page.getByText('sql', { exact: false }).first().waitFor({ state: 'visible' });
+    await page.getByText('sql select 1/0').first().waitFor({ state: 'visible' });
     await page.getByText(/division by zero/).first().waitFor({ state: 'visible' });
     await page.screenshot({ path: join(OUT, 'ui-rolled-back-run.png'), fullPage: true });
     await page.close();
