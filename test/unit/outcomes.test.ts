@@ -1,5 +1,5 @@
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
-import { RetryState } from '@temporalio/common';
+import { ChildWorkflowFailure, RetryState } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { MalformedOutcomeError, migrationResult, outcomeOfFailure } from '../../src/client/outcome';
 import { OUTCOME_FAILURE_TYPE, type MigrationOutcome, type MigrationResult } from '../../workflows/definitions';
@@ -50,5 +50,14 @@ describe('reading how a migration run ended', () => {
     expect(() => outcomeOfFailure(wrong)).toThrow(MalformedOutcomeError);
     const empty = ApplicationFailure.create({ message: 'x', type: OUTCOME_FAILURE_TYPE.rejected });
     expect(() => outcomeOfFailure(empty)).toThrow(/MigrationRejected but its details do not hold the rejected MigrationResult/);
+  });
+});
+
+describe('a parent workflow reading a child migration', () => {
+  it('reads the outcome through the ChildWorkflowFailure that wraps the failure', async () => {
+    const result = resultWith('rolled_back');
+    const failure = ApplicationFailure.create({ message: 'rolled_back: step 2 failed', type: OUTCOME_FAILURE_TYPE.rolled_back, details: [result] });
+    const child = new ChildWorkflowFailure('default', { workflowId: 'godwit/app/0001_x', runId: 'r' }, 'migrationWorkflow', RetryState.NON_RETRYABLE_FAILURE, failure);
+    await expect(migrationResult(Promise.reject(child))).resolves.toEqual(result);
   });
 });
