@@ -136,8 +136,17 @@ operations:
     await new Promise((resolve) => collector?.close(resolve));
   });
 
+  /**
+   * A page of a browser context whose list shows the GodwitState column, as a user gets by adding
+   * it in the list's column settings (the UI keeps them in localStorage, per namespace).
+   */
   async function open(url: string): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    const context = await browser.newContext({ viewport: { width: 1800, height: 1000 } });
+    const columns = ['Status', 'Workflow ID', 'GodwitState', 'Type', 'Start', 'End'].map((label, i) => ({ label, pinned: i < 2 }));
+    // runs in the page (no DOM types here): the columns, unless the page already keeps its own
+    const script = `localStorage.getItem('namespace-workflow-table-columns') || localStorage.setItem('namespace-workflow-table-columns', ${JSON.stringify(JSON.stringify({ [t.settings.namespace]: columns }))})`;
+    await context.addInitScript({ content: script });
+    const page = await context.newPage();
     await page.goto(url);
     return page;
   }
@@ -163,7 +172,11 @@ operations:
     expect(await rolledBack.innerText()).toContain('Failed');
     expect(await rolledBack.innerText()).not.toContain('Completed');
     expect(await waiting.innerText()).toContain('Running');
-    await page.close();
+    // the GodwitState column says what each run is: the one still running waits for a person
+    expect(await rolledBack.innerText()).toContain('rolled_back');
+    expect(await waiting.innerText()).toContain('rollback_failed');
+    expect(await applied.innerText()).toContain('applied');
+    await page.context().close();
   });
 
   it('opens the saved queries godwit prints: rolled back on the target, and waiting for a person', async () => {
@@ -172,13 +185,13 @@ operations:
     await rowOf(rolled, handles.rolledBack.workflowId);
     expect(await rolled.getByRole('row').filter({ hasText: handles.applied.workflowId }).count()).toBe(0);
     await rolled.screenshot({ path: join(OUT, 'ui-rolled-back.png'), fullPage: true });
-    await rolled.close();
+    await rolled.context().close();
 
     const waiting = await open(q.waiting.url);
     await rowOf(waiting, handles.waiting.workflowId);
     expect(await waiting.getByRole('row').filter({ hasText: handles.rolledBack.workflowId }).count()).toBe(0);
     await waiting.screenshot({ path: join(OUT, 'ui-waiting-for-a-person.png'), fullPage: true });
-    await waiting.close();
+    await waiting.context().close();
   });
 
   it("the rolled-back run's page shows its summary, the failure and the failed step", async () => {
@@ -188,7 +201,7 @@ operations:
     await page.getByText('sql select 1/0').first().waitFor({ state: 'visible' });
     await page.getByText(/division by zero/).first().waitFor({ state: 'visible' });
     await page.screenshot({ path: join(OUT, 'ui-rolled-back-run.png'), fullPage: true });
-    await page.close();
+    await page.context().close();
   });
 
   it("the worker's metrics match the runs that were made, with the SDK's own appended", async () => {
