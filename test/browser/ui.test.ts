@@ -1,9 +1,9 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
 import { REPO_ROOT, spawnCli, type CliRun } from '../helpers/process';
@@ -158,8 +158,15 @@ operations:
       await page.waitForTimeout(500);
       if (i % 6 === 5) await page.reload();
     }
+    if ((await row.count()) !== 1) await keepForDiagnosis(page, `list-without-${workflowId.replaceAll('/', '_')}`);
     expect(await row.count(), `rows listing ${workflowId}`).toBe(1);
     return row;
+  }
+
+  /** A page the test did not find what it expected on: its screenshot and HTML, for a person to look at. */
+  async function keepForDiagnosis(page: Page, name: string): Promise<void> {
+    await page.screenshot({ path: join(OUT, `failed-${name}.png`), fullPage: true }).catch(() => undefined);
+    writeFileSync(join(OUT, `failed-${name}.html`), await page.content().catch(() => ''));
   }
 
   it('filtered by GodwitTarget, the list tells the applied run from the rolled-back one and the one waiting', async () => {
@@ -196,6 +203,7 @@ operations:
 
   it("the rolled-back run's page shows its summary, the failure and the failed step", async () => {
     const page = await open(runUrl(t.settings, handles.rolledBack.workflowId, handles.rolledBack.runId));
+    onTestFailed(() => keepForDiagnosis(page, 'run-page'));
     await page.getByText(`${ids.rolledBack} → ${TARGET}: add a score, then a step that fails`).first().waitFor({ state: 'visible', timeout: 60_000 });
     await page.getByText(/rolled_back: .*division by zero/).first().waitFor({ state: 'visible', timeout: 60_000 });
     await page.getByText('sql select 1/0').first().waitFor({ state: 'visible' });
