@@ -96,7 +96,7 @@ export async function runWorker(flags: { address?: string; namespace?: string; t
   try {
     const { added } = await ensureSearchAttributes(client, settings.namespace);
     if (added.length > 0) out(`registered search attributes: ${added.join(', ')}`);
-    tracing = await loadTracing();
+    tracing = loadTracing();
     if (tracing) out(`godwit worker: OpenTelemetry traces to ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}`);
     const { worker, pools } = await createGodwitWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, tracing });
     if (metricsAt) {

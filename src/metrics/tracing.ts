@@ -17,14 +17,14 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-export async function loadTracing(env: NodeJS.ProcessEnv = process.env): Promise<Tracing | null> {
+export function loadTracing(env: NodeJS.ProcessEnv = process.env): Tracing | null {
   if (!env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()) return null;
-  const [otel, { BasicTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { Resource }] = await Promise.all([
-    import('@temporalio/interceptors-opentelemetry'),
-    import('@opentelemetry/sdk-trace-base'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
-    import('@opentelemetry/resources'),
-  ]);
+  // CommonJS packages, loaded from node_modules as they are (the CLI's bundle leaves them out).
+  const load = createRequire(import.meta.url);
+  const otel = load('@temporalio/interceptors-opentelemetry') as typeof import('@temporalio/interceptors-opentelemetry');
+  const { BasicTracerProvider, BatchSpanProcessor } = load('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
+  const { OTLPTraceExporter } = load('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
+  const { Resource } = load('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
   const resource = new Resource({ 'service.name': env.OTEL_SERVICE_NAME ?? 'godwit-worker' });
   const processor = new BatchSpanProcessor(new OTLPTraceExporter());
   const provider = new BasicTracerProvider({ resource, spanProcessors: [processor] });
@@ -36,7 +36,7 @@ export async function loadTracing(env: NodeJS.ProcessEnv = process.env): Promise
       outbound: new otel.OpenTelemetryActivityOutboundInterceptor(ctx),
     }),
     sinks: { exporter: otel.makeWorkflowExporter(processor, resource) },
-    workflowInterceptorModule: createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow'),
+    workflowInterceptorModule: load.resolve('@temporalio/interceptors-opentelemetry/lib/workflow'),
     shutdown: () => provider.shutdown(),
   };
 }

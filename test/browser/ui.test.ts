@@ -83,7 +83,10 @@ describe.skipIf(missing !== null)('the Temporal Web UI, the metrics and the dash
     await worker.waitFor("godwit worker: task queue");
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
     expect(worker.output()).toContain(`Prometheus metrics at ${metricsUrl}`);
+    process.stderr.write(`[ui] worker up\n${worker.output()}\n`);
     prometheus = await startPrometheus([`127.0.0.1:${port}`]);
+    process.stderr.write(`[ui] prometheus up\n`);
+    setTimeout(() => process.stderr.write(`[ui] worker output so far:\n${worker.output()}\n`), 60_000).unref();
     browser = await chromium.launch({ executablePath: CHROMIUM_BIN, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 
     // 1. applied, with a backfill (rows for the rows metrics)
@@ -93,9 +96,11 @@ description: normalise emails
 operations:
   - backfill: { table: users, set: { email_norm: "lower(email)" }, batch_size: 500 }
 `);
+    process.stderr.write(`[ui] worker, prometheus and chromium up\n`);
     const h1 = await startMigration(t.client, t.settings, { target: TARGET, loaded: applied, requestedBy: 'ui-test' });
     expect((await resultOf(h1)).outcome).toBe('applied');
     handles.applied = { workflowId: h1.workflowId, runId: h1.firstExecutionRunId };
+    process.stderr.write(`[ui] applied\n`);
     // The target's series start at zero with its first migration: wait until Prometheus has
     // scraped them, so that the rollbacks below are increases it can see.
     await prometheus.until(`godwit_rollbacks_total{target="${TARGET}"}`, (s) => s.length === 2);
@@ -111,6 +116,7 @@ operations:
     const h2 = await startMigration(t.client, t.settings, { target: TARGET, loaded: rolledBack, requestedBy: 'ui-test' });
     expect((await resultOf(h2)).outcome).toBe('rolled_back');
     handles.rolledBack = { workflowId: h2.workflowId, runId: h2.firstExecutionRunId };
+    process.stderr.write(`[ui] rolled back\n`);
 
     // 3. a rollback that fails: the run stays open for a person
     const waiting = await manifestFrom(`
