@@ -83,10 +83,7 @@ describe.skipIf(missing !== null)('the Temporal Web UI, the metrics and the dash
     await worker.waitFor("godwit worker: task queue");
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
     expect(worker.output()).toContain(`Prometheus metrics at ${metricsUrl}`);
-    process.stderr.write(`[ui] worker up\n${worker.output()}\n`);
     prometheus = await startPrometheus([`127.0.0.1:${port}`]);
-    process.stderr.write(`[ui] prometheus up\n`);
-    setTimeout(() => process.stderr.write(`[ui] worker output so far:\n${worker.output()}\n`), 60_000).unref();
     browser = await chromium.launch({ executablePath: CHROMIUM_BIN, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 
     // 1. applied, with a backfill (rows for the rows metrics)
@@ -95,12 +92,11 @@ id: ${ids.applied}
 description: normalise emails
 operations:
   - backfill: { table: users, set: { email_norm: "lower(email)" }, batch_size: 500 }
+policy: { approval: never }
 `);
-    process.stderr.write(`[ui] worker, prometheus and chromium up\n`);
     const h1 = await startMigration(t.client, t.settings, { target: TARGET, loaded: applied, requestedBy: 'ui-test' });
     expect((await resultOf(h1)).outcome).toBe('applied');
     handles.applied = { workflowId: h1.workflowId, runId: h1.firstExecutionRunId };
-    process.stderr.write(`[ui] applied\n`);
     // The target's series start at zero with its first migration: wait until Prometheus has
     // scraped them, so that the rollbacks below are increases it can see.
     await prometheus.until(`godwit_rollbacks_total{target="${TARGET}"}`, (s) => s.length === 2);
@@ -112,11 +108,11 @@ description: add a score, then a step that fails
 operations:
   - add_column: { table: users, column: { name: score, type: int } }
   - sql: { up: "select 1/0", down: "select 1" }
+policy: { approval: never }
 `);
     const h2 = await startMigration(t.client, t.settings, { target: TARGET, loaded: rolledBack, requestedBy: 'ui-test' });
     expect((await resultOf(h2)).outcome).toBe('rolled_back');
     handles.rolledBack = { workflowId: h2.workflowId, runId: h2.firstExecutionRunId };
-    process.stderr.write(`[ui] rolled back\n`);
 
     // 3. a rollback that fails: the run stays open for a person
     const waiting = await manifestFrom(`
@@ -124,6 +120,7 @@ id: ${ids.waiting}
 operations:
   - add_column: { table: users, column: { name: c1, type: int } }
   - add_column: { table: users, column: { name: c2, type: int } }
+policy: { approval: never }
 `);
     const h3 = await startMigration(t.client, t.settings, { target: TARGET, loaded: waiting, requestedBy: 'ui-test', faults: { failAtStep: 2, failCompensationOfStep: 1 } });
     expect((await watchMigration(h3, () => undefined)).kind).toBe('waiting');
