@@ -4,6 +4,7 @@ import { etaSeconds, Pacer, RateMeter, type LoadSignals } from '../src/throttle/
 import { describeThrottle, resolveThrottle, type ThrottleChange, type ThrottleSettings } from '../src/throttle/settings';
 import type { DataProgress, MigrationPolicy } from '../workflows/definitions';
 import { heartbeatDetails } from './context';
+import { recordBatch } from '../src/metrics/registry';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -115,6 +116,7 @@ export class BatchPacing {
     this.rows += rows;
     this.lastBatchMs = Math.round(ms);
     this.meter.add(Date.now(), rows);
+    recordBatch(this.phase, rows, this.meter.perSecond());
     const { pauseMs, why } = this.pacer.afterBatch({ rows, ms, waiters: this.waiters }, this.settings, this.signals);
     this.why = why;
     this.report();

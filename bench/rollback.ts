@@ -40,7 +40,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { parseManifest } from '../src/manifest';
-import { startMigration } from '../src/client';
+import { resultOf, startMigration } from '../src/client';
 import { ensureControlSchema } from '../src/db/control-schema';
 import { tableChecksum } from '../src/db/checksum';
 import type { MigrationResult } from '../workflows/definitions';
@@ -301,7 +301,7 @@ async function runOnce(temporal: BenchTemporal, kind: 'forward' | 'rollback', wa
   const t0 = performance.now();
   const handle = await startMigration(temporal.client, settings, { target: BENCH_TARGET, loaded, requestedBy: 'bench' });
   current = handle;
-  const result = await handle.result();
+  const result = await resultOf(handle);
   const wallMs = performance.now() - t0;
   current = null;
   const runId = handle.firstExecutionRunId;

@@ -4,15 +4,15 @@
  * a workflow change is meant to ship (and keep the old files: they stand for
  * migrations that may still be running in production):
  *
- *   node --import tsx scripts/record-histories.ts
+ *   node --import tsx scripts/record-histories.ts          # records the histories not recorded yet
+ *   node --import tsx scripts/record-histories.ts --all    # records every one again
  *
- * With scenario names as arguments, records only those (and no inspection workflow), so a
- * new scenario joins the recorded ones without rewriting them:
+ * With scenario names as arguments, records only those (and no inspection workflow):
  *
  *   node --import tsx scripts/record-histories.ts health-probes-rolled-back
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -22,7 +22,7 @@ import { connectClient, manageSnapshots, planAgainstTarget, startMigration, veri
 import { parseManifest } from '../src/manifest';
 import { connectWorkerConnection, createGodwitWorker } from '../worker';
 import { AUDIT_VERIFY_WORKFLOW_TYPE, PLAN_WORKFLOW_TYPE, SNAPSHOTS_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type FaultInjection } from '../workflows/definitions';
-import { approveUpdate, resolveUpdate, rollbackUpdate } from '../workflows/messages';
+import { approveUpdate, rejectUpdate, resolveUpdate, rollbackUpdate } from '../workflows/messages';
 import type { TemporalSettings } from '../src/config/temporal';
 
 const OUT = fileURLToPath(new URL('../test/replay/histories', import.meta.url));
@@ -30,8 +30,12 @@ const ADMIN = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/po
 // Its own database per run: two recordings at once must not drop each other's.
 const DB = `godwit_record_histories_${process.pid}`;
 
+/** A history already recorded is kept: it stands for runs started by the code of its day. */
+const RECORD_ALL = process.argv.includes('--all');
+const wanted = (name: string) => RECORD_ALL || !existsSync(join(OUT, `${name}.json`));
+
 // confirm: `godwit rollback` of a run that asks (on_unhealthy: ask); dismiss: clears the error, then `godwit approve`.
-const scenarios: { name: string; yaml: string; faults?: FaultInjection; human?: 'approve' | 'resolve' | 'confirm' | 'dismiss' }[] = [
+const scenarios: { name: string; yaml: string; faults?: FaultInjection; human?: 'approve' | 'reject' | 'resolve' | 'confirm' | 'dismiss' }[] = [
   {
     name: 'applied-with-checks',
     yaml: `id: r1_applied
@@ -124,8 +128,36 @@ policy:
 `,
     human: 'dismiss',
   },
+  // Since the godwit-failed-outcomes patch, every outcome but applied fails its run.
+  {
+    name: 'failed-outcome-rolled-back',
+    yaml: `id: r10_failed_rolled_back
+operations:
+  - add_column: { table: users, column: { name: c11, type: int } }
+  - sql: { up: "select 1/0", down: "select 1" }
+`,
+  },
+  {
+    name: 'failed-outcome-rejected',
+    yaml: `id: r11_failed_rejected
+operations:
+  - add_column: { table: users, column: { name: c12, type: int } }
+policy: { approval: required }
+`,
+    human: 'reject',
+  },
+  {
+    name: 'failed-outcome-resolved',
+    yaml: `id: r12_failed_resolved
+operations:
+  - add_column: { table: users, column: { name: c13, type: int } }
+  - add_column: { table: users, column: { name: c14, type: int } }
+`,
+    faults: { failAtStep: 2, failCompensationOfStep: 1 },
+    human: 'resolve',
+  },
 ];
-const only = process.argv.slice(2);
+const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 
 async function main(): Promise<void> {
   const admin = new pg.Client({ connectionString: ADMIN });
@@ -148,7 +180,7 @@ async function main(): Promise<void> {
   const running = worker.run();
   const client = await connectClient(settings);
   try {
-    for (const s of scenarios.filter((x) => only.length === 0 || only.includes(x.name))) {
+    for (const s of scenarios.filter((x) => (only.length === 0 ? wanted(x.name) : only.includes(x.name)))) {
       const handle = await startMigration(client, settings, { target: 'rec', loaded: parseManifest(s.yaml, `${s.name}.yaml`), requestedBy: 'recorder', ...(s.faults ? { faults: s.faults } : {}) });
       let outcome = await watchMigration(handle, (e) => {
         if (s.human === 'approve' && e.kind === 'transition' && e.to === 'awaiting_approval') {
@@ -159,6 +191,9 @@ async function main(): Promise<void> {
         }
         if (s.human === 'dismiss' && e.kind === 'transition' && e.to === 'unhealthy') {
           void db.query('delete from alarms').then(() => handle.executeUpdate(approveUpdate, { args: [{ by: 'oncall', note: 'not the release' }] }));
+        }
+        if (s.human === 'reject' && e.kind === 'transition' && e.to === 'awaiting_approval') {
+          void handle.executeUpdate(rejectUpdate, { args: [{ by: 'approver', reason: 'recorded rejection' }] });
         }
       });
       if (outcome.kind === 'waiting' && s.human === 'resolve') {
@@ -181,6 +216,7 @@ async function main(): Promise<void> {
       ['audit-verify', AUDIT_VERIFY_WORKFLOW_TYPE, () => verifyAuditLog(client, settings, 'rec')],
     ];
     for (const [name, type, run] of inspections) {
+      if (!wanted(name)) continue;
       await run();
       let workflowId: string | undefined;
       for (let i = 0; i < 50 && !workflowId; i++) {

@@ -1,7 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { metricsInterceptor } from '../src/metrics/interceptor';
+import { parseMetricsAddress, sdkMetricsAddress, serveMetrics, type MetricsServer } from '../src/metrics/server';
+import { loadTracing, type Tracing } from '../src/metrics/tracing';
 import { createActivities } from '../activities';
 import type { ActivityDeps } from '../activities/context';
 import { TargetPools } from '../src/db/pool';
@@ -16,11 +19,12 @@ export const WORKFLOWS_PATH = join(packageRoot(), 'workflows', 'index.ts');
 let runtimeInstalled = false;
 
 /** Quiet by default: Godwit prints its own story; GODWIT_LOG_LEVEL=INFO shows the SDK's. */
-export function installRuntime(level = (process.env.GODWIT_LOG_LEVEL ?? 'WARN') as LogLevel): void {
+export function installRuntime(level = (process.env.GODWIT_LOG_LEVEL ?? 'WARN') as LogLevel, sdkMetrics?: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger(level) });
+    // sdkMetrics: where the SDK's runtime exports its worker metrics (src/metrics/server.ts serves them on)
+    Runtime.install({ logger: new DefaultLogger(level), ...(sdkMetrics ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetrics } } } } : {}) });
   } catch {
     // Something (a connection) already created the runtime with the SDK's defaults; keep it.
   }
@@ -41,6 +45,8 @@ export interface GodwitWorkerOptions {
   workflowBundlePath?: string;
   /** The godwit.yaml whose authorization section the worker enforces (default: $GODWIT_CONFIG or ./godwit.yaml). */
   configFile?: string;
+  /** OpenTelemetry tracing (src/metrics/tracing.ts), when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  tracing?: Tracing | null;
 }
 
 /** What of godwit.yaml the activities enforce: who may do what, and the health policies per target. */
@@ -52,12 +58,20 @@ export async function createGodwitWorker(opts: GodwitWorkerOptions): Promise<{ w
   installRuntime();
   const pools = opts.pools ?? new TargetPools();
   const bundlePath = opts.workflowBundlePath ?? process.env.GODWIT_WORKFLOW_BUNDLE;
+  const prebuilt = bundlePath !== undefined && existsSync(bundlePath);
+  const tracing = opts.tracing ?? null;
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...(bundlePath && existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(prebuilt ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({ pools, ...workerPolicy(loadConfig(opts.configFile)) }),
+    interceptors: {
+      activity: [metricsInterceptor(pools), ...(tracing ? [tracing.activity] : [])],
+      // workflow spans need the interceptor inside the bundle: only when the worker bundles it
+      ...(tracing && !prebuilt ? { workflowModules: [tracing.workflowInterceptorModule] } : {}),
+    },
+    ...(tracing ? { sinks: tracing.sinks } : {}),
     shutdownGraceTime: '10 seconds',
   });
   return { worker, pools };
@@ -75,23 +89,37 @@ export async function connectNative(settings: Pick<TemporalSettings, 'address' |
  * `godwit worker`: runs until SIGINT/SIGTERM, when the SDK's runtime shuts the
  * worker down gracefully (running activities get the grace time to finish).
  */
-export async function runWorker(flags: { address?: string; namespace?: string; taskQueue?: string } = {}, out: (line: string) => void = console.log): Promise<void> {
+export async function runWorker(flags: { address?: string; namespace?: string; taskQueue?: string; metrics?: string } = {}, out: (line: string) => void = console.log): Promise<void> {
+  const metricsAt = flags.metrics ? parseMetricsAddress(flags.metrics) : null;
   const settings = await temporalSettings(flags);
+  // The SDK's runtime is installed once, before the first connection: its metrics port with it.
+  const sdkMetrics = metricsAt ? await sdkMetricsAddress() : undefined;
+  installRuntime(undefined, sdkMetrics);
   const connection = await connectNative(settings);
   const client = await Connection.connect({ address: settings.address, ...settings.connection });
+  let metricsServer: MetricsServer | null = null;
+  let tracing: Tracing | null = null;
   try {
     const { added } = await ensureSearchAttributes(client, settings.namespace);
     if (added.length > 0) out(`registered search attributes: ${added.join(', ')}`);
+    tracing = loadTracing();
+    if (tracing) out(`godwit worker: OpenTelemetry traces to ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}`);
+    const { worker, pools } = await createGodwitWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, tracing });
+    if (metricsAt) {
+      metricsServer = await serveMetrics(metricsAt, { client: new Client({ connection: client, namespace: settings.namespace }), sdk: sdkMetrics ?? null });
+      out(`godwit worker: Prometheus metrics at ${metricsServer.url}`);
+    }
+    out(`godwit worker: task queue '${settings.taskQueue}' on ${settings.address} (namespace ${settings.namespace}); Ctrl-C stops it`);
+    try {
+      await worker.run();
+    } finally {
+      await pools.close();
+      out('godwit worker: stopped');
+    }
   } finally {
+    await metricsServer?.close();
+    await tracing?.shutdown(); // flushes the spans not exported yet
     await client.close();
-  }
-  const { worker, pools } = await createGodwitWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue });
-  out(`godwit worker: task queue '${settings.taskQueue}' on ${settings.address} (namespace ${settings.namespace}); Ctrl-C stops it`);
-  try {
-    await worker.run();
-  } finally {
-    await pools.close();
     await connection.close();
-    out('godwit worker: stopped');
   }
 }

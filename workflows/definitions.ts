@@ -181,6 +181,17 @@ export interface MigrationResult extends MigrationProgress {
   alreadyApplied: boolean;
 }
 
+/**
+ * The failure type a run that did not end applied fails with (runs with the
+ * `godwit-failed-outcomes` patch): the Temporal UI lists it as Failed, not Completed, and the
+ * failure's first detail is the run's whole MigrationResult. src/client/outcome.ts reads it back.
+ */
+export const OUTCOME_FAILURE_TYPE = {
+  rolled_back: 'MigrationRolledBack',
+  rejected: 'MigrationRejected',
+  resolved_manually: 'MigrationResolvedManually',
+} as const satisfies Record<Exclude<MigrationOutcome, 'applied'>, string>;
+
 // ---- activity contracts ----
 
 export interface RunScope {

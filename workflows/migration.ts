@@ -19,7 +19,7 @@ import { autoApprovalReason, DEFAULT_APPROVAL_TIMEOUT } from '../src/lifecycle/a
 import { durationMs } from '../src/manifest/types';
 import type { AuditEntry } from '../src/db/audit';
 import type { PlannedStep } from '../src/operations/types';
-import { AUDIT_HEAD_MEMO, describeRestore, type AuditHeadResult, type MigrationInput, type MigrationOutcome, type MigrationProgress, type MigrationResult, type OperatorActionName, type OperatorRequest, type RunScope, type StepProgress } from './definitions';
+import { AUDIT_HEAD_MEMO, describeRestore, OUTCOME_FAILURE_TYPE, type AuditHeadResult, type MigrationInput, type MigrationOutcome, type MigrationProgress, type MigrationResult, type OperatorActionName, type OperatorRequest, type RunScope, type StepProgress } from './definitions';
 import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, rollbackUpdate, stateQuery, tuneUpdate, GodwitStateKey } from './messages';
 import { changeText } from '../src/throttle/settings';
 import { bake, type Dismissal } from './bake';
@@ -55,6 +55,12 @@ const AUDIT_HEAD_PATCH = 'godwit-audit-head-memo';
 
 /** Runs from before health probes and max_duration bake as they did (only runs with a health policy take the marker). */
 const HEALTH_PATCH = 'godwit-health-probes';
+
+/**
+ * Runs from before it completed whatever the outcome; with it, every outcome but applied fails
+ * the run with its MigrationResult as the failure's detail, so the UI's list tells them apart.
+ */
+const FAILED_OUTCOMES_PATCH = 'godwit-failed-outcomes';
 
 /** Thrown inside the workflow when the migration must roll back. */
 class RollbackRequested extends Error {}
@@ -290,7 +296,9 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   }
 
   function result(outcome: MigrationOutcome, alreadyApplied = false): MigrationResult {
-    return { ...progress, outcome, alreadyApplied };
+    const r: MigrationResult = { ...progress, outcome, alreadyApplied };
+    if (outcome === 'applied' || !patched(FAILED_OUTCOMES_PATCH)) return r;
+    throw ApplicationFailure.create({ message: `${outcome}: ${progress.reason ?? outcome}`, type: OUTCOME_FAILURE_TYPE[outcome], nonRetryable: true, details: [r] });
   }
 
   // 1. lease, plan, fingerprint.

@@ -4,6 +4,7 @@ import { MigrationState } from '../src/lifecycle/states';
 import { describeRestore, type MigrationInput, type MigrationProgress, type MigrationResult } from './definitions';
 import { GodwitMigrationIdKey, GodwitStateKey, GodwitTargetKey } from './messages';
 import { migrationWorkflow } from './migration';
+import { migrationResult } from './outcome';
 import { REHEARSAL_QUERY, rehearsalWorkflowId, type RehearsalInput, type RehearsalManifest, type RehearsalReport, type RehearsalRow } from './rehearse-definitions';
 import { isFinding, rehearsalDetails } from '../src/rehearse/table';
 
@@ -194,7 +195,8 @@ async function runChild(input: RehearsalInput, scratch: string, m: RehearsalMani
       scope.cancel();
       await child.result().catch(() => undefined);
     } else {
-      const result: MigrationResult = await child.result();
+      // a child that rolled back fails with its result (godwit-failed-outcomes): read either end
+      const result: MigrationResult = await migrationResult(child.result());
       progress = result;
     }
   } catch (err) {

@@ -229,7 +229,12 @@ temporalOptions(
   await alertsReceiverCommand(opts);
 });
 
-temporalOptions(program.command('worker').description('run a worker: workflows and activities on the task queue')).action(async (opts) => {
+temporalOptions(
+  program
+    .command('worker')
+    .description('run a worker: workflows and activities on the task queue')
+    .addOption(new Option('--metrics <[host]:port>', "serve Prometheus metrics (Godwit's and the Temporal SDK's) at http://host:port/metrics, e.g. :9464").env('GODWIT_METRICS')),
+).action(async (opts) => {
   const { runWorker } = await import('../../worker');
   await runWorker(opts);
 });
@@ -263,7 +268,7 @@ function fail(err: unknown): void {
     process.exitCode = ExitCode.error;
     return; // commander already printed it
   }
-  const known = err instanceof CliError || ['ManifestError', 'PlanError', 'ConfigError', 'TemporalUnreachableError', 'TemporalRefusedError', 'MigrationAlreadyRunningError', 'MigrationFailedError', 'TemporalUnavailableError', 'PortInUseError', 'UnknownTargetError', 'SearchAttributesMissingError', 'InspectionFailedError', 'FleetError'].includes(e?.name);
+  const known = err instanceof CliError || ['ManifestError', 'PlanError', 'ConfigError', 'TemporalUnreachableError', 'TemporalRefusedError', 'MigrationAlreadyRunningError', 'MigrationFailedError', 'TemporalUnavailableError', 'PortInUseError', 'UnknownTargetError', 'SearchAttributesMissingError', 'InspectionFailedError', 'FleetError', 'MetricsAddressError'].includes(e?.name);
   console.error(red('error: ') + (known ? e.message : (e?.stack ?? String(err))));
   process.exitCode = err instanceof CliError ? err.exitCode : ExitCode.error;
 }

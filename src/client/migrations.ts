@@ -20,10 +20,12 @@ import { alreadyRunningError, explainTemporalError, isUnavailable, MigrationFail
 import { migrationStartRequest, type StartOptions } from './start';
 import { watchRun, type MigrationRun, type ProgressEvent, type WatchOutcome } from './watch';
 import { dataProgress } from './status';
+import { migrationResult } from './outcome';
 
 export { MigrationAlreadyRunningError, MigrationFailedError } from './errors';
 export { migrationInput, type StartOptions } from './start';
 export { watchRun, type MigrationRun, type ProgressEvent, type WatchOutcome } from './watch';
+export { migrationResult, outcomeOfFailure, resultOf, MalformedOutcomeError } from './outcome';
 
 /**
  * How long a run is followed through a server that cannot be reached (a restart, a
@@ -94,7 +96,8 @@ export function sdkRun(handle: WorkflowHandle<typeof migrationWorkflow>, opts: F
       let unavailableSince: number | undefined;
       for (;;) {
         try {
-          return await result();
+          // a run that did not end applied fails with its result as the failure's detail
+          return await migrationResult(result());
         } catch (err) {
           if (err instanceof WorkflowFailedError) throw await failedRun(handle, err);
           if (isUnavailable(err) && !opts.signal?.aborted && Date.now() - (unavailableSince ??= Date.now()) < UNAVAILABLE_BUDGET_MS) {

@@ -12,7 +12,7 @@ import { waitForState } from '../helpers/migrate';
 import { makeSigners, type Signers } from '../helpers/signers';
 import { startMigration } from '../../src/client';
 import { ALERTS_PATH, createAlertsReceiver } from '../../src/alerts/receiver';
-import type { MigrationResult } from '../../workflows/definitions';
+import { resultOf } from '../../src/client/outcome';
 
 // Rollback from monitoring: Alertmanager's webhook, authenticated with a shared bearer secret,
 // rolls back the migration baking on the target its alert names. The worker here requires
@@ -109,7 +109,7 @@ describe('Alertmanager receiver', () => {
     const res = await post(webhook({ godwit_target: 'app' }), `Bearer ${SECRET}`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ actions: [{ target: 'app', migrationId: null, alertname: 'HighErrorRate', workflowId: handle.workflowId, result: 'rolling back' }] });
-    const result = (await handle.result()) as MigrationResult;
+    const result = await resultOf(handle);
     expect(result.state).toBe('rolled_back');
     expect(result.reason).toBe('rollback requested by alertmanager: alertmanager:HighErrorRate: 5xx ratio above 2%');
     const fail = (await auditOf(migrationId)).find((e) => e.event === 'FAIL');
@@ -166,7 +166,7 @@ receivers:
         body: JSON.stringify([{ labels: { alertname: 'HighErrorRate', godwit_target: 'app', severity: 'page' }, annotations: { summary: '5xx ratio above 2%' } }]),
       });
       expect(posted.status).toBe(200);
-      const result = (await handle.result()) as MigrationResult;
+      const result = await resultOf(handle);
       expect(result.state).toBe('rolled_back');
       expect(result.reason).toBe('rollback requested by alertmanager: alertmanager:HighErrorRate: 5xx ratio above 2%');
     } finally {

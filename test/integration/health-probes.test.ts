@@ -13,10 +13,11 @@ import { closedPort, startProbeApp, type ProbeApp } from '../helpers/probe-app';
 import { prometheusAvailable, startPrometheus, type TestPrometheus } from '../helpers/prometheus';
 import { startMigration, watchMigration, type WatchOutcome } from '../../src/client';
 import { stateQuery } from '../../workflows/messages';
-import { migrationWorkflowId, type MigrationProgress, type MigrationResult } from '../../workflows/definitions';
+import { migrationWorkflowId, type MigrationProgress } from '../../workflows/definitions';
 import type { Probe, ProbeEvidence } from '../../src/health/types';
 import { TargetPools } from '../../src/db/pool';
 import { evaluateProbe } from '../../activities/probes';
+import { resultOf } from '../../src/client/outcome';
 
 const TARGET = 'app';
 let db: TestDatabase;
@@ -260,7 +261,7 @@ describe.runIf(prometheusAvailable())('health probes in the bake window', () => 
     expect(await apply.exit).toBe(2);
     expect(apply.output()).toMatch(/0005_ask rolled_back: rollback requested by oncall: errors confirmed \(confirming: health probe 'app errors'/);
     const w = await writer.stop();
-    const p = (await handle.result()) as MigrationResult;
+    const p = await resultOf(handle);
     expect(p.state).toBe('rolled_back');
     expect(p.reason).toMatch(/^rollback requested by oncall: errors confirmed \(confirming: health probe 'app errors' /);
     expect(p.transitions.map((x) => `${x.from}>${x.to}`)).toEqual(['planned>in_progress', 'in_progress>validated', 'validated>unhealthy', 'unhealthy>rolling_back', 'rolling_back>rolled_back']);

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
 import { applyAndWatch, finalState, waitForState } from '../helpers/migrate';
-import { MigrationFailedError, migrationInput, startMigration, watchMigration } from '../../src/client';
+import { MigrationFailedError, migrationInput, resultOf, startMigration, watchMigration } from '../../src/client';
 import { approveUpdate, stateQuery } from '../../workflows/messages';
-import { migrationWorkflowId, WORKFLOW_TYPE, type MigrationResult } from '../../workflows/definitions';
+import { migrationWorkflowId, WORKFLOW_TYPE } from '../../workflows/definitions';
 
 // Policy binds: approval: auto asks a person for a risky plan, an approval that does not come
 // ends the run rejected, lint errors stop an apply before its first step, and the workflow's
@@ -96,7 +96,7 @@ operations:
 policy: { approval: required, approval_timeout: 2s }
 `);
     const handle = await startMigration(t.client, t.settings, { target: TARGET, loaded, requestedBy: 'alice' });
-    const result = (await handle.result()) as MigrationResult;
+    const result = await resultOf(handle);
     expect(result).toMatchObject({ outcome: 'rejected', state: 'rejected', reason: 'approval timed out' });
     expect(result.transitions.map((x) => x.event)).toEqual(['START', 'APPROVAL_TIMEOUT']);
     expect((await db.query('select 1 from godwit.leases')).rowCount).toBe(0);

@@ -8,8 +8,9 @@ import { canonicalRequest } from '../../auth/payload';
 import { SigningError, sshSign } from '../../auth/ssh';
 import { describeRestore, type FaultInjection, type MigrationProgress } from '../../../workflows/definitions';
 import { CliError, ExitCode } from '../exit-codes';
-import { bold, formatProgress, stateColor } from '../output';
+import { bold, dim, formatProgress, stateColor } from '../output';
 import { DataProgressView } from '../progress';
+import { savedQueries } from '../../client/links';
 
 export interface ApplyOptions {
   target: string;
@@ -74,20 +75,31 @@ export async function applyCommand(path: string, given: Omit<ApplyOptions, 'targ
   const client = await connectClient(settings);
   const reports: ApplyReport[] = [];
   const wait = opts.wait || manifests.length > 1;
+  const links = savedQueries(settings, opts.target);
+  // The last line: the UI's list filtered to what needs a look (see src/client/links.ts).
+  const linkLine = (code: ExitCode) => {
+    if (!wait) return;
+    const q = code === ExitCode.applied ? links.all : code === ExitCode.rolledBack ? links.rolledBack : code === ExitCode.rollbackFailed ? links.waiting : links.notApplied;
+    out(dim(`${q.title} in the Temporal UI: ${q.url}`));
+  };
   try {
     for (const loaded of manifests) {
       const { report, code } = await applyOne(client, settings, loaded, opts, wait, opts.json ? () => undefined : out);
       reports.push(report);
       if (code !== ExitCode.applied) {
-        if (opts.json) out(JSON.stringify({ migrations: reports }, null, 2));
-        else if (manifests.length > 1) out(`stopped: ${loaded.manifest.id} ended ${report.state}; later manifests were not applied`);
+        if (opts.json) out(JSON.stringify({ migrations: reports, links }, null, 2));
+        else {
+          if (manifests.length > 1) out(`stopped: ${loaded.manifest.id} ended ${report.state}; later manifests were not applied`);
+          linkLine(code);
+        }
         return code;
       }
     }
   } finally {
     await client.connection.close();
   }
-  if (opts.json) out(JSON.stringify({ migrations: reports }, null, 2));
+  if (opts.json) out(JSON.stringify({ migrations: reports, links }, null, 2));
+  else linkLine(ExitCode.applied);
   return ExitCode.applied;
 }
 

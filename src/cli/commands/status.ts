@@ -4,6 +4,7 @@ import { bold, dim, stateColor } from '../output';
 import { describeDataProgress } from '../../throttle/progress';
 import { CliError } from '../exit-codes';
 import { describeHealth } from '../../health/tracker';
+import { savedQueries } from '../../client/links';
 
 /** `godwit status --target X`: the latest run of each migration on the target. */
 export async function statusCommand(
@@ -21,8 +22,9 @@ export async function statusCommand(
   const client = await connectClient(settings);
   try {
     const rows = await migrationStatus(client, settings, target);
+    const links = savedQueries(settings, target);
     if (opts.json) {
-      out(JSON.stringify({ target, migrations: rows }, null, 2));
+      out(JSON.stringify({ target, migrations: rows, links }, null, 2));
       return;
     }
     if (rows.length === 0) {
@@ -37,6 +39,8 @@ export async function statusCommand(
       for (const line of r.health ? describeHealth(r.health) : []) out(`    ${line}`);
       out(`    ${dim(r.url)}`);
     }
+    out(`${bold('in the Temporal UI')}`);
+    for (const q of Object.values(links)) out(`  ${q.title}: ${dim(q.url)}`);
   } finally {
     await client.connection.close();
   }
