@@ -61,7 +61,13 @@ const iso = (ms: number) => new Date(ms).toISOString();
  */
 export async function bake(h: BakeHooks): Promise<string | null> {
   const { health, progress } = h;
-  const start = Date.now();
+  // The bake's own clock: read once, then moved only by the timers it waited out. Every
+  // decision (which probe is due, whether the bake or max_duration is over) is taken on it, so
+  // a replay takes the same ones whatever Date.now() says in a task that once timed out (a
+  // worker killed while the task was on its sticky queue). Samples' own time is not counted:
+  // a bake lasts bake_seconds plus the time its samples took.
+  let clock = Date.now();
+  const start = clock;
   const bakeEnd = start + health.bake_seconds * 1000;
   progress.bakeEndsAt = iso(bakeEnd);
   const nextDue = health.probes.map(() => start);
@@ -70,13 +76,13 @@ export async function bake(h: BakeHooks): Promise<string | null> {
   for (;;) {
     const asked = h.operatorReason();
     if (asked) return asked;
-    const now = Date.now();
+    const now = clock;
     if (h.deadline !== null && now >= h.deadline) return h.maxDurationReason();
     if (now >= bakeEnd && progress.probes.every(hasEnoughSamples)) return null;
     const due = health.probes.flatMap((_, i) => (nextDue[i]! <= now ? [i] : []));
     if (due.length === 0) {
       const wake = Math.min(...nextDue, bakeEnd > now ? bakeEnd : Infinity, h.deadline ?? Infinity);
-      await condition(() => h.operatorReason() !== null, Math.max(1, wake - now));
+      if (!(await condition(() => h.operatorReason() !== null, Math.max(1, wake - now)))) clock = Math.max(clock, wake);
       continue;
     }
     const results = await Promise.all(
@@ -113,13 +119,14 @@ export async function bake(h: BakeHooks): Promise<string | null> {
     if (health.on_unhealthy === 'rollback') return reason;
 
     // ask: the run waits for a person; the probes rest meanwhile.
-    const askEnd = Date.now() + durationMs(health.ask_timeout)!;
+    const askEnd = clock + durationMs(health.ask_timeout)!;
     const until = Math.min(askEnd, h.deadline ?? Infinity);
     h.send({ type: 'UNHEALTHY', reason });
     progress.asking = { probe: firing.name, since: iso(Date.now()), until: iso(until) };
     h.changed();
     await h.record('unhealthy');
-    const answered = await condition(() => h.operatorReason() !== null || h.hasDismissal(), Math.max(1, until - Date.now()));
+    const answered = await condition(() => h.operatorReason() !== null || h.hasDismissal(), Math.max(1, until - clock));
+    if (!answered) clock = Math.max(clock, until);
     progress.asking = null;
     const confirmed = h.operatorReason();
     if (confirmed) return `${confirmed} (confirming: ${reason})`;
@@ -133,8 +140,7 @@ export async function bake(h: BakeHooks): Promise<string | null> {
     progress.dismissals.push({ by: d.by, note: d.note, at: iso(Date.now()) });
     resetStreaks(progress.probes);
     await h.record('validated');
-    const resume = Date.now();
-    for (let i = 0; i < nextDue.length; i++) nextDue[i] = resume;
+    for (let i = 0; i < nextDue.length; i++) nextDue[i] = clock;
     h.changed();
   }
 }
