@@ -32,8 +32,8 @@ beforeAll(async () => {
   db = await createTestDatabase('godwit_alerts');
   await db.query('create table users (id bigint primary key)');
   s = makeSigners(['alertmanager', 'mallory']);
-  const configFile = s.config(['alertmanager'], { app: { approve: [], reject: [], rollback: ['alertmanager'], resolve: [] } });
-  t = await setupTemporal({ app: db.url });
+  const configFile = s.config(['alertmanager'], { alerted: { approve: [], reject: [], rollback: ['alertmanager'], resolve: [] } });
+  t = await setupTemporal({ alerted: db.url });
   await t.startWorker({ configFile });
   receiver = createAlertsReceiver({ client: t.client, secret: SECRET, by: 'alertmanager', key: s.key.alertmanager! });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
@@ -55,7 +55,7 @@ operations:
   - add_column: { table: users, column: { name: c${seq}, type: int } }
 policy: { approval: never, bake_seconds: 3600 }
 `);
-  const handle = await startMigration(t.client, t.settings, { target: 'app', loaded, requestedBy: 'ci' });
+  const handle = await startMigration(t.client, t.settings, { target: 'alerted', loaded, requestedBy: 'ci' });
   await waitForState(handle, 'validated');
   return handle;
 }
@@ -90,7 +90,7 @@ async function auditOf(migrationId: string): Promise<{ event: string; actor: str
 describe('Alertmanager receiver', () => {
   it('refuses a webhook without the shared secret, or with a wrong one, and says nothing more', async () => {
     const handle = await baking();
-    const payload = webhook({ godwit_target: 'app' });
+    const payload = webhook({ godwit_target: 'alerted' });
     for (const authorization of [undefined, 'Bearer wrong-secret-0123456789', `Basic ${SECRET}`]) {
       const res = await post(payload, authorization);
       expect(res.status).toBe(401);
@@ -106,9 +106,9 @@ describe('Alertmanager receiver', () => {
   it('with the secret, rolls back the migration baking on the labelled target; the audit entry names the alert and the principal', async () => {
     const handle = await baking();
     const migrationId = (await handle.describe()).typedSearchAttributes.getAll().find((p) => p.key.name === 'GodwitMigrationId')!.value as string;
-    const res = await post(webhook({ godwit_target: 'app' }), `Bearer ${SECRET}`);
+    const res = await post(webhook({ godwit_target: 'alerted' }), `Bearer ${SECRET}`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ actions: [{ target: 'app', migrationId: null, alertname: 'HighErrorRate', workflowId: handle.workflowId, result: 'rolling back' }] });
+    expect(await res.json()).toEqual({ actions: [{ target: 'alerted', migrationId: null, alertname: 'HighErrorRate', workflowId: handle.workflowId, result: 'rolling back' }] });
     const result = await resultOf(handle);
     expect(result.state).toBe('rolled_back');
     expect(result.reason).toBe('rollback requested by alertmanager: alertmanager:HighErrorRate: 5xx ratio above 2%');
@@ -122,7 +122,7 @@ describe('Alertmanager receiver', () => {
     try {
       const handle = await baking();
       const url = `http://127.0.0.1:${(unsigned.address() as AddressInfo).port}${ALERTS_PATH}`;
-      const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${SECRET}` }, body: JSON.stringify(webhook({ godwit_target: 'app' })) });
+      const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${SECRET}` }, body: JSON.stringify(webhook({ godwit_target: 'alerted' })) });
       const body = (await res.json()) as { actions: { result: string }[] };
       expect(body.actions[0]?.result).toMatch(/^refused: cannot rollback: unsigned: the worker requires rollback to be signed/);
       expect((await handle.describe()).status.name).toBe('RUNNING');
@@ -163,7 +163,7 @@ receivers:
       const posted = await fetch(`${api}/api/v2/alerts`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify([{ labels: { alertname: 'HighErrorRate', godwit_target: 'app', severity: 'page' }, annotations: { summary: '5xx ratio above 2%' } }]),
+        body: JSON.stringify([{ labels: { alertname: 'HighErrorRate', godwit_target: 'alerted', severity: 'page' }, annotations: { summary: '5xx ratio above 2%' } }]),
       });
       expect(posted.status).toBe(200);
       const result = await resultOf(handle);
