@@ -3,7 +3,7 @@
  * on workflow timers), the firing rule, and on_unhealthy (rollback at once, or ask a person).
  * Deterministic: no I/O here, only activities, timers and the pure code of src/health.
  */
-import { ActivityFailure, condition, isCancellation, proxyActivities } from '@temporalio/workflow';
+import { condition, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { GodwitActivities } from '../activities';
 import type { AuditEntry } from '../src/db/audit';
 import type { LifecycleEvent, MigrationState } from '../src/lifecycle/states';
@@ -11,6 +11,7 @@ import { durationMs } from '../src/manifest/types';
 import { fire, firingReason, hasEnoughSamples, recordSample, resetStreaks, sampleTimeoutMs, shouldFire } from '../src/health/tracker';
 import type { HealthPolicy, HealthProgress, SampleResult } from '../src/health/types';
 import type { AuditHeadResult, RunScope } from './definitions';
+import { describeError } from './activity-profiles';
 
 // A sample is one evaluation with its own timeout inside; the activity's timeout only
 // catches a lost worker. Never retried: the next sample is the retry.
@@ -46,11 +47,6 @@ export interface BakeHooks {
   /** Records a waiting state (the lease is kept). */
   record(state: MigrationState): Promise<void>;
   changed(): void;
-}
-
-function describeError(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

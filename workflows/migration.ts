@@ -5,14 +5,12 @@ import {
   isCancellation,
   log,
   patched,
-  proxyActivities,
   setCurrentDetails,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { GodwitActivities } from '../activities';
 import { type LifecycleEvent, type MigrationState } from '../src/lifecycle/states';
 import { startLifecycle, stateOf, step as stepMachine, type LifecycleSnapshot } from '../src/lifecycle/machine';
 import { autoApprovalReason, DEFAULT_APPROVAL_TIMEOUT } from '../src/lifecycle/approval';
@@ -24,28 +22,7 @@ import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRo
 import { changeText } from '../src/throttle/settings';
 import { bake, type Dismissal } from './bake';
 import { describeHealth, startProbe } from '../src/health/tracker';
-
-// Activity profiles. Preparation fails fast on bad input (unknown target, plan
-// error); steps retry lock timeouts and lost connections with backoff for long.
-const prepareActivities = proxyActivities<GodwitActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumAttempts: 3 },
-});
-const stepActivities = proxyActivities<GodwitActivities>({
-  startToCloseTimeout: '24 hours',
-  heartbeatTimeout: '5 seconds',
-  retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 40 },
-});
-const recordActivities = proxyActivities<GodwitActivities>({
-  startToCloseTimeout: '1 minute',
-  heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '10 seconds' },
-});
-
-const authorizeActivities = proxyActivities<GodwitActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumAttempts: 5 },
-});
+import { authorizeActivities, describeError, prepareActivities, recordActivities, stepActivities } from './activity-profiles';
 
 /** Runs from before signed operator actions replay their messages without authorizeAction. */
 const SIGNED_ACTIONS_PATCH = 'godwit-signed-operator-actions';
@@ -64,12 +41,6 @@ const FAILED_OUTCOMES_PATCH = 'godwit-failed-outcomes';
 
 /** Thrown inside the workflow when the migration must roll back. */
 class RollbackRequested extends Error {}
-
-function describeError(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
-  if (err instanceof Error) return err.message;
-  return String(err);
-}
 
 /**
  * One migration on one target: lease, plan, forward steps with a compensation

@@ -3,14 +3,12 @@ import {
   ApplicationFailure,
   condition,
   log,
-  proxyActivities,
   setCurrentDetails,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { GodwitActivities } from '../activities';
 import type { AuditEntry } from '../src/db/audit';
 import type { MigrationState } from '../src/lifecycle/states';
 import { DEFAULT_APPROVAL_TIMEOUT } from '../src/lifecycle/approval';
@@ -21,31 +19,7 @@ import { AUDIT_HEAD_MEMO, describeRestore, type AuditHeadResult, type OperatorAc
 import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, rollbackUpdate, GodwitStateKey } from './messages';
 import { revertStateQuery } from './revert-messages';
 import { REVERT_CHAIN_MEMO, type RevertedRun, type RevertInput, type RevertOutcome, type RevertProgress, type RevertResult } from './revert-definitions';
-
-const prepareActivities = proxyActivities<GodwitActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumAttempts: 3 },
-});
-const stepActivities = proxyActivities<GodwitActivities>({
-  startToCloseTimeout: '24 hours',
-  heartbeatTimeout: '5 seconds',
-  retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 40 },
-});
-const recordActivities = proxyActivities<GodwitActivities>({
-  startToCloseTimeout: '1 minute',
-  heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '10 seconds' },
-});
-const authorizeActivities = proxyActivities<GodwitActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumAttempts: 5 },
-});
-
-function describeError(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
-  if (err instanceof Error) return err.message;
-  return String(err);
-}
+import { authorizeActivities, describeError, prepareActivities, recordActivities, stepActivities } from './activity-profiles';
 
 /**
  * The revert of an applied migration (or, with `to`, a chain of them, newest first): the
