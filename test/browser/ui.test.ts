@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
 import { REPO_ROOT, spawnCli, type CliRun } from '../helpers/process';
-import { CHROMIUM_BIN, freePort, missingBinaries, startPrometheus, type Sample, type TestPrometheus } from '../helpers/prometheus-scrape';
+import { closedPort } from '../helpers/probe-app';
+import { PROMETHEUS_BIN, startPrometheus, type Sample, type TestPrometheus } from '../helpers/prometheus';
 import { resultOf, startMigration, watchMigration } from '../../src/client';
 import { listUrl, savedQueries } from '../../src/client/links';
 import { runUrl } from '../../src/config/temporal';
@@ -17,6 +18,17 @@ import { packageRoot } from '../../src/package-root';
 // playwright-core), and the worker's metrics through a real Prometheus and the Grafana dashboard's
 // own queries. One worker, spawned as `godwit worker --metrics`, runs three migrations on a target
 // of this file's own: applied, rolled back, and a rollback that fails and waits for a person.
+
+const CHROMIUM_BIN = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+
+/** Why this test cannot run here, or null. In CI a missing binary is a failure, not a skip. */
+function missingBinaries(): string | null {
+  const missing = [PROMETHEUS_BIN, CHROMIUM_BIN].filter((b) => !existsSync(b));
+  if (missing.length === 0) return null;
+  const why = `${missing.join(' and ')} not installed (apt-get install -y chromium prometheus; .ci/run does it)`;
+  if (process.env.CI) throw new Error(`CI must run the browser test: ${why}`);
+  return why;
+}
 
 const missing = missingBinaries();
 if (missing) console.warn(`skipping the browser and Prometheus test: ${missing}`);
@@ -78,12 +90,12 @@ describe.skipIf(missing !== null)('the Temporal Web UI, the metrics and the dash
     });
     await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
     const otlp = `http://127.0.0.1:${(collector.address() as { port: number }).port}`;
-    const port = await freePort();
+    const port = await closedPort();
     worker = spawnCli(['worker', '--metrics', `127.0.0.1:${port}`], { ...t.env, OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '200' });
     await worker.waitFor("godwit worker: task queue");
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
     expect(worker.output()).toContain(`Prometheus metrics at ${metricsUrl}`);
-    prometheus = await startPrometheus([`127.0.0.1:${port}`]);
+    prometheus = await startPrometheus([`127.0.0.1:${port}`], 'godwit-worker');
     browser = await chromium.launch({ executablePath: CHROMIUM_BIN, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 
     // 1. applied, with a backfill (rows for the rows metrics)

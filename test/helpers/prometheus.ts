@@ -1,7 +1,9 @@
 /**
  * A real Prometheus (Debian's package, /usr/bin/prometheus) of the test's own: a temporary
- * config scraping the test application every second, storage in a temporary directory, a free
- * port. Never the system's service. `.ci/run` installs the package when it is missing.
+ * config scraping the given targets every second, storage in a temporary directory, a free
+ * port. Never the system's service; `.ci/run` installs the package when it is missing. Tests
+ * wait on what it answers, never on time: `until` polls a query until its result satisfies a
+ * predicate.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { join } from 'node:path';
 import { closedPort } from './probe-app';
 
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
+const INSTALL = '`apt-get install prometheus` (.ci/run does)';
 
 /**
  * Whether the Prometheus tests run: always in CI (a missing binary fails there), elsewhere
@@ -17,30 +20,36 @@ export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus
  */
 export function prometheusAvailable(): boolean {
   if (existsSync(PROMETHEUS_BIN) || process.env.CI) return true;
-  console.warn(`skipping the Prometheus probe tests: ${PROMETHEUS_BIN} is missing; install it with \`apt-get install prometheus\` (.ci/run does)`);
+  console.warn(`skipping the Prometheus tests: ${PROMETHEUS_BIN} is missing; install it with ${INSTALL}`);
   return false;
+}
+
+export interface Sample {
+  metric: Record<string, string>;
+  value: [number, string];
 }
 
 export interface TestPrometheus {
   url: string;
-  /** Resolves once `query` returns a single value that satisfies `accept`. */
-  waitFor(query: string, accept: (value: number) => boolean, timeoutMs?: number): Promise<number>;
+  /** An instant query's result vector. */
+  query(promql: string): Promise<Sample[]>;
+  /** Polls `promql` until `ok` holds for its result (or `timeoutMs`, with the last result in the error). */
+  until(promql: string, ok: (samples: Sample[]) => boolean, timeoutMs?: number): Promise<Sample[]>;
+  /** Polls `promql` until its first sample's value satisfies `accept`; resolves to that value. */
+  waitFor(promql: string, accept: (value: number) => boolean, timeoutMs?: number): Promise<number>;
   stop(): Promise<void>;
 }
 
-async function instant(url: string, query: string): Promise<number | null> {
-  const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(query)}`);
-  const body = (await res.json()) as { data?: { result?: { value: [number, string] }[] } };
-  const v = body.data?.result?.[0]?.value[1];
-  return v === undefined ? null : Number(v);
-}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startPrometheus(scrapeTarget: string): Promise<TestPrometheus> {
+/** Starts Prometheus scraping `targets` (host:port) as job `job`; resolves once every target has been scraped up. */
+export async function startPrometheus(targets: string | string[], job = 'app'): Promise<TestPrometheus> {
+  const list = typeof targets === 'string' ? [targets] : targets;
   const dir = mkdtempSync(join(tmpdir(), 'godwit-prometheus-'));
   const config = join(dir, 'prometheus.yml');
   writeFileSync(
     config,
-    ['global:', '  scrape_interval: 1s', '  evaluation_interval: 1s', 'scrape_configs:', '  - job_name: app', '    static_configs:', `      - targets: ['${scrapeTarget}']`, ''].join('\n'),
+    ['global:', '  scrape_interval: 1s', '  evaluation_interval: 1s', 'scrape_configs:', `  - job_name: ${job}`, '    static_configs:', `      - targets: [${list.map((t) => JSON.stringify(t)).join(', ')}]`, ''].join('\n'),
   );
   const port = await closedPort();
   const url = `http://127.0.0.1:${port}`;
@@ -65,24 +74,41 @@ export async function startPrometheus(scrapeTarget: string): Promise<TestPrometh
     await exited;
     rmSync(dir, { recursive: true, force: true });
   };
-
-  const waitFor = async (query: string, accept: (value: number) => boolean, timeoutMs = 60_000) => {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      if (failed !== null) throw new Error(`cannot start ${PROMETHEUS_BIN}: ${(failed as Error).message}; install it with \`apt-get install prometheus\` (.ci/run does)`);
-      if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}:\n${log}`);
-      const v = await instant(url, query).catch(() => null);
-      if (v !== null && accept(v)) return v;
-      if (Date.now() > until) throw new Error(`prometheus never answered ${query} as expected (last: ${v}):\n${log}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+  /** Throws when the process is gone: polling a dead server would only time out. */
+  const alive = () => {
+    if (failed !== null) throw new Error(`cannot start ${PROMETHEUS_BIN}: ${(failed as Error).message}; install it with ${INSTALL}`);
+    if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}:\n${log}`);
   };
+
+  async function query(promql: string): Promise<Sample[]> {
+    const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+    const body = (await res.json()) as { status: string; error?: string; data?: { result: Sample[] } };
+    if (body.status !== 'success') throw new Error(`PromQL ${promql}: ${body.error ?? res.status}`);
+    return body.data!.result;
+  }
+  async function until(promql: string, ok: (samples: Sample[]) => boolean, timeoutMs = 90_000): Promise<Sample[]> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Sample[] | string = [];
+    for (;;) {
+      alive();
+      // Not ready yet (connection refused, 503) counts as "not yet", like an unsatisfying result.
+      last = await query(promql).catch((err: unknown) => (err as Error).message);
+      if (typeof last !== 'string' && ok(last)) return last;
+      if (Date.now() > deadline) throw new Error(`${promql} never satisfied the test; last result: ${JSON.stringify(last)}\n${log}`);
+      await sleep(250);
+    }
+  }
+  async function waitFor(promql: string, accept: (value: number) => boolean, timeoutMs = 60_000): Promise<number> {
+    const [first] = await until(promql, (s) => s.length > 0 && accept(Number(s[0]!.value[1])), timeoutMs);
+    return Number(first!.value[1]);
+  }
+
   try {
-    // Up, and the application scraped at least once.
-    await waitFor('up{job="app"}', (v) => v === 1);
+    // Up, and every target scraped at least once.
+    await until(`up{job="${job}"} == 1`, (s) => s.length === list.length);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { url, waitFor, stop };
+  return { url, query, until, waitFor, stop };
 }
