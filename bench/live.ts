@@ -41,11 +41,11 @@
  * sql_no_down, create_index, noop; default all), BENCH_RUNS (1 run per scenario and outcome),
  * BENCH_OUTCOMES (both, failing or succeeding: which variants run; both by default),
  * BENCH_ROWS (1000000), BENCH_CLIENTS (4), BENCH_WINDOW_S (20), BENCH_EXTEND_S (5),
- * BENCH_LOCK_TIMEOUT (2s), BENCH_GODWIT_NICE (0: Godwit's processes at the usual priority), BENCH_GODWIT_CPU (cap them at this many CPUs, cgroup v1), BENCH_THROTTLE (a throttle policy for every manifest, e.g. `{ yield: 2 }`), DATABASE_URL (admin connection, default
+ * BENCH_LOCK_TIMEOUT (2s), BENCH_GODWIT_NICE (0: Godwit's processes at the usual priority), BENCH_GODWIT_CPU (cap them at this many CPUs, cgroup v1), BENCH_SPLIT_CPUS (1: Godwit's processes on the first half of the CPUs, Postgres and pgbench on the other; root, local server), BENCH_THROTTLE (a throttle policy for every manifest, e.g. `{ yield: 2 }`), DATABASE_URL (admin connection, default
  * postgres://postgres@127.0.0.1:5432/postgres), TEMPORAL_ADDRESS (use that server instead of
  * starting a dev server), BENCH_NO_README=1 (print only).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +101,64 @@ function capGodwitCpu(): void {
   writeFileSync(join(group, 'cpu.cfs_quota_us'), String(Math.round(GODWIT_CPU * 100_000)));
   writeFileSync(join(group, 'cgroup.procs'), String(process.pid));
 }
+/**
+ * Split the machine's CPUs (BENCH_SPLIT_CPUS=1): Godwit's processes (this one with its worker, the
+ * Temporal server, the CLI) on the first half, Postgres and pgbench on the second, baseline windows
+ * included. In production Godwit, Temporal and the application's clients run on machines of their
+ * own and reach the database only through its queries; on one 2-core box without the split, the
+ * CLI's and the worker's own CPU is taken from pgbench and Postgres, which no production database
+ * would see. The noop scenario measures what is left.
+ */
+const SPLIT_CPUS = process.env.BENCH_SPLIT_CPUS === '1';
+/** The CPUs pgbench runs on when they are split (set once the split is made). */
+let pgbenchCpus: string | null = null;
+interface CpuSplit {
+  godwit: string;
+  database: string;
+  /** Each Postgres process's affinity before the split, to put back afterwards. */
+  restore: Map<number, string>;
+}
+
+function taskset(args: string[]): string {
+  return execFileSync('taskset', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+/** The pids of the local Postgres server's processes (the postmaster first: backends fork from it and inherit its affinity). */
+function postgresPids(): number[] {
+  const out = execFileSync('ps', ['-C', 'postgres', '-o', 'pid=,ppid='], { encoding: 'utf8' });
+  const rows = out.trim().split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+  const pids = new Set(rows.map(([pid]) => pid));
+  return [...rows.filter(([, ppid]) => !pids.has(ppid)), ...rows.filter(([, ppid]) => pids.has(ppid))].map(([pid]) => pid);
+}
+
+function splitCpus(): CpuSplit {
+  const n = cpus().length;
+  if (n < 2) throw new Error('BENCH_SPLIT_CPUS=1 needs at least 2 CPUs');
+  const half = Math.floor(n / 2);
+  const range = (a: number, b: number) => (a === b ? String(a) : `${a}-${b}`);
+  const split: CpuSplit = { godwit: range(0, half - 1), database: range(half, n - 1), restore: new Map() };
+  const pids = postgresPids();
+  if (pids.length === 0) throw new Error('BENCH_SPLIT_CPUS=1: no local postgres process found (ps -C postgres); the split needs the server on this machine');
+  for (const pid of pids) {
+    const before = /: (\S+)$/.exec(taskset(['-p', '-c', String(pid)]))?.[1];
+    if (before) split.restore.set(pid, before);
+    taskset(['-a', '-p', '-c', split.database, String(pid)]);
+  }
+  taskset(['-a', '-p', '-c', split.godwit, String(process.pid)]);
+  return split;
+}
+
+/** Gives the Postgres processes their CPUs back (the postmaster's affinity is what new backends get). */
+function unsplitCpus(split: CpuSplit): void {
+  for (const [pid, cpuList] of split.restore) {
+    try {
+      taskset(['-a', '-p', '-c', cpuList, String(pid)]);
+    } catch {
+      // a backend that has exited meanwhile
+    }
+  }
+}
+
 /** A throttle policy for every manifest, as a YAML flow mapping (e.g. `{ yield: 2 }`), to compare pacings. */
 const THROTTLE = process.env.BENCH_THROTTLE?.trim() || null;
 const FAILURE = `sql: { up: "do $$ begin raise exception 'bench: injected failure at the last step'; end $$", down: "select 1" }`;
@@ -331,7 +389,7 @@ async function runWindow(live: Live, scenario: Scenario | null, failing: boolean
   const id = `live_${name}_${live.tag}_${round + 1}`;
   const dir = join(live.work, `${n}_${name}`);
   const segment = (seconds: number, i: number) => {
-    const p = startPgbench({ url: ADMIN_URL, db: DB, clients: CLIENTS, seconds, scriptFile: live.scriptFile, vars: { rows: ROWS }, logDir: join(dir, `pgbench_${i}`), ...(GODWIT_NICE ? { priority: 0 } : {}), ...(GODWIT_CPU ? { cgroup: CPU_CGROUP } : {}) });
+    const p = startPgbench({ url: ADMIN_URL, db: DB, clients: CLIENTS, seconds, scriptFile: live.scriptFile, vars: { rows: ROWS }, logDir: join(dir, `pgbench_${i}`), ...(GODWIT_NICE ? { priority: 0 } : {}), ...(GODWIT_CPU ? { cgroup: CPU_CGROUP } : {}), ...(pgbenchCpus ? { cpus: pgbenchCpus } : {}) });
     running.pgbench = p.child;
     return p.done;
   };
@@ -502,6 +560,7 @@ async function main(): Promise<void> {
   let temporal: BenchTemporal | undefined;
   let seeded = false;
   let cleaning: Promise<void> | null = null;
+  let split: CpuSplit | null = null;
   const cleanup = () =>
     (cleaning ??= (async () => {
       // Dropping the databases ends the worker's connections on purpose; a pool client caught
@@ -509,6 +568,7 @@ async function main(): Promise<void> {
       process.on('uncaughtException', (err) => out(`  while cleaning up: ${err.message}`));
       running.pgbench?.kill('SIGTERM');
       running.apply?.kill('SIGTERM');
+      if (split) unsplitCpus(split);
       if (running.workflowId && temporal) await temporal.client.workflow.getHandle(running.workflowId).terminate('bench:live interrupted').catch(() => undefined);
       if (seeded) await dropDatabases(ADMIN_URL, [DB, SEED_DB]).catch((err: unknown) => out(`dropping ${DB}, ${SEED_DB}: ${(err as Error).message}`));
       await temporal?.stop().catch((err: unknown) => out(`stopping worker/server: ${(err as Error).message}`));
@@ -529,6 +589,11 @@ async function main(): Promise<void> {
     // The compiled CLI as `npm ci` leaves it, built from the sources being measured.
     out(`built the compiled CLI: ${await buildCli(ROOT)}`);
 
+    if (SPLIT_CPUS) {
+      split = splitCpus();
+      pgbenchCpus = split.database;
+      out(`CPUs split (BENCH_SPLIT_CPUS=1): Godwit, its worker, the Temporal server and the CLI on CPU ${split.godwit}; Postgres and pgbench on CPU ${split.database}, baseline windows included`);
+    }
     if (GODWIT_CPU) {
       capGodwitCpu();
       out(`Godwit's processes are capped at ${GODWIT_CPU} CPU (BENCH_GODWIT_CPU, a cgroup cpu quota); pgbench and Postgres are not`);
@@ -654,7 +719,7 @@ async function main(): Promise<void> {
     const meta =
       `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ` +
       `PostgreSQL ${info.version}, node ${process.version}; accounts: ${ROWS.toLocaleString('en')} rows, ${info.size} with its index; ${info.settings}; ` +
-      `pgbench ${CLIENTS} clients, ${WINDOW_S} s windows; lock_timeout ${LOCK_TIMEOUT}; ${GODWIT_NICE ? `Godwit's processes at nice ${GODWIT_NICE}; ` : ''}${GODWIT_CPU ? `Godwit's processes capped at ${GODWIT_CPU} CPU; ` : ''}${THROTTLE ? `throttle ${THROTTLE}; ` : ''}${RUNS} run${RUNS === 1 ? '' : 's'} per scenario and outcome; ` +
+      `pgbench ${CLIENTS} clients, ${WINDOW_S} s windows; lock_timeout ${LOCK_TIMEOUT}; ${GODWIT_NICE ? `Godwit's processes at nice ${GODWIT_NICE}; ` : ''}${GODWIT_CPU ? `Godwit's processes capped at ${GODWIT_CPU} CPU; ` : ''}${SPLIT_CPUS ? `CPUs split: Godwit on one half, Postgres and pgbench on the other; ` : ''}${THROTTLE ? `throttle ${THROTTLE}; ` : ''}${RUNS} run${RUNS === 1 ? '' : 's'} per scenario and outcome; ` +
       `load average ${load0.map((l) => l.toFixed(2)).join(' ')} at the start, ${load1.map((l) => l.toFixed(2)).join(' ')} at the end.`;
 
     const method =

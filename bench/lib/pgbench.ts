@@ -26,6 +26,8 @@ export interface PgbenchOptions {
   priority?: number;
   /** Move pgbench into this cgroup (its cgroup.procs) once started. */
   cgroup?: string;
+  /** Run pgbench on these CPUs only (a taskset list such as `1` or `2-3`). */
+  cpus?: string;
 }
 
 /** One committed transaction from pgbench's per-transaction log. */
@@ -91,7 +93,10 @@ export function startPgbench(o: PgbenchOptions): { child: ChildProcess; done: Pr
   mkdirSync(o.logDir, { recursive: true });
   const { args, env } = pgbenchArgs(o);
   const spawnedAt = nowEpochMs();
-  const child = spawn(o.pgbench ?? 'pgbench', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const command = o.pgbench ?? 'pgbench';
+  const child = o.cpus
+    ? spawn('taskset', ['-c', o.cpus, command, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   // The application keeps the usual priority when the process that starts it runs deprioritized.
   if (o.priority !== undefined && child.pid !== undefined) setPriority(child.pid, o.priority);
   // ... and leaves a CPU-capped cgroup for the root one of that hierarchy.
