@@ -109,14 +109,36 @@ export function makeInspect(deps: ActivityDeps) {
           'select migration_id, run_id from godwit.migrations where workflow_id = $1 order by started_at desc limit 1',
           [lease.holder],
         );
-        const run = rows[0];
-        const report = { target: input.target, holder: lease.holder, holderState, migrationId: run?.migration_id ?? null };
+        // A revert's holder is in godwit.reverts, not godwit.migrations.
+        const { rows: reverts } = await client.query<{ migration_id: string; run_id: string; chain: { migrationId: string }[] }>(
+          'select migration_id, run_id, chain from godwit.reverts where workflow_id = $1 and finished_at is null order by started_at desc limit 1',
+          [lease.holder],
+        );
+        const revert = reverts[0];
+        const run = rows[0] ?? (revert ? { migration_id: revert.migration_id, run_id: revert.run_id } : undefined);
+        const report = {
+          target: input.target,
+          holder: lease.holder,
+          holderState,
+          migrationId: run?.migration_id ?? null,
+          revert: revert ? { migrationId: revert.migration_id, chain: revert.chain.map((c) => c.migrationId) } : null,
+        };
         if (holderState !== 'closed') return { ...report, released: false };
         const released = await inTransaction(client, null, async () => {
           const deleted = await client.query('delete from godwit.leases where target = $1 and token = $2::bigint', [input.target, lease.token]);
           if (deleted.rowCount !== 1) return false;
+          const detail: Record<string, unknown> = { target: input.target, holder: lease.holder, acquiredAt: lease.acquiredAt.toISOString() };
+          if (revert) {
+            // Its runs stay `reverting`: their copies and retired objects are kept, and the next
+            // revert of them takes them back from where this one stopped (undone steps are skipped).
+            await client.query(
+              `update godwit.reverts set state = 'revert_abandoned', reason = $2, finished_at = now() where run_id = $1`,
+              [revert.run_id, `its run closed without finishing; unlocked by ${input.by}`],
+            );
+            detail.revert = { run_id: revert.run_id, chain: report.revert!.chain, state: 'revert_abandoned' };
+          }
           await appendAudit(client, { migrationId: run?.migration_id ?? '', workflowId: lease.holder, runId: run?.run_id ?? '' }, [
-            { event: 'LEASE_UNLOCKED', from: null, to: null, actor: input.by, detail: { target: input.target, holder: lease.holder, acquiredAt: lease.acquiredAt.toISOString() } },
+            { event: 'LEASE_UNLOCKED', from: null, to: null, actor: input.by, detail },
           ]);
           return true;
         });

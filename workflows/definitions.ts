@@ -326,6 +326,11 @@ export interface UnlockReport {
   holderState: 'open' | 'closed' | 'unknown' | null;
   /** The migration the holder ran, when the target's records know it. */
   migrationId: string | null;
+  /**
+   * When the holder was a revert: the migrations it was taking back, newest first. They stay
+   * `reverting` (perhaps partly undone) until a new `godwit revert` finishes them.
+   */
+  revert?: { migrationId: string; chain: string[] } | null;
 }
 
 export interface DriftInput {

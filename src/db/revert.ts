@@ -58,7 +58,9 @@ async function readRun(client: pg.ClientBase, target: string, migrationId: strin
   const { rows } = await client.query<AppliedRow>(`${SELECT_RUNS} where m.migration_id = $1`, [migrationId]);
   const row = rows[0];
   if (!row) throw new RevertRefusedError(`migration ${migrationId} was never applied to '${target}'; list what was with \`godwit status --target ${target}\``);
-  if (row.state !== 'applied') {
+  // `reverting` with the target's lease in hand (prepareRevert takes it first): the revert that
+  // marked it was closed and unlocked before it finished. This one takes it back from there.
+  if (row.state !== 'applied' && row.state !== 'reverting') {
     throw new RevertRefusedError(`migration ${migrationId} on '${target}' is ${row.state}, not applied: only an applied migration can be reverted${row.state === 'reverted' ? ' (it already was)' : ''}`);
   }
   return row;
@@ -78,7 +80,7 @@ export async function revertChain(client: pg.ClientBase, target: string, migrati
     `${SELECT_RUNS}
        cross join (select started_at from godwit.migrations where run_id = $2) n
        cross join (select started_at from godwit.migrations where run_id = $1) o
-      where m.state = 'applied' and m.started_at between o.started_at and n.started_at
+      where m.state in ('applied', 'reverting') and m.started_at between o.started_at and n.started_at
       order by m.started_at desc, m.migration_id desc`,
     [oldest.run_id, newest.run_id],
   );

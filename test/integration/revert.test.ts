@@ -10,7 +10,8 @@ import { schemaDump, takeWitness } from '../helpers/witness';
 import { revertCommand } from '../../src/cli/commands/revert';
 import { operateCommand } from '../../src/cli/commands/operate';
 import { ExitCode } from '../../src/cli/exit-codes';
-import { migrationStatus, verifyDrift } from '../../src/client';
+import { migrationStatus, unlockTarget, verifyDrift } from '../../src/client';
+import { unlockCommand } from '../../src/cli/commands/unlock';
 import { pruneSnapshots } from '../../src/db/snapshots';
 import { revertStateQuery } from '../../workflows/revert-messages';
 import { revertWorkflowId } from '../../workflows/revert-definitions';
@@ -259,6 +260,37 @@ policy: { approval: never, lock_timeout: ${LOCK_TIMEOUT_MS}ms }
     expect(result.state).toBe('reverted');
     expect(await migrationState('0030_owner_nullable')).toBe('reverted');
     expect((await db.query(`select is_nullable from information_schema.columns where table_name = 'accounts' and column_name = 'owner'`)).rows[0]).toEqual({ is_nullable: 'NO' });
+  });
+
+  it('a revert terminated half way and unlocked leaves its migration reverting; the next revert finishes it from there, skipping what was undone', async () => {
+    const before = await schemaDump(db.url);
+    const yaml = 'id: 0040_two_steps\noperations:\n  - drop_not_null: { table: accounts, column: owner }\n  - add_column: { table: accounts, column: { name: extra, type: text } }\npolicy: { approval: never }\n';
+    expect(await apply(yaml)).toBe('applied');
+    await db.query(`insert into accounts (id, owner) values (${ROWS + 200}, null)`);
+    // The undo of add_column succeeds, the undo of drop_not_null cannot: the revert waits in revert_failed.
+    expect(await revertCommand('0040_two_steps', { ...cli(), wait: true, requestedBy: 'ci' }, out)).toBe(ExitCode.rollbackFailed);
+    expect((await db.query(`select 1 from information_schema.columns where table_name = 'accounts' and column_name = 'extra'`)).rowCount).toBe(0);
+
+    // Someone terminates the run in the UI instead of fixing the data: while it was open, unlock refused.
+    const handle = t.client.workflow.getHandle(revertWorkflowId('app', '0040_two_steps'));
+    expect(await unlockTarget(t.client, t.settings, { target: 'app', by: 'dba' })).toMatchObject({ released: false, holderState: 'open' });
+    await handle.terminate('operator gave up on it');
+    lines.length = 0;
+    await unlockCommand({ ...cli(), by: 'dba' }, out);
+    expect(lines.join('\n')).toContain(`it was reverting 0040_two_steps, which stay marked reverting and may be partly undone; finish with \`godwit revert 0040_two_steps --target app\``);
+    expect(await migrationState('0040_two_steps')).toBe('reverting');
+    const abandoned = await db.query<{ state: string }>(`select state from godwit.reverts where migration_id = '0040_two_steps'`);
+    expect(abandoned.rows.map((r) => r.state)).toEqual(['revert_abandoned']);
+    const audit = await db.query<{ detail: { revert?: { state: string } } }>(`select detail from godwit.audit_log where event = 'LEASE_UNLOCKED' order by seq desc limit 1`);
+    expect(audit.rows[0]!.detail.revert?.state).toBe('revert_abandoned');
+
+    // The data fixed, a new revert (a new run of the same workflow id) finishes the job.
+    await db.query(`update accounts set owner = 'unknown' where owner is null`);
+    lines.length = 0;
+    expect(await revertCommand('0040_two_steps', { ...cli(), wait: true, requestedBy: 'ci' }, out)).toBe(ExitCode.applied);
+    expect(await migrationState('0040_two_steps')).toBe('reverted');
+    // Witness: pg_dump's schema is the one before the apply (the seeding null row was fixed, not dropped).
+    expect(await schemaDump(db.url)).toEqual(before);
   });
 
   it('refuses a revert whose copies and retired objects were pruned after their retention, saying why and what to do', async () => {

@@ -23,7 +23,14 @@ export async function unlockCommand(
       return;
     }
     if (report.released) {
-      if (!opts.json) out(`unlocked target '${opts.target}': its holder ${of} no longer runs; recorded in the audit log`);
+      if (opts.json) return;
+      out(`unlocked target '${opts.target}': its holder ${of} no longer runs; recorded in the audit log`);
+      const revert = report.revert;
+      if (revert) {
+        const oldest = revert.chain.at(-1)!;
+        const again = `godwit revert ${revert.chain[0]}${revert.chain.length > 1 ? ` --to ${oldest}` : ''} --target ${opts.target}`;
+        out(`it was reverting ${revert.chain.join(', ')}, which stay marked reverting and may be partly undone; finish with \`${again}\` (steps already undone are skipped)`);
+      }
       return;
     }
     if (report.holderState === 'closed') throw new CliError(`target '${opts.target}' changed hands while unlocking it; run \`godwit status --target ${opts.target}\` and try again`);
