@@ -103,7 +103,7 @@ async function estimateRows(client: pg.ClientBase, table: string, where: string 
  * retrying cannot fix puts back what the committed batches changed before it throws,
  * so the step never stays half-applied.
  *
- * A big table with a one-column key is split into `lanes` key ranges, filled side by side on
+ * A big table is split into `lanes` key ranges (of its whole key, composite or not), filled side by side on
  * connections of their own (`connect`) while the database is otherwise idle, and one batch
  * at a time while the step must go slower (BatchPacing.sideBySide). Each range resumes on
  * its own. Without `connect` (or a second connection) the ranges are filled one after another.

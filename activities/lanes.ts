@@ -6,21 +6,25 @@ export const MIN_ROWS_PER_LANE = 50_000;
 
 /**
  * Where `lanes` ranges of about equal size split the table's key space: the keys at 1/n, 2/n...
- * of the table's estimated rows, read from the key's index (no table scan). Fewer when the
- * table is small or its key has more than one column (ranges of a composite key are kept
- * whole). Each split key is the inclusive end of one range and the exclusive start of the next.
+ * of the table's estimated rows, read from the key's index (no table scan). A composite key
+ * splits on whole key values, compared as rows (`(a, b) > ($1, $2)`), like the batches' own
+ * ranges. Fewer when the table is small. Each split key is the inclusive end of one range and
+ * the exclusive start of the next.
  */
 export async function splitKeys(client: pg.ClientBase, table: string, key: readonly string[], rows: number | null, lanes: number): Promise<string[][]> {
-  if (key.length !== 1 || rows === null) return [];
+  if (key.length === 0 || rows === null) return [];
   const n = Math.min(lanes, Math.floor(rows / MIN_ROWS_PER_LANE));
-  const k = quoteIdent(key[0]!);
+  const cols = key.map(quoteIdent);
   const splits: string[][] = [];
   for (let i = 1; i < n; i++) {
-    const { rows: found } = await client.query<{ k: string }>(`select ${k}::text as k from ${table} order by ${k} offset ${Math.floor((rows * i) / n)} limit 1`);
-    const at = found[0]?.k;
+    const { rows: found } = await client.query<string[]>({
+      text: `select ${cols.map((c) => `${c}::text`).join(', ')} from ${table} order by ${cols.join(', ')} offset ${Math.floor((rows * i) / n)} limit 1`,
+      rowMode: 'array',
+    });
+    const at = found[0];
     // A table smaller than its estimate: the ranges found so far are all there are.
     if (at === undefined) break;
-    splits.push([at]);
+    splits.push(at);
   }
   return splits;
 }

@@ -180,6 +180,34 @@ operations:
     expect(ledger.rows[0]).toEqual({ lanes: 2, rows: '120000' });
   });
 
+  it('splits a composite key into ranges of whole key values too, and fills every row once', async () => {
+    // Tenants of very different sizes: a split on the first column alone could not even out.
+    await db.query('drop table if exists multi; create table multi (tenant int, id int, n int not null default 0, primary key (tenant, id))');
+    await db.query('insert into multi (tenant, id) select case when g <= 100000 then 1 else 1 + g % 7 end, g from generate_series(1, 130000) g; analyze multi');
+    const [step] = await plan(`
+id: m1
+operations:
+  - backfill: { table: multi, set: { n: "n + 1" } }
+`);
+    const input = await stepInput(step!);
+    expect((await acts.runStep(input)).skipped).toBe(false);
+    // Witness: every row once, counted in SQL.
+    const n = await db.query(`select min(n) as lo, max(n) as hi, count(*)::int as rows from multi`);
+    expect(n.rows[0]).toEqual({ lo: 1, hi: 1, rows: 130000 });
+    const ledger = await db.query<{ lanes: { lastKey: string[] | null; until: string[] | null; rows: number }[]; rows: string }>(
+      `select progress->'lanes' as lanes, progress->>'rows' as rows from godwit.step_ledger where run_id = $1`,
+      [input.runId],
+    );
+    const { lanes, rows } = ledger.rows[0]!;
+    expect(rows).toBe('130000');
+    expect(lanes).toHaveLength(2);
+    // The split is a whole (tenant, id), inside tenant 1, where most rows are.
+    expect(lanes[0]!.until).toHaveLength(2);
+    expect(lanes[0]!.until![0]).toBe('1');
+    expect(lanes[0]!.rows + lanes[1]!.rows).toBe(130000);
+    expect(Math.min(lanes[0]!.rows, lanes[1]!.rows)).toBeGreaterThan(0);
+  });
+
   it('cancels a batch that holds its locks past the cap and fills its rows in smaller batches, each once', async () => {
     await db.query('alter table users add column n int not null default 0');
     // Each row sleeps at least a millisecond (pg_sleep's void reads as ''), so the first batches
