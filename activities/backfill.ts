@@ -170,7 +170,8 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, co
     // a batch need not wait for its commit to reach the disk. The step's last transaction
     // (below) commits synchronously, which makes every batch before it durable too.
     const clients = [client, ...extra.map((e) => e.client)];
-    const turns = new Turns(() => (pacing.sideBySide() ? clients.length : 1));
+    // `godwit tune --lanes` lowers how many run at once; the ranges themselves stay as split.
+    const turns = new Turns(() => (pacing.sideBySide() ? Math.min(clients.length, pacing.lanes) : 1));
     let failure: { error: unknown } | null = null;
 
     const runLane = async (i: number, c: pg.ClientBase): Promise<void> => {

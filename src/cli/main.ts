@@ -184,7 +184,8 @@ for (const [verb, description] of pacingVerbs) {
       .option('--pause-ms <ms>', 'a pause after every batch', numberOption('--pause-ms', false))
       .option('--yield <ratio>', 'while the application writes, pause this many times the batch duration after every batch (0: never)', numberOption('--yield', false))
       .option('--max-lag-ms <ms>', "wait while a standby replays more than this far behind, or 'none'", numberOption('--max-lag-ms', true))
-      .option('--max-wal-mb-s <MB>', "wait while the server writes more WAL per second than this, or 'none'", numberOption('--max-wal-mb-s', true));
+      .option('--max-wal-mb-s <MB>', "wait while the server writes more WAL per second than this, or 'none'", numberOption('--max-wal-mb-s', true))
+      .option('--lanes <n>', 'at most this many key ranges filled side by side (1: one at a time); the ranges are split at the first batch and stay', numberOption('--lanes', false));
   }
   temporalOptions(command).action(async (migrationId: string, opts) => {
     const { operateCommand } = await import('./commands/operate');
@@ -196,9 +197,9 @@ for (const [verb, description] of pacingVerbs) {
 /** tune's options as a change to the pacing, checked like the manifest's policy.throttle. */
 async function tuneChange(opts: Record<string, unknown>): Promise<import('../throttle/settings').ThrottleChange> {
   const { throttleSchema } = await import('../throttle/schema');
-  const fields = { rate: opts.rate, batch_ms: opts.batchMs, pause_ms: opts.pauseMs, yield: opts.yield, max_lag_ms: opts.maxLagMs, max_wal_mb_s: opts.maxWalMbS };
+  const fields = { rate: opts.rate, batch_ms: opts.batchMs, pause_ms: opts.pauseMs, yield: opts.yield, max_lag_ms: opts.maxLagMs, max_wal_mb_s: opts.maxWalMbS, lanes: opts.lanes };
   const given = Object.fromEntries(Object.entries(fields).flatMap(([k, v]) => (v === undefined ? [] : [[k, v === 'none' ? null : v]])));
-  if (Object.keys(given).length === 0) throw new CliError('tune needs at least one of --rate, --batch-ms, --pause-ms, --yield, --max-lag-ms, --max-wal-mb-s');
+  if (Object.keys(given).length === 0) throw new CliError('tune needs at least one of --rate, --batch-ms, --pause-ms, --yield, --max-lag-ms, --max-wal-mb-s, --lanes');
   const parsed = throttleSchema.safeParse(given);
   if (!parsed.success) throw new CliError(`tune: ${parsed.error.issues.map((i) => `--${String(i.path[0]).replace(/_/g, '-')}: ${i.message}`).join('; ')}`);
   return parsed.data;

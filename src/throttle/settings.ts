@@ -63,10 +63,11 @@ export function changeText(change: ThrottleChange): string {
   return JSON.stringify(Object.fromEntries(Object.entries(change).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
 }
 
-/** One line for status, the UI and the audit log: `batch 50ms, rate 5000/s, pause 0ms, yield 1, lag ≤ 10s`. */
+/** One line for status, the UI and the audit log: `batch 50ms, rate 5000/s, pause 0ms, yield 1, replication lag ≤ 10s, lanes 2`. */
 export function describeThrottle(s: ThrottleSettings): string {
   const parts = [`batch ${s.batch_ms}ms`, `rate ${s.rate === null ? 'unlimited' : `${s.rate}/s`}`, `pause ${s.pause_ms}ms`, `yield ${s.yield}`];
   if (s.max_lag_ms !== null) parts.push(`replication lag ≤ ${s.max_lag_ms / 1000}s`);
   if (s.max_wal_mb_s !== null) parts.push(`WAL ≤ ${s.max_wal_mb_s} MB/s`);
+  parts.push(`lanes ${s.lanes}`);
   return `${s.paused ? 'PAUSED; ' : ''}${parts.join(', ')}`;
 }

@@ -179,5 +179,8 @@ policy: { approval: never, throttle: { rate: 5000 } }
     expect(bad.output).toMatch(/--batch-ms expects a number, got 'fast'/);
     const zero = await runCli(['tune', 'whatever', '--target', 'app', '--batch-ms', '0'], t.env);
     expect(zero.output).toMatch(/--batch-ms: expected at least 1/);
+    const lanes = await runCli(['tune', 'whatever', '--target', 'app', '--lanes', '1.5'], t.env);
+    expect(lanes.code).toBe(1);
+    expect(lanes.output).toMatch(/--lanes: expected a whole number of lanes/);
   });
 });

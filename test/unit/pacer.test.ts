@@ -115,7 +115,7 @@ describe('settings', () => {
   it('layers defaults, the manifest and later changes, a null lifting a limit', () => {
     const s = resolveThrottle({ rate: 500, batch_ms: 20 }, { rate: null, paused: true });
     expect(s).toMatchObject({ rate: null, batch_ms: 20, paused: true, yield: 1 });
-    expect(describeThrottle(s)).toBe('PAUSED; batch 20ms, rate unlimited, pause 0ms, yield 1, replication lag ≤ 10s');
+    expect(describeThrottle(s)).toBe('PAUSED; batch 20ms, rate unlimited, pause 0ms, yield 1, replication lag ≤ 10s, lanes 2');
   });
 
   it('refuses a bad throttle with what each field means', () => {
