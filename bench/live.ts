@@ -45,7 +45,7 @@
  * postgres://postgres@127.0.0.1:5432/postgres), TEMPORAL_ADDRESS (use that server instead of
  * starting a dev server), BENCH_NO_README=1 (print only).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +56,7 @@ import { introspectSchema } from '../src/db/introspect';
 import { parseManifest } from '../src/manifest';
 import { loadSqlParser, planManifest } from '../src/operations';
 import { connected, copyDatabase, dropDatabases, urlOf as dbUrl } from './lib/db';
+import { splitCpus, unsplitCpus, type CpuSplit } from './lib/cpus';
 import { latencyStats, slowest, startPgbench, type LatencyStats, type PgbenchRun, type Txn } from './lib/pgbench';
 import { writeReadmeSection } from './lib/readme';
 import { BENCH_TARGET, cliEnv, startTemporalAndWorker, type BenchTemporal } from './lib/setup';
@@ -112,53 +113,6 @@ function capGodwitCpu(): void {
 const SPLIT_CPUS = process.env.BENCH_SPLIT_CPUS === '1';
 /** The CPUs pgbench runs on when they are split (set once the split is made). */
 let pgbenchCpus: string | null = null;
-interface CpuSplit {
-  godwit: string;
-  database: string;
-  /** Each Postgres process's affinity before the split, to put back afterwards. */
-  restore: Map<number, string>;
-}
-
-function taskset(args: string[]): string {
-  return execFileSync('taskset', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-}
-
-/** The pids of the local Postgres server's processes (the postmaster first: backends fork from it and inherit its affinity). */
-function postgresPids(): number[] {
-  const out = execFileSync('ps', ['-C', 'postgres', '-o', 'pid=,ppid='], { encoding: 'utf8' });
-  const rows = out.trim().split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
-  const pids = new Set(rows.map(([pid]) => pid));
-  return [...rows.filter(([, ppid]) => !pids.has(ppid)), ...rows.filter(([, ppid]) => pids.has(ppid))].map(([pid]) => pid);
-}
-
-function splitCpus(): CpuSplit {
-  const n = cpus().length;
-  if (n < 2) throw new Error('BENCH_SPLIT_CPUS=1 needs at least 2 CPUs');
-  const half = Math.floor(n / 2);
-  const range = (a: number, b: number) => (a === b ? String(a) : `${a}-${b}`);
-  const split: CpuSplit = { godwit: range(0, half - 1), database: range(half, n - 1), restore: new Map() };
-  const pids = postgresPids();
-  if (pids.length === 0) throw new Error('BENCH_SPLIT_CPUS=1: no local postgres process found (ps -C postgres); the split needs the server on this machine');
-  for (const pid of pids) {
-    const before = /: (\S+)$/.exec(taskset(['-p', '-c', String(pid)]))?.[1];
-    if (before) split.restore.set(pid, before);
-    taskset(['-a', '-p', '-c', split.database, String(pid)]);
-  }
-  taskset(['-a', '-p', '-c', split.godwit, String(process.pid)]);
-  return split;
-}
-
-/** Gives the Postgres processes their CPUs back (the postmaster's affinity is what new backends get). */
-function unsplitCpus(split: CpuSplit): void {
-  for (const [pid, cpuList] of split.restore) {
-    try {
-      taskset(['-a', '-p', '-c', cpuList, String(pid)]);
-    } catch {
-      // a backend that has exited meanwhile
-    }
-  }
-}
-
 /** A throttle policy for every manifest, as a YAML flow mapping (e.g. `{ yield: 2 }`), to compare pacings. */
 const THROTTLE = process.env.BENCH_THROTTLE?.trim() || null;
 const FAILURE = `sql: { up: "do $$ begin raise exception 'bench: injected failure at the last step'; end $$", down: "select 1" }`;

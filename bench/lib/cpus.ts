@@ -1,0 +1,81 @@
+/**
+ * Splitting this machine's CPUs between Godwit and the database (BENCH_SPLIT_CPUS=1 in the
+ * benches that run an application): Godwit's processes (the bench with its worker, the Temporal
+ * server, the CLI; whatever the bench process starts after the split inherits it) on the first
+ * half, Postgres and pgbench on the other. Linux, root, and the Postgres server on this machine.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus } from 'node:os';
+
+export interface CpuSplit {
+  godwit: string;
+  database: string;
+  /** Each Postgres process's affinity before the split, to put back afterwards. */
+  restore: Map<number, string>;
+}
+
+function taskset(args: string[]): string {
+  return execFileSync('taskset', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+/** The pids of the local Postgres server's processes (the postmaster first: backends fork from it and inherit its affinity). */
+function postgresPids(): number[] {
+  const out = execFileSync('ps', ['-C', 'postgres', '-o', 'pid=,ppid='], { encoding: 'utf8' });
+  const rows = out.trim().split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+  const pids = new Set(rows.map(([pid]) => pid));
+  return [...rows.filter(([, ppid]) => !pids.has(ppid)), ...rows.filter(([, ppid]) => pids.has(ppid))].map(([pid]) => pid);
+}
+
+/** The pids of every process below `root`. */
+function descendants(root: number): number[] {
+  const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' });
+  const children = new Map<number, number[]>();
+  for (const line of out.trim().split('\n')) {
+    const [pid, ppid] = line.trim().split(/\s+/).map(Number) as [number, number];
+    children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  }
+  const found: number[] = [];
+  const queue = [...(children.get(root) ?? [])];
+  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
+    found.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return found;
+}
+
+export function splitCpus(): CpuSplit {
+  const n = cpus().length;
+  if (n < 2) throw new Error('BENCH_SPLIT_CPUS=1 needs at least 2 CPUs');
+  const half = Math.floor(n / 2);
+  const range = (a: number, b: number) => (a === b ? String(a) : `${a}-${b}`);
+  const split: CpuSplit = { godwit: range(0, half - 1), database: range(half, n - 1), restore: new Map() };
+  const pids = postgresPids();
+  if (pids.length === 0) throw new Error('BENCH_SPLIT_CPUS=1: no local postgres process found (ps -C postgres); the split needs the server on this machine');
+  for (const pid of pids) {
+    const before = /: (\S+)$/.exec(taskset(['-p', '-c', String(pid)]))?.[1];
+    if (before) split.restore.set(pid, before);
+    taskset(['-a', '-p', '-c', split.database, String(pid)]);
+  }
+  // This process and what it has started so far (a dev server started before the split);
+  // what it starts later inherits the affinity.
+  for (const pid of [process.pid, ...descendants(process.pid)]) {
+    try {
+      taskset(['-a', '-p', '-c', split.godwit, String(pid)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return split;
+}
+
+/** Gives the Postgres processes their CPUs back (the postmaster's affinity is what new backends get). */
+export function unsplitCpus(split: CpuSplit): void {
+  for (const [pid, cpuList] of split.restore) {
+    try {
+      taskset(['-a', '-p', '-c', cpuList, String(pid)]);
+    } catch {
+      // a backend that has exited meanwhile
+    }
+  }
+}
+
