@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { ApplicationFailure } from '@temporalio/common';
+import { parseScratchAlias } from '../src/rehearse/scratch-target';
 import { checkFence } from '../src/db/lease';
 import { quoteIdent } from '../src/db/ident';
 import { bindSnapshots, countChangedSince, proveRestored, takeSnapshots, type SnapshotScope } from '../src/db/snapshots';
@@ -177,12 +179,31 @@ function quoteProbe(p: CatalogProbe): string {
   return `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
 }
 
+/**
+ * `faults` in a run's input are test hooks (a step made to fail, to sleep, an inverse made to
+ * fail). A worker runs them only when it was started for tests (GODWIT_ALLOW_FAULTS=1: the test
+ * suite, the benches), or on a rehearsal's scratch database, whose children fail on purpose;
+ * anywhere else a run that carries them is refused before its step touches the database.
+ */
+export function refuseFaults(input: StepInput): void {
+  const f = input.faults;
+  if (!f || Object.keys(f).length === 0) return;
+  if (process.env.GODWIT_ALLOW_FAULTS === '1' || parseScratchAlias(input.target) !== null) return;
+  throw ApplicationFailure.nonRetryable(
+    `step ${input.step.index}: the run's input carries fault injection (${Object.keys(f).join(', ')}), a test hook this worker does not run on '${input.target}'; ` +
+      'start runs without `faults`, or start a test worker with GODWIT_ALLOW_FAULTS=1',
+    'FaultsRefused',
+  );
+}
+
 export function makeSteps(deps: ActivityDeps) {
   return {
     async runStep(input: StepInput): Promise<StepResult> {
+      refuseFaults(input);
       return withTarget(deps, input.target, `step ${input.step.index} (${input.step.summary}) failed`, (client) => execute(client, input, 'forward', () => deps.pools.connect(input.target)));
     },
     async compensateStep(input: StepInput): Promise<StepResult> {
+      refuseFaults(input);
       return withTarget(deps, input.target, `compensation of step ${input.step.index} (${input.step.summary}) failed`, (client) => execute(client, input, 'inverse'));
     },
   };

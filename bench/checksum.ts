@@ -24,6 +24,9 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { checksumQuery, PINNED_SETTINGS, tableChecksum, type TableChecksum } from '../src/db/checksum';
 
+// Its runs fail steps on purpose through `faults`, which a worker runs only when told it is a test one.
+process.env.GODWIT_ALLOW_FAULTS ??= '1';
+
 const README = fileURLToPath(new URL('README.md', import.meta.url));
 const int = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d);
 const RUNS = Math.max(1, int(process.env.BENCH_RUNS, 7));

@@ -48,6 +48,9 @@ import { BENCH_TARGET, startTemporalAndWorker, type BenchTemporal } from './lib/
 import { fmtMs, fmtRatio, max, median, min } from './lib/stats';
 import { connected } from './lib/db';
 
+// Its runs fail steps on purpose through `faults`, which a worker runs only when told it is a test one.
+process.env.GODWIT_ALLOW_FAULTS ??= '1';
+
 const README = fileURLToPath(new URL('README.md', import.meta.url));
 const int = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d);
 const RUNS = Math.max(1, int(process.env.BENCH_RUNS, 3));

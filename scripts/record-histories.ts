@@ -25,6 +25,9 @@ import { AUDIT_VERIFY_WORKFLOW_TYPE, PLAN_WORKFLOW_TYPE, SNAPSHOTS_WORKFLOW_TYPE
 import { approveUpdate, rejectUpdate, resolveUpdate, rollbackUpdate } from '../workflows/messages';
 import type { TemporalSettings } from '../src/config/temporal';
 
+// Its runs fail steps on purpose through `faults`, which a worker runs only when told it is a test one.
+process.env.GODWIT_ALLOW_FAULTS ??= '1';
+
 const OUT = fileURLToPath(new URL('../test/replay/histories', import.meta.url));
 const ADMIN = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 // Its own database per run: two recordings at once must not drop each other's.

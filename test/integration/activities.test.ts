@@ -46,6 +46,31 @@ operations:
     expect(bangs.rows[0]!.n).toBe(0);
   });
 
+  it("refuses a run's fault injection on a worker not started for tests, before the step touches the database", async () => {
+    const [step] = await plan(`
+id: m1
+operations:
+  - add_column: { table: users, column: { name: hooked, type: int } }
+`);
+    const input = { ...(await stepInput(step!)), faults: { failAtStep: 1 } };
+    const allowed = process.env.GODWIT_ALLOW_FAULTS;
+    delete process.env.GODWIT_ALLOW_FAULTS;
+    try {
+      const err = (await acts.runStep(input).catch((e: unknown) => e)) as ApplicationFailure;
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      expect(err.type).toBe('FaultsRefused');
+      expect(err.nonRetryable).toBe(true);
+      expect(err.message).toMatch(/carries fault injection \(failAtStep\), a test hook this worker does not run on 'app'; .*GODWIT_ALLOW_FAULTS=1/);
+    } finally {
+      process.env.GODWIT_ALLOW_FAULTS = allowed;
+    }
+    const col = await db.query(`select 1 from information_schema.columns where table_name = 'users' and column_name = 'hooked'`);
+    expect(col.rowCount).toBe(0);
+    // A test worker runs it: the step fails where the hook says.
+    const err = (await acts.runStep(input).catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err.type).toBe('InjectedFault');
+  });
+
   it('compensates a step once when the compensation is delivered twice', async () => {
     const [step] = await plan(`
 id: m1
