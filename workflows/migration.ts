@@ -13,7 +13,7 @@ import {
 } from '@temporalio/workflow';
 import { type LifecycleEvent, type MigrationState } from '../src/lifecycle/states';
 import { startLifecycle, stateOf, step as stepMachine, type LifecycleSnapshot } from '../src/lifecycle/machine';
-import { autoApprovalReason, DEFAULT_APPROVAL_TIMEOUT } from '../src/lifecycle/approval';
+import { DEFAULT_APPROVAL_TIMEOUT } from '../src/lifecycle/approval';
 import { durationMs } from '../src/manifest/types';
 import type { AuditEntry } from '../src/db/audit';
 import type { PlannedStep } from '../src/operations/types';
@@ -200,9 +200,14 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     const reason = 'reason' in event ? event.reason : undefined;
     progress.state = to;
     progress.reason = machine.context.reason;
+    // What the machine decided and recorded (why it asks a person, a run already applied) is read from its context.
+    const { approvalReason, alreadyApplied, alreadyAppliedFingerprint } = machine.context;
+    if (approvalReason !== null) progress.approvalReason = approvalReason;
+    if (alreadyApplied) progress.fingerprintAfter = alreadyAppliedFingerprint;
     progress.transitions.push({ event: event.type, from, to, at: new Date().toISOString(), ...(reason ? { reason } : {}) });
     progress.events.push({ kind: 'transition', event: event.type, from, to, ...(reason ? { reason } : {}) });
-    pendingAudit.push({ event: event.type, from, to, actor, detail: reason ? { reason } : null });
+    const approval = event.type === 'START' ? approvalReason : null;
+    pendingAudit.push({ event: event.type, from, to, actor, detail: reason ? { reason } : approval ? { approval } : null });
     upsertSearchAttributes([{ key: GodwitStateKey, value: to }]);
     setCurrentDetails(describeProgress());
     log.info('transition', { migration: input.migrationId, from, to, event: event.type });
@@ -234,6 +239,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   }
 
   function describeProgress(): string {
+    if (machine.context.alreadyApplied) return `**applied** — ${input.migrationId} was already applied with this checksum; nothing to do`;
     const lines = [`**${progress.state}** — ${input.migrationId} on \`${input.target}\``];
     if (progress.reason) lines.push(`reason: ${progress.reason}`);
     if (progress.state === 'awaiting_approval' && progress.approvalReason) lines.push(progress.approvalReason);
@@ -266,8 +272,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     if (result.fingerprintAfter) progress.fingerprintAfter = result.fingerprintAfter;
   }
 
-  function result(outcome: MigrationOutcome, alreadyApplied = false): MigrationResult {
-    const r: MigrationResult = { ...progress, outcome, alreadyApplied };
+  function result(outcome: MigrationOutcome): MigrationResult {
+    const r: MigrationResult = { ...progress, outcome, alreadyApplied: machine.context.alreadyApplied };
     if (outcome === 'applied' || !patched(FAILED_OUTCOMES_PATCH)) return r;
     throw ApplicationFailure.create({ message: `${outcome}: ${progress.reason ?? outcome}`, type: OUTCOME_FAILURE_TYPE[outcome], nonRetryable: true, details: [r] });
   }
@@ -284,10 +290,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     throw ApplicationFailure.nonRetryable(describeError(err), cause instanceof ApplicationFailure ? (cause.type ?? 'PrepareFailed') : 'PrepareFailed');
   }
   if (prepared.alreadyApplied) {
-    progress.fingerprintAfter = prepared.fingerprint;
-    send({ type: 'ALREADY_APPLIED' });
-    setCurrentDetails(`**applied** — ${input.migrationId} was already applied with this checksum; nothing to do`);
-    return result('applied', true);
+    send({ type: 'ALREADY_APPLIED', fingerprint: prepared.fingerprint });
+    return result('applied');
   }
   const token = prepared.token;
   progress.fingerprintBefore = prepared.fingerprintBefore;
@@ -298,12 +302,11 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     progress.health = { onUnhealthy: health.on_unhealthy, bakeEndsAt: null, deadline: null, probes: health.probes.map(startProbe), asking: null, dismissals: [], notes: health.notes };
   }
 
-  // 2. approval gate: required always asks; auto asks when the plan is risky enough (runs
-  // started before that rule keep their history: the patch marks the new ones).
-  const autoReason = patched('approval-auto-risk') && input.policy.approval === 'auto' ? autoApprovalReason(prepared.steps, input.policy.approval_risk) : null;
-  if (autoReason !== null) progress.approvalReason = autoReason;
-  send({ type: 'START', needsApproval: input.policy.approval === 'required' || autoReason !== null });
-  if (autoReason !== null) pendingAudit.at(-1)!.detail = { approval: autoReason };
+  // 2. approval gate: the machine decides from the plan's facts (required always asks; auto
+  // when the plan is risky enough: runs started before that rule keep their history, the patch
+  // marks the new ones) and records why in its context.
+  const weighRisk = patched('approval-auto-risk');
+  send({ type: 'START', approval: input.policy.approval, steps: prepared.steps, approvalRisk: input.policy.approval_risk, weighRisk });
   if (health && health.notes.length > 0) pendingAudit.at(-1)!.detail = { ...pendingAudit.at(-1)!.detail, health: health.notes };
   if (progress.state === 'awaiting_approval') {
     await finish('awaiting_approval', { releaseLease: false }, token);
