@@ -1,12 +1,14 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   condition,
   isCancellation,
   log,
   patched,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
@@ -38,6 +40,13 @@ const HEALTH_PATCH = 'godwit-health-probes';
  * the run with its MigrationResult as the failure's detail, so the UI's list tells them apart.
  */
 const FAILED_OUTCOMES_PATCH = 'godwit-failed-outcomes';
+
+/**
+ * Runs from before it decided max_duration on Date.now() at step boundaries and on the bake's
+ * clock; with it, a timer started at the first step decides, so a replay can never take another
+ * branch than the run took (see bake.ts). Only runs with a max_duration take the marker.
+ */
+const MAX_DURATION_TIMER_PATCH = 'godwit-max-duration-timer';
 
 /** Thrown inside the workflow when the migration must roll back. */
 class RollbackRequested extends Error {}
@@ -339,11 +348,16 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   // that is running when it runs out finishes (its own transaction, or its batches), and the
   // rollback is taken at the next step boundary, the post checks or the bake.
   const started = Date.now();
-  const deadline = health?.max_duration ? started + durationMs(health.max_duration)! : null;
-  if (deadline !== null) progress.health!.deadline = new Date(deadline).toISOString();
+  const maxDurationMs = health?.max_duration ? durationMs(health.max_duration)! : null;
+  if (maxDurationMs !== null) progress.health!.deadline = new Date(started + maxDurationMs).toISOString();
+  // A timer says when it ran out: the decision comes from history, never from the clock.
+  const timer = maxDurationMs !== null && patched(MAX_DURATION_TIMER_PATCH) ? maxDurationTimer(maxDurationMs) : null;
+  // Older runs compare the clock with a deadline, as they did.
+  const deadline = maxDurationMs !== null && timer === null ? started + maxDurationMs : null;
+  const maxDurationOver = () => timer?.fired() ?? false;
   const maxDurationReason = () => `max_duration ${health?.max_duration} exceeded: the migration has run ${((Date.now() - started) / 1000).toFixed(1)}s since its first step`;
   const overdue = () => {
-    if (deadline !== null && Date.now() >= deadline) throw new RollbackRequested(maxDurationReason());
+    if (maxDurationOver() || (deadline !== null && Date.now() >= deadline)) throw new RollbackRequested(maxDurationReason());
   };
   try {
     for (const [i, planned] of prepared.steps.entries()) {
@@ -381,6 +395,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         health,
         progress: progress.health!,
         deadline,
+        maxDurationOver,
         maxDurationReason,
         operatorReason: rollbackReason,
         hasDismissal: () => inbox.dismissal !== null,
@@ -411,6 +426,9 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     // Whatever failed after the first step, a migration never stays half-applied.
     send({ type: 'FAIL', reason: err instanceof RollbackRequested ? err.message : describeError(err) }, rollbackRequested()?.by ?? null);
     noteSignature(rollbackRequested()?.signedWith);
+  } finally {
+    // Past the forward part max_duration has nothing left to stop: its timer goes.
+    timer?.cancel();
   }
 
   // Rollback: compensations last-in-first-out, then the proof.
@@ -462,3 +480,16 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   }
 }
 
+
+/** A workflow timer for max_duration: fired() turns true when it ran out; cancel() drops it once the forward part is over. */
+function maxDurationTimer(ms: number): { fired(): boolean; cancel(): void } {
+  let fired = false;
+  const scope = new CancellationScope();
+  scope.run(() => sleep(ms)).then(
+    () => {
+      fired = true;
+    },
+    () => undefined, // cancelled: the run applied or rolls back
+  );
+  return { fired: () => fired, cancel: () => scope.cancel() };
+}
