@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   condition,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertMemo,
@@ -17,8 +18,15 @@ import { durationMs } from '../src/manifest/types';
 import { AUDIT_HEAD_MEMO, describeRestore, type AuditHeadResult, type OperatorActionName, type OperatorRequest, type RunScope, type StepProgress } from './definitions';
 import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, rollbackUpdate, GodwitStateKey } from './messages';
 import { revertStateQuery } from './revert-messages';
-import { REVERT_CHAIN_MEMO, type RevertedRun, type RevertInput, type RevertOutcome, type RevertProgress, type RevertResult } from './revert-definitions';
+import { REVERT_CHAIN_MEMO, REVERT_OUTCOME_FAILURE_TYPE, type RevertedRun, type RevertInput, type RevertOutcome, type RevertProgress, type RevertResult } from './revert-definitions';
 import { authorizeActivities, describeError, prepareActivities, recordActivities, stepActivities } from './activity-profiles';
+
+/**
+ * Runs from before it completed whatever the outcome; with it, a revert that does not end
+ * reverted (rejected, or not proven and resolved by hand) fails with its RevertResult as the
+ * failure's detail, so the UI's list tells them apart (workflows/outcome.ts reads it back).
+ */
+const REVERT_FAILED_OUTCOMES_PATCH = 'godwit-revert-failed-outcomes';
 
 /**
  * The revert of an applied migration (or, with `to`, a chain of them, newest first): the
@@ -202,7 +210,11 @@ export async function revertWorkflow(input: RevertInput): Promise<RevertResult> 
     ]);
     keepAuditHead(r);
   }
-  const result = (outcome: RevertOutcome): RevertResult => ({ ...progress, outcome });
+  function result(outcome: RevertOutcome): RevertResult {
+    const r: RevertResult = { ...progress, outcome };
+    if (outcome === 'reverted' || !patched(REVERT_FAILED_OUTCOMES_PATCH)) return r;
+    throw ApplicationFailure.create({ message: `${outcome}: ${progress.reason ?? outcome}`, type: REVERT_OUTCOME_FAILURE_TYPE[outcome], nonRetryable: true, details: [r] });
+  }
 
   // 1. lease, chain, plans; refused here when it cannot be done.
   let prepared;
