@@ -480,7 +480,6 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   }
 }
 
-
 /** A workflow timer for max_duration: fired() turns true when it ran out; cancel() drops it once the forward part is over. */
 function maxDurationTimer(ms: number): { fired(): boolean; cancel(): void } {
   let fired = false;
