@@ -159,6 +159,31 @@ operations:
     faults: { failAtStep: 2, failCompensationOfStep: 1 },
     human: 'resolve',
   },
+  // Since the godwit-max-duration-timer patch, a timer from the first step says when max_duration ran out.
+  {
+    name: 'max-duration-timer-at-step',
+    yaml: `id: r13_max_duration_step
+operations:
+  - sql: { up: "select pg_sleep(2)", down: "select 1" }
+  - add_column: { table: users, column: { name: c15, type: int } }
+policy:
+  approval: never
+  max_duration: 1s
+`,
+  },
+  {
+    name: 'max-duration-timer-in-bake',
+    yaml: `id: r14_max_duration_bake
+operations:
+  - add_column: { table: users, column: { name: c16, type: int } }
+policy:
+  approval: never
+  bake_seconds: 600
+  max_duration: 3s
+  probes:
+    - { name: users present, kind: sql, sql: "select count(*) from users", fail_when: "< 0", interval: 1s }
+`,
+  },
 ];
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 

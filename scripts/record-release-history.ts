@@ -4,6 +4,10 @@
  * threshold, the canary reverted. Leaves the other recorded histories as they are.
  *
  *   node --import tsx scripts/record-release-history.ts
+ *
+ * It writes release-failed-outcome-halted.json: since the godwit-release-failed-outcomes patch
+ * the halted release fails its run. release-halted-rolled-back.json, recorded before that
+ * patch, stands for releases that completed whatever their outcome: keep it.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -22,6 +26,7 @@ import type { TemporalSettings } from '../src/config/temporal';
 const OUT = fileURLToPath(new URL('../test/replay/histories', import.meta.url));
 const ADMIN = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const TARGETS = ['a', 'b', 'c'];
+const NAME = 'release-failed-outcome-halted';
 const dbName = (t: string) => `godwit_record_release_${t}_${process.pid}`;
 
 async function main(): Promise<void> {
@@ -73,8 +78,8 @@ policy: { approval: never }
     });
     const result = await watchRelease(handle, () => undefined);
     const json = execFileSync(cli.path, ['workflow', 'show', '--address', endpoint.address, '--workflow-id', workflowId, '--output', 'json'], { maxBuffer: 64 << 20 });
-    writeFileSync(join(OUT, 'release-halted-rolled-back.json'), json);
-    console.log(`release-halted-rolled-back: ${result.state}, ${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events`);
+    writeFileSync(join(OUT, `${NAME}.json`), json);
+    console.log(`${NAME}: ${result.state}, ${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events`);
   } finally {
     worker.shutdown();
     await running;

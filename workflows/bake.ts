@@ -33,8 +33,10 @@ export interface BakeHooks {
   token: string;
   health: HealthPolicy;
   progress: HealthProgress;
-  /** Workflow time (ms) past which the run rolls back (max_duration), or null. */
+  /** Workflow time (ms) past which the run rolls back (max_duration, runs from before its timer), or null. */
   deadline: number | null;
+  /** True once the max_duration timer fired (runs with the godwit-max-duration-timer patch). */
+  maxDurationOver(): boolean;
   maxDurationReason(): string;
   /** The operator's rollback reason once one was asked for, else null. */
   operatorReason(): string | null;
@@ -73,12 +75,12 @@ export async function bake(h: BakeHooks): Promise<string | null> {
     const asked = h.operatorReason();
     if (asked) return asked;
     const now = clock;
-    if (h.deadline !== null && now >= h.deadline) return h.maxDurationReason();
+    if (h.maxDurationOver() || (h.deadline !== null && now >= h.deadline)) return h.maxDurationReason();
     if (now >= bakeEnd && progress.probes.every(hasEnoughSamples)) return null;
     const due = health.probes.flatMap((_, i) => (nextDue[i]! <= now ? [i] : []));
     if (due.length === 0) {
       const wake = Math.min(...nextDue, bakeEnd > now ? bakeEnd : Infinity, h.deadline ?? Infinity);
-      if (!(await condition(() => h.operatorReason() !== null, Math.max(1, wake - now)))) clock = Math.max(clock, wake);
+      if (!(await condition(() => h.operatorReason() !== null || h.maxDurationOver(), Math.max(1, wake - now)))) clock = Math.max(clock, wake);
       continue;
     }
     const results = await Promise.all(
@@ -121,7 +123,7 @@ export async function bake(h: BakeHooks): Promise<string | null> {
     progress.asking = { probe: firing.name, since: iso(Date.now()), until: iso(until) };
     h.changed();
     await h.record('unhealthy');
-    const answered = await condition(() => h.operatorReason() !== null || h.hasDismissal(), Math.max(1, until - clock));
+    const answered = await condition(() => h.operatorReason() !== null || h.hasDismissal() || h.maxDurationOver(), Math.max(1, until - clock));
     if (!answered) clock = Math.max(clock, until);
     progress.asking = null;
     const confirmed = h.operatorReason();
@@ -130,6 +132,8 @@ export async function bake(h: BakeHooks): Promise<string | null> {
       if (until < askEnd) return `${h.maxDurationReason()} while waiting for a person (${reason})`;
       return `nobody confirmed or dismissed within ask_timeout ${health.ask_timeout}, so it rolls back: ${reason}`;
     }
+    // Woken by the max_duration timer rather than by a person.
+    if (!h.hasDismissal()) return `${h.maxDurationReason()} while waiting for a person (${reason})`;
     const d = h.takeDismissal()!;
     h.send({ type: 'DISMISS', by: d.by, ...(d.note ? { note: d.note } : {}) }, d.by);
     h.noteSignature(d.signedWith);

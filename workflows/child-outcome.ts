@@ -1,13 +1,14 @@
 /**
  * How a release reads the end of a child run: one function per child kind, for a result the
- * run returned and for a run that failed. A migration run that does not end applied may fail
- * with its MigrationResult as the failure's details[0] (runs of newer code do); a run that
- * failed before it changed anything (plan error, busy target) carries none. Pure: the release
- * workflow and unit tests share it.
+ * run returned and for a run that failed. A migration or revert run that does not succeed may
+ * fail with its result as the failure's details[0] (runs of newer code do; workflows/outcome.ts
+ * is the one reader of it); a run that failed before it changed anything (plan error, busy
+ * target, refused revert) carries none. Pure: the release workflow and unit tests share it.
  */
 import { ApplicationFailure, ChildWorkflowFailure, TemporalFailure } from '@temporalio/common';
 import type { MigrationResult, RollbackProof } from './definitions';
 import type { RevertResult } from './revert-definitions';
+import { MIGRATION_OUTCOMES, resultOfFailure, REVERT_OUTCOMES, type OutcomeKind } from './outcome';
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -35,18 +36,18 @@ export function failureMessage(err: unknown): { message: string; type: string | 
   return { message: String(err), type: null };
 }
 
-/** A MigrationResult carried by a failed child run, if it carries one. */
-function resultInFailure<T extends { state: string }>(err: unknown, hasShape: (v: Record<string, unknown>) => boolean): T | null {
-  let e = err;
-  while (e instanceof ChildWorkflowFailure && e.cause) e = e.cause;
-  if (!(e instanceof ApplicationFailure)) return null;
-  const first = e.details?.[0];
-  if (first === null || typeof first !== 'object') return null;
-  return hasShape(first as Record<string, unknown>) ? (first as T) : null;
+/**
+ * The result a failed child carries, or null. A failure that names an outcome but does not hold
+ * its result is read as a failure without one (with its message), never thrown: a throw here
+ * would fail the release's workflow task over and over.
+ */
+function carried<R extends { outcome: string }>(kind: OutcomeKind<R>, err: unknown): R | null {
+  try {
+    return resultOfFailure(kind, err);
+  } catch {
+    return null;
+  }
 }
-
-const isMigrationResult = (v: Record<string, unknown>) => typeof v.state === 'string' && typeof v.outcome === 'string' && Array.isArray(v.steps);
-const isRevertResult = (v: Record<string, unknown>) => typeof v.state === 'string' && Array.isArray(v.migrations) && Array.isArray(v.proofs);
 
 export function readMigrationResult(result: MigrationResult): MigrationReading {
   switch (result.state) {
@@ -62,15 +63,15 @@ export function readMigrationResult(result: MigrationResult): MigrationReading {
 /** A child migration run's end, from what it returned or how it failed. */
 export function readMigrationChild(settled: Settled<MigrationResult>): MigrationReading {
   if (settled.ok) return readMigrationResult(settled.value);
-  const carried = resultInFailure<MigrationResult>(settled.error, isMigrationResult);
-  if (carried) return readMigrationResult(carried);
+  const result = carried(MIGRATION_OUTCOMES, settled.error);
+  if (result) return readMigrationResult(result);
   const { message, type } = failureMessage(settled.error);
   return { kind: 'failed', reason: message, type };
 }
 
 /** A child revert run's end: reverted (proven), or anything else, which a person has to look at. */
 export function readRevertChild(settled: Settled<RevertResult>): RevertReading {
-  const result = settled.ok ? settled.value : resultInFailure<RevertResult>(settled.error, isRevertResult);
+  const result = settled.ok ? settled.value : carried(REVERT_OUTCOMES, settled.error);
   if (result && result.state === 'reverted') return { kind: 'reverted', result };
   if (result) return { kind: 'needs_person', state: result.state, reason: result.reason ?? result.state, result };
   return { kind: 'needs_person', state: 'refused', reason: `the revert did not run: ${failureMessage(settled.ok ? null : settled.error).message}`, result: null };

@@ -1,19 +1,21 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   condition,
   isCancellation,
   log,
   patched,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { type LifecycleEvent, type MigrationState } from '../src/lifecycle/states';
 import { startLifecycle, stateOf, step as stepMachine, type LifecycleSnapshot } from '../src/lifecycle/machine';
-import { autoApprovalReason, DEFAULT_APPROVAL_TIMEOUT } from '../src/lifecycle/approval';
+import { DEFAULT_APPROVAL_TIMEOUT } from '../src/lifecycle/approval';
 import { durationMs } from '../src/manifest/types';
 import type { AuditEntry } from '../src/db/audit';
 import type { PlannedStep } from '../src/operations/types';
@@ -38,6 +40,13 @@ const HEALTH_PATCH = 'godwit-health-probes';
  * the run with its MigrationResult as the failure's detail, so the UI's list tells them apart.
  */
 const FAILED_OUTCOMES_PATCH = 'godwit-failed-outcomes';
+
+/**
+ * Runs from before it decided max_duration on Date.now() at step boundaries and on the bake's
+ * clock; with it, a timer started at the first step decides, so a replay can never take another
+ * branch than the run took (see bake.ts). Only runs with a max_duration take the marker.
+ */
+const MAX_DURATION_TIMER_PATCH = 'godwit-max-duration-timer';
 
 /** Thrown inside the workflow when the migration must roll back. */
 class RollbackRequested extends Error {}
@@ -200,9 +209,14 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     const reason = 'reason' in event ? event.reason : undefined;
     progress.state = to;
     progress.reason = machine.context.reason;
+    // What the machine decided and recorded (why it asks a person, a run already applied) is read from its context.
+    const { approvalReason, alreadyApplied, alreadyAppliedFingerprint } = machine.context;
+    if (approvalReason !== null) progress.approvalReason = approvalReason;
+    if (alreadyApplied) progress.fingerprintAfter = alreadyAppliedFingerprint;
     progress.transitions.push({ event: event.type, from, to, at: new Date().toISOString(), ...(reason ? { reason } : {}) });
     progress.events.push({ kind: 'transition', event: event.type, from, to, ...(reason ? { reason } : {}) });
-    pendingAudit.push({ event: event.type, from, to, actor, detail: reason ? { reason } : null });
+    const approval = event.type === 'START' ? approvalReason : null;
+    pendingAudit.push({ event: event.type, from, to, actor, detail: reason ? { reason } : approval ? { approval } : null });
     upsertSearchAttributes([{ key: GodwitStateKey, value: to }]);
     setCurrentDetails(describeProgress());
     log.info('transition', { migration: input.migrationId, from, to, event: event.type });
@@ -234,6 +248,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   }
 
   function describeProgress(): string {
+    if (machine.context.alreadyApplied) return `**applied** — ${input.migrationId} was already applied with this checksum; nothing to do`;
     const lines = [`**${progress.state}** — ${input.migrationId} on \`${input.target}\``];
     if (progress.reason) lines.push(`reason: ${progress.reason}`);
     if (progress.state === 'awaiting_approval' && progress.approvalReason) lines.push(progress.approvalReason);
@@ -266,8 +281,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     if (result.fingerprintAfter) progress.fingerprintAfter = result.fingerprintAfter;
   }
 
-  function result(outcome: MigrationOutcome, alreadyApplied = false): MigrationResult {
-    const r: MigrationResult = { ...progress, outcome, alreadyApplied };
+  function result(outcome: MigrationOutcome): MigrationResult {
+    const r: MigrationResult = { ...progress, outcome, alreadyApplied: machine.context.alreadyApplied };
     if (outcome === 'applied' || !patched(FAILED_OUTCOMES_PATCH)) return r;
     throw ApplicationFailure.create({ message: `${outcome}: ${progress.reason ?? outcome}`, type: OUTCOME_FAILURE_TYPE[outcome], nonRetryable: true, details: [r] });
   }
@@ -284,10 +299,8 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     throw ApplicationFailure.nonRetryable(describeError(err), cause instanceof ApplicationFailure ? (cause.type ?? 'PrepareFailed') : 'PrepareFailed');
   }
   if (prepared.alreadyApplied) {
-    progress.fingerprintAfter = prepared.fingerprint;
-    send({ type: 'ALREADY_APPLIED' });
-    setCurrentDetails(`**applied** — ${input.migrationId} was already applied with this checksum; nothing to do`);
-    return result('applied', true);
+    send({ type: 'ALREADY_APPLIED', fingerprint: prepared.fingerprint });
+    return result('applied');
   }
   const token = prepared.token;
   progress.fingerprintBefore = prepared.fingerprintBefore;
@@ -298,12 +311,11 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     progress.health = { onUnhealthy: health.on_unhealthy, bakeEndsAt: null, deadline: null, probes: health.probes.map(startProbe), asking: null, dismissals: [], notes: health.notes };
   }
 
-  // 2. approval gate: required always asks; auto asks when the plan is risky enough (runs
-  // started before that rule keep their history: the patch marks the new ones).
-  const autoReason = patched('approval-auto-risk') && input.policy.approval === 'auto' ? autoApprovalReason(prepared.steps, input.policy.approval_risk) : null;
-  if (autoReason !== null) progress.approvalReason = autoReason;
-  send({ type: 'START', needsApproval: input.policy.approval === 'required' || autoReason !== null });
-  if (autoReason !== null) pendingAudit.at(-1)!.detail = { approval: autoReason };
+  // 2. approval gate: the machine decides from the plan's facts (required always asks; auto
+  // when the plan is risky enough: runs started before that rule keep their history, the patch
+  // marks the new ones) and records why in its context.
+  const weighRisk = patched('approval-auto-risk');
+  send({ type: 'START', approval: input.policy.approval, steps: prepared.steps, approvalRisk: input.policy.approval_risk, weighRisk });
   if (health && health.notes.length > 0) pendingAudit.at(-1)!.detail = { ...pendingAudit.at(-1)!.detail, health: health.notes };
   if (progress.state === 'awaiting_approval') {
     await finish('awaiting_approval', { releaseLease: false }, token);
@@ -336,11 +348,16 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   // that is running when it runs out finishes (its own transaction, or its batches), and the
   // rollback is taken at the next step boundary, the post checks or the bake.
   const started = Date.now();
-  const deadline = health?.max_duration ? started + durationMs(health.max_duration)! : null;
-  if (deadline !== null) progress.health!.deadline = new Date(deadline).toISOString();
+  const maxDurationMs = health?.max_duration ? durationMs(health.max_duration)! : null;
+  if (maxDurationMs !== null) progress.health!.deadline = new Date(started + maxDurationMs).toISOString();
+  // A timer says when it ran out: the decision comes from history, never from the clock.
+  const timer = maxDurationMs !== null && patched(MAX_DURATION_TIMER_PATCH) ? maxDurationTimer(maxDurationMs) : null;
+  // Older runs compare the clock with a deadline, as they did.
+  const deadline = maxDurationMs !== null && timer === null ? started + maxDurationMs : null;
+  const maxDurationOver = () => timer?.fired() ?? false;
   const maxDurationReason = () => `max_duration ${health?.max_duration} exceeded: the migration has run ${((Date.now() - started) / 1000).toFixed(1)}s since its first step`;
   const overdue = () => {
-    if (deadline !== null && Date.now() >= deadline) throw new RollbackRequested(maxDurationReason());
+    if (maxDurationOver() || (deadline !== null && Date.now() >= deadline)) throw new RollbackRequested(maxDurationReason());
   };
   try {
     for (const [i, planned] of prepared.steps.entries()) {
@@ -378,6 +395,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
         health,
         progress: progress.health!,
         deadline,
+        maxDurationOver,
         maxDurationReason,
         operatorReason: rollbackReason,
         hasDismissal: () => inbox.dismissal !== null,
@@ -408,6 +426,9 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     // Whatever failed after the first step, a migration never stays half-applied.
     send({ type: 'FAIL', reason: err instanceof RollbackRequested ? err.message : describeError(err) }, rollbackRequested()?.by ?? null);
     noteSignature(rollbackRequested()?.signedWith);
+  } finally {
+    // Past the forward part max_duration has nothing left to stop: its timer goes.
+    timer?.cancel();
   }
 
   // Rollback: compensations last-in-first-out, then the proof.
@@ -459,3 +480,15 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   }
 }
 
+/** A workflow timer for max_duration: fired() turns true when it ran out; cancel() drops it once the forward part is over. */
+function maxDurationTimer(ms: number): { fired(): boolean; cancel(): void } {
+  let fired = false;
+  const scope = new CancellationScope();
+  scope.run(() => sleep(ms)).then(
+    () => {
+      fired = true;
+    },
+    () => undefined, // cancelled: the run applied or rolls back
+  );
+  return { fired: () => fired, cancel: () => scope.cancel() };
+}

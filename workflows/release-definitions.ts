@@ -101,6 +101,18 @@ export interface ReleaseCarry {
 
 export type ReleaseOutcome = 'applied' | 'partially_applied' | 'rolled_back' | 'rollback_failed';
 
+/**
+ * The failure type a release that did not end applied fails with (runs with the
+ * `godwit-release-failed-outcomes` patch): halted and rolled back, halted with a target that
+ * needs a person, or applied with failed targets below the threshold. Listed as Failed in the
+ * Temporal UI, with the whole ReleaseResult as the failure's first detail.
+ */
+export const RELEASE_OUTCOME_FAILURE_TYPE = {
+  partially_applied: 'ReleasePartiallyApplied',
+  rolled_back: 'ReleaseRolledBack',
+  rollback_failed: 'ReleaseNeedsPerson',
+} as const satisfies Record<Exclude<ReleaseOutcome, 'applied'>, string>;
+
 export interface ReleaseResult extends ReleaseProgress {
   outcome: ReleaseOutcome;
 }

@@ -7,6 +7,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -25,7 +26,7 @@ import { REVERT_WORKFLOW_TYPE, revertWorkflowId } from './revert-definitions';
 import { readMigrationChild, readRevertChild, type Settled } from './child-outcome';
 import { describeRelease } from './release-summary';
 import { haltReleaseSignal, releaseStateQuery } from './release-messages';
-import type { AwaitParkedResult, ReleaseCarry, ReleaseInput, ReleaseManifest, ReleaseOutcome, ReleaseProgress, ReleaseResult, ReleaseState, ReleaseTarget } from './release-definitions';
+import { RELEASE_OUTCOME_FAILURE_TYPE, type AwaitParkedResult, type ReleaseCarry, type ReleaseInput, type ReleaseManifest, type ReleaseOutcome, type ReleaseProgress, type ReleaseResult, type ReleaseState, type ReleaseTarget } from './release-definitions';
 
 const checkActivities = proxyActivities<GodwitActivities>({
   startToCloseTimeout: '10 minutes',
@@ -41,6 +42,13 @@ const watchActivities = proxyActivities<GodwitActivities>({
 });
 
 const DEFAULT_CHILDREN_PER_RUN = 500;
+
+/**
+ * Releases from before it completed whatever the outcome; with it, a release that does not end
+ * applied (halted and rolled back, a target left to a person, or failed targets below the
+ * threshold) fails with its ReleaseResult as the failure's detail (workflows/outcome.ts reads it).
+ */
+const RELEASE_FAILED_OUTCOMES_PATCH = 'godwit-release-failed-outcomes';
 
 /** A child's end, or the state it waits for a person in. */
 type ChildEnd<T> = { kind: 'closed'; settled: Settled<T> } | { kind: 'parked'; state: string };
@@ -316,5 +324,8 @@ export async function releaseWorkflow(input: ReleaseInput, carry?: ReleaseCarry)
   const outcome: ReleaseOutcome = needsPerson ? 'rollback_failed' : halted() ? 'rolled_back' : progress.targets.some((t) => t.failed) ? 'partially_applied' : 'applied';
   if (outcome === 'rollback_failed' && !progress.reason) progress.reason = `a person is needed on ${progress.targets.filter((t) => t.status === 'needs_person').map((t) => t.target).join(', ')}`;
   setState(outcome);
-  return { ...progress, outcome };
+  const result: ReleaseResult = { ...progress, outcome };
+  if (outcome === 'applied' || !patched(RELEASE_FAILED_OUTCOMES_PATCH)) return result;
+  const failed = progress.targets.filter((t) => t.failed).map((t) => `${t.target}: ${t.reason ?? t.status}`);
+  throw ApplicationFailure.create({ message: `${outcome}: ${progress.reason ?? failed.join('; ')}`, type: RELEASE_OUTCOME_FAILURE_TYPE[outcome], nonRetryable: true, details: [result] });
 }

@@ -99,6 +99,16 @@ export interface RevertProgress {
 
 export type RevertOutcome = 'reverted' | 'revert_rejected' | 'revert_resolved_manually';
 
+/**
+ * The failure type a revert that did not end reverted fails with (runs with the
+ * `godwit-revert-failed-outcomes` patch): listed as Failed in the Temporal UI, with the whole
+ * RevertResult as the failure's first detail. workflows/outcome.ts reads it back.
+ */
+export const REVERT_OUTCOME_FAILURE_TYPE = {
+  revert_rejected: 'RevertRejected',
+  revert_resolved_manually: 'RevertResolvedManually',
+} as const satisfies Record<Exclude<RevertOutcome, 'reverted'>, string>;
+
 export interface RevertResult extends RevertProgress {
   outcome: RevertOutcome;
 }

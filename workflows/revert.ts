@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   condition,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertMemo,
@@ -12,14 +13,20 @@ import {
 import type { AuditEntry } from '../src/db/audit';
 import type { MigrationState } from '../src/lifecycle/states';
 import { DEFAULT_APPROVAL_TIMEOUT } from '../src/lifecycle/approval';
-import { revertApprovalReason } from '../src/lifecycle/revert-approval';
 import { revertStateOf, startRevertLifecycle, stepRevert, type RevertEvent, type RevertSnapshot, type RevertState } from '../src/lifecycle/revert-machine';
 import { durationMs } from '../src/manifest/types';
 import { AUDIT_HEAD_MEMO, describeRestore, type AuditHeadResult, type OperatorActionName, type OperatorRequest, type RunScope, type StepProgress } from './definitions';
 import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, rollbackUpdate, GodwitStateKey } from './messages';
 import { revertStateQuery } from './revert-messages';
-import { REVERT_CHAIN_MEMO, type RevertedRun, type RevertInput, type RevertOutcome, type RevertProgress, type RevertResult } from './revert-definitions';
+import { REVERT_CHAIN_MEMO, REVERT_OUTCOME_FAILURE_TYPE, type RevertedRun, type RevertInput, type RevertOutcome, type RevertProgress, type RevertResult } from './revert-definitions';
 import { authorizeActivities, describeError, prepareActivities, recordActivities, stepActivities } from './activity-profiles';
+
+/**
+ * Runs from before it completed whatever the outcome; with it, a revert that does not end
+ * reverted (rejected, or not proven and resolved by hand) fails with its RevertResult as the
+ * failure's detail, so the UI's list tells them apart (workflows/outcome.ts reads it back).
+ */
+const REVERT_FAILED_OUTCOMES_PATCH = 'godwit-revert-failed-outcomes';
 
 /**
  * The revert of an applied migration (or, with `to`, a chain of them, newest first): the
@@ -165,8 +172,11 @@ export async function revertWorkflow(input: RevertInput): Promise<RevertResult> 
     const reason = 'reason' in event ? event.reason : undefined;
     progress.state = to;
     progress.reason = machine.context.reason;
+    // Why it asks a person is the machine's decision, read from its context.
+    const approval = event.type === 'START' ? machine.context.approvalReason : null;
+    if (approval !== null) progress.approvalReason = approval;
     progress.transitions.push({ event: event.type, from, to, at: new Date().toISOString(), ...(reason ? { reason } : {}) });
-    const detail: Record<string, unknown> = { ...(reason ? { reason } : {}), ...(signedWith ? { signed_with: signedWith } : {}) };
+    const detail: Record<string, unknown> = { ...(reason ? { reason } : {}), ...(approval ? { approval } : {}), ...(signedWith ? { signed_with: signedWith } : {}) };
     pendingAudit.push({ event: event.type, from, to, actor, detail: Object.keys(detail).length ? detail : null });
     upsertSearchAttributes([{ key: GodwitStateKey, value: to }]);
     setCurrentDetails(describeProgress());
@@ -200,7 +210,11 @@ export async function revertWorkflow(input: RevertInput): Promise<RevertResult> 
     ]);
     keepAuditHead(r);
   }
-  const result = (outcome: RevertOutcome): RevertResult => ({ ...progress, outcome });
+  function result(outcome: RevertOutcome): RevertResult {
+    const r: RevertResult = { ...progress, outcome };
+    if (outcome === 'reverted' || !patched(REVERT_FAILED_OUTCOMES_PATCH)) return r;
+    throw ApplicationFailure.create({ message: `${outcome}: ${progress.reason ?? outcome}`, type: REVERT_OUTCOME_FAILURE_TYPE[outcome], nonRetryable: true, details: [r] });
+  }
 
   // 1. lease, chain, plans; refused here when it cannot be done.
   let prepared;
@@ -221,11 +235,8 @@ export async function revertWorkflow(input: RevertInput): Promise<RevertResult> 
     steps: [...r.steps].reverse().map((s) => ({ id: s.id, index: s.index, summary: s.summary, status: 'pending' })),
   }));
 
-  // 2. approval under the reverted migrations' policies.
-  const approvalReason = revertApprovalReason(chain.map((r) => ({ migrationId: r.migrationId, steps: r.steps, policy: r.policy })));
-  if (approvalReason !== null) progress.approvalReason = approvalReason;
-  send({ type: 'START', needsApproval: approvalReason !== null });
-  if (approvalReason !== null) pendingAudit.at(-1)!.detail = { approval: approvalReason };
+  // 2. approval under the reverted migrations' policies: the machine decides.
+  send({ type: 'START', plans: chain.map((r) => ({ migrationId: r.migrationId, steps: r.steps, policy: r.policy })) });
   let approvedBy: string | null = null;
   if (progress.state === 'revert_awaiting_approval') {
     await finish('revert_awaiting_approval', token, { releaseLease: false });

@@ -12,6 +12,7 @@ import { releaseStateQuery } from '../../workflows/release-messages';
 import { FINAL_RELEASE_STATES, FLEET_RELEASE_PREFIX, RELEASE_WORKFLOW_TYPE, type ReleaseInput, type ReleaseManifest, type ReleaseProgress, type ReleaseResult } from '../../workflows/release-definitions';
 import type { releaseWorkflow } from '../../workflows/release';
 import { failureMessage } from '../../workflows/child-outcome';
+import { releaseResult } from '../../workflows/outcome';
 import { migrationInput } from './start';
 import { explainTemporalError, isUnavailable, MigrationAlreadyRunningError, MigrationFailedError } from './errors';
 
@@ -69,7 +70,8 @@ export async function watchRelease(handle: ReleaseHandle, onProgress: (p: Releas
     let unavailableSince: number | undefined;
     for (;;) {
       try {
-        return await handle.result();
+        // A release that does not end applied fails, carrying its ReleaseResult: read as a result.
+        return await releaseResult(handle.result());
       } catch (err) {
         if (isUnavailable(err) && Date.now() - (unavailableSince ??= Date.now()) < 120_000) {
           await new Promise((r) => setTimeout(r, 1_000));
@@ -143,8 +145,13 @@ export async function latestRelease(client: Client, settings: TemporalSettings, 
   let failure: string | null = null;
   if (described.status.name === 'RUNNING') {
     progress = await client.connection.withDeadline(Date.now() + 5_000, () => handle.query(releaseStateQuery)).catch(() => null);
-  } else if (described.status.name === 'COMPLETED') {
-    progress = await handle.result();
+  } else if (described.status.name === 'COMPLETED' || described.status.name === 'FAILED') {
+    // A release that did not end applied fails carrying its ReleaseResult; one that touched no target carries none.
+    try {
+      progress = await releaseResult(handle.result());
+    } catch (err) {
+      failure = failureMessage(err instanceof WorkflowFailedError ? err.cause : err).message;
+    }
   } else if (described.status.name === 'CONTINUED_AS_NEW') {
     progress = await client.workflow.getHandle<typeof releaseWorkflow>(found.workflowId).query(releaseStateQuery).catch(() => null);
   } else {

@@ -11,6 +11,7 @@ import type { revertWorkflow } from '../../workflows/revert';
 import { RevertState } from '../lifecycle/revert-machine';
 import { explainTemporalError, MigrationAlreadyRunningError, MigrationFailedError } from './errors';
 import { runUrl } from '../config/temporal';
+import { revertResult } from '../../workflows/outcome';
 
 export type RevertHandle = WorkflowHandle<typeof revertWorkflow>;
 
@@ -47,7 +48,8 @@ export type RevertWatchOutcome = { kind: 'finished'; result: RevertResult } | { 
  */
 export async function watchRevert(handle: RevertHandle, onProgress: (p: RevertProgress) => void, opts: { pollMs?: number } = {}): Promise<RevertWatchOutcome> {
   const done = new AbortController();
-  const result = handle.client.connection.withAbortSignal(done.signal, () => handle.result()).then(
+  // A revert that ends rejected or resolved by hand fails its run, carrying its RevertResult: read as a result.
+  const result = handle.client.connection.withAbortSignal(done.signal, () => revertResult(handle.result())).then(
     (r) => ({ ok: true as const, r }),
     (e: unknown) => ({ ok: false as const, e }),
   );

@@ -4,6 +4,7 @@ import { runUrl, type TemporalSettings } from '../config/temporal';
 import { SEARCH_ATTRIBUTE, type DataProgress, type MigrationProgress } from '../../workflows/definitions';
 import { stateQuery } from '../../workflows/messages';
 import { FINAL_STATES, type MigrationState } from '../lifecycle/states';
+import { FINAL_REVERT_STATES, type RevertState } from '../lifecycle/revert-machine';
 import { targetQuery } from './audit-heads';
 import type { HealthProgress } from '../health/types';
 import { REVERT_CHAIN_MEMO, REVERT_WORKFLOW_SUFFIX } from '../../workflows/revert-definitions';
@@ -46,7 +47,8 @@ export function dataProgress(described: WorkflowExecutionDescription): DataProgr
  */
 function closedState(recorded: string, status: string): string {
   if (status === 'RUNNING' || status === 'COMPLETED' || recorded === 'rollback_failed') return recorded;
-  if (FINAL_STATES.includes(recorded as MigrationState)) return recorded;
+  // Runs that end rejected, rolled back or resolved by hand fail (their failed-outcome patches), in their final state.
+  if (FINAL_STATES.includes(recorded as MigrationState) || FINAL_REVERT_STATES.includes(recorded as RevertState)) return recorded;
   return status.toLowerCase();
 }
 

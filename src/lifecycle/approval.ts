@@ -26,3 +26,25 @@ export function autoApprovalReason(steps: readonly Pick<PlannedStep, 'index' | '
   }
   return reasons.length === 0 ? null : `approval: auto asks a person when a step reaches ${threshold} risk: ${reasons.join('; ')}`;
 }
+
+/** What the plan says about asking a person: the facts the lifecycle machine's START carries. */
+export interface ApprovalFacts {
+  /** The manifest's policy.approval. */
+  approval: 'auto' | 'required' | 'never';
+  /** The planned steps, weighed under `approval: auto`. */
+  steps: readonly Pick<PlannedStep, 'index' | 'summary' | 'risk' | 'blocksWrites'>[];
+  /** The manifest's approval_risk (default DEFAULT_APPROVAL_RISK). */
+  approvalRisk?: RiskLevel | undefined;
+  /**
+   * False for runs started before `approval: auto` weighed the plan's risk (no
+   * `approval-auto-risk` patch marker in their history): auto never asked then.
+   */
+  weighRisk: boolean;
+}
+
+/** Why a run must wait for a person before its first step, or null when it goes on at once. */
+export function approvalReason(facts: ApprovalFacts): string | null {
+  if (facts.approval === 'required') return 'approval: required asks a person before every run of this migration';
+  if (facts.approval === 'auto' && facts.weighRisk) return autoApprovalReason(facts.steps, facts.approvalRisk);
+  return null;
+}

@@ -1,5 +1,6 @@
 import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
 import type { LifecycleEvent, MigrationState } from './states';
+import { approvalReason } from './approval';
 
 export interface LifecycleContext {
   migrationId: string;
@@ -13,6 +14,12 @@ export interface LifecycleContext {
   /** Who last dismissed a firing health probe (on_unhealthy: ask), and why. */
   dismissedBy: string | null;
   dismissalNote: string | null;
+  /** Why the run waits for a person before its first step (decided on START), or null. */
+  approvalReason: string | null;
+  /** True when the manifest was applied before with the same checksum, so nothing ran. */
+  alreadyApplied: boolean;
+  /** The schema's fingerprint when the run found the migration already applied, else null. */
+  alreadyAppliedFingerprint: string | null;
 }
 
 /**
@@ -27,9 +34,15 @@ export const lifecycleMachine = setup({
     input: {} as { migrationId: string },
   },
   guards: {
-    needsApproval: ({ event }) => event.type === 'START' && event.needsApproval,
+    /** approval: required, or auto with a step risky enough (approval.ts decides, purely). */
+    needsApproval: ({ event }) => event.type === 'START' && approvalReason(event) !== null,
   },
   actions: {
+    recordApprovalReason: assign({ approvalReason: ({ event }) => (event.type === 'START' ? approvalReason(event) : null) }),
+    recordAlreadyApplied: assign({
+      alreadyApplied: true,
+      alreadyAppliedFingerprint: ({ event }) => (event.type === 'ALREADY_APPLIED' ? event.fingerprint : null),
+    }),
     recordReason: assign({
       reason: ({ event }) => ('reason' in event && event.reason !== undefined ? event.reason : null),
     }),
@@ -62,13 +75,16 @@ export const lifecycleMachine = setup({
     rollbackAttempts: 0,
     dismissedBy: null,
     dismissalNote: null,
+    approvalReason: null,
+    alreadyApplied: false,
+    alreadyAppliedFingerprint: null,
   }),
   states: {
     planned: {
       on: {
-        START: [{ guard: 'needsApproval', target: 'awaiting_approval' }, { target: 'in_progress' }],
+        START: [{ guard: 'needsApproval', target: 'awaiting_approval', actions: 'recordApprovalReason' }, { target: 'in_progress' }],
         // A manifest applied before with the same checksum: nothing to do.
-        ALREADY_APPLIED: 'applied',
+        ALREADY_APPLIED: { target: 'applied', actions: 'recordAlreadyApplied' },
       },
     },
     awaiting_approval: {

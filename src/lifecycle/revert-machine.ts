@@ -1,4 +1,5 @@
 import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
+import { revertApprovalReason, type RevertedPlan } from './revert-approval';
 
 /**
  * The lifecycle of a revert run (workflows/revert.ts): the same shape as a migration's, with
@@ -27,7 +28,8 @@ export type RevertState = (typeof RevertState)[keyof typeof RevertState];
 export const FINAL_REVERT_STATES: readonly RevertState[] = ['reverted', 'revert_rejected', 'revert_resolved_manually'];
 
 export type RevertEvent =
-  | { type: 'START'; needsApproval: boolean }
+  /** The recorded plans the revert undoes, with their policies: the machine decides whether a person approves first. */
+  | { type: 'START'; plans: readonly RevertedPlan[] }
   | { type: 'APPROVE'; by: string }
   | { type: 'REJECT'; by: string; reason?: string }
   | { type: 'APPROVAL_TIMEOUT' }
@@ -39,14 +41,18 @@ export type RevertEvent =
 export interface RevertContext {
   reason: string | null;
   attempts: number;
+  /** Why the revert waits for a person before it undoes anything (decided on START), or null. */
+  approvalReason: string | null;
 }
 
 export const revertMachine = setup({
   types: { context: {} as RevertContext, events: {} as RevertEvent },
   guards: {
-    needsApproval: ({ event }) => event.type === 'START' && event.needsApproval,
+    /** Under the reverted migrations' own policies (revert-approval.ts decides, purely). */
+    needsApproval: ({ event }) => event.type === 'START' && revertApprovalReason(event.plans) !== null,
   },
   actions: {
+    recordApprovalReason: assign({ approvalReason: ({ event }) => (event.type === 'START' ? revertApprovalReason(event.plans) : null) }),
     recordReason: assign({ reason: ({ event }) => ('reason' in event && event.reason !== undefined ? event.reason : null) }),
     recordRejection: assign({ reason: ({ event }) => (event.type === 'REJECT' ? (event.reason ?? `rejected by ${event.by}`) : 'approval timed out') }),
     countAttempt: assign({ attempts: ({ context }) => context.attempts + 1 }),
@@ -54,10 +60,10 @@ export const revertMachine = setup({
 }).createMachine({
   id: 'revert',
   initial: 'revert_planned',
-  context: { reason: null, attempts: 0 },
+  context: { reason: null, attempts: 0, approvalReason: null },
   states: {
     revert_planned: {
-      on: { START: [{ guard: 'needsApproval', target: 'revert_awaiting_approval' }, { target: 'reverting', actions: 'countAttempt' }] },
+      on: { START: [{ guard: 'needsApproval', target: 'revert_awaiting_approval', actions: 'recordApprovalReason' }, { target: 'reverting', actions: 'countAttempt' }] },
     },
     revert_awaiting_approval: {
       on: {

@@ -1,3 +1,5 @@
+import type { ApprovalFacts } from './approval';
+
 /** Lifecycle state names: one casing (snake_case) across the machine, the
  * GodwitState search attribute, the control schema and the CLI. */
 export const MigrationState = {
@@ -20,8 +22,10 @@ export type MigrationState = (typeof MigrationState)[keyof typeof MigrationState
 export const FINAL_STATES: readonly MigrationState[] = ['applied', 'rejected', 'rolled_back', 'resolved_manually'];
 
 export type LifecycleEvent =
-  | { type: 'START'; needsApproval: boolean }
-  | { type: 'ALREADY_APPLIED' }
+  /** The plan's facts: the machine decides whether a person approves first (src/lifecycle/approval.ts). */
+  | ({ type: 'START' } & ApprovalFacts)
+  /** Applied before with the same checksum: nothing runs; the schema's fingerprint as prepare found it. */
+  | { type: 'ALREADY_APPLIED'; fingerprint: string }
   | { type: 'APPROVE'; by: string }
   | { type: 'REJECT'; by: string; reason?: string }
   | { type: 'APPROVAL_TIMEOUT' }

@@ -208,6 +208,18 @@ describe('releases across a fleet', () => {
     const reverts = await Promise.all(['t03', 't02', 't01'].map((n) => t.client.workflow.getHandle(revertWorkflowId(n, '0002_lower_email')).describe()));
     expect(reverts[0]!.closeTime!.getTime()).toBeLessThanOrEqual(reverts[1]!.startTime.getTime());
     expect(reverts[1]!.closeTime!.getTime()).toBeLessThanOrEqual(reverts[2]!.startTime.getTime());
+    // The release's run is listed Failed in the UI, carrying its result: status --fleet still reads it.
+    const release = t.client.workflow.getHandle(fleetReleaseId('halting', '0002_lower_email'));
+    expect((await release.describe()).status.name).toBe('FAILED');
+    const failure = await release.result().then(
+      () => null,
+      (err: { cause?: { type?: string; details?: unknown[] } }) => err.cause,
+    );
+    expect(failure?.type).toBe('ReleaseRolledBack');
+    expect(failure?.details?.[0]).toMatchObject({ outcome: 'rolled_back', state: 'rolled_back' });
+    lines.length = 0;
+    await statusCommand({ ...cli(), fleet: 'halting' }, out);
+    expect(lines.join('\n')).toMatch(/fleet halting[\s\S]*\(failed, started [\s\S]*rolled_back: 1 target\(s\) failed/);
   });
 
   it('stops at a failing canary before any other target is touched', async () => {

@@ -345,6 +345,26 @@ policy:
     expect(await witness.differences()).toEqual([]);
   });
 
+  it('rolls back once max_duration runs out while a firing probe waits for a person (on_unhealthy: ask)', async () => {
+    const witness = await takeWitness(db.url);
+    // The probe fires at its first sample; nobody answers, and ask_timeout is far off: max_duration's timer ends the wait.
+    const run = await start(
+      '0010_ask_deadline',
+      `  bake_seconds: 600
+  max_duration: 20s
+  on_unhealthy: ask
+  ask_timeout: 1h
+  probes:
+    - { name: always, kind: sql, sql: "select 1", fail_when: "> 0", interval: 1s, consecutive: 1 }`,
+    );
+    const outcome = await run.outcome;
+    expect(finalState(outcome)).toBe('rolled_back');
+    const result = outcome.kind === 'finished' ? outcome.result : null;
+    expect(result!.transitions.map((x) => x.event)).toEqual(['START', 'STEPS_DONE', 'UNHEALTHY', 'FAIL', 'ROLLBACK_VERIFIED']);
+    expect(result!.reason).toMatch(/^max_duration 20s exceeded: the migration has run \d+\.\ds since its first step while waiting for a person \(health probe 'always' \(sql, fails when > 0\) fired at /);
+    expect(await witness.differences()).toEqual([]);
+  });
+
   it('rolls back in the bake window once max_duration has run out', async () => {
     const witness = await takeWitness(db.url);
     const run = await start('0008_bake_deadline', `  bake_seconds: 600\n  max_duration: 3s`);

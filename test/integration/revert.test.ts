@@ -244,6 +244,32 @@ policy: { approval: never, lock_timeout: ${LOCK_TIMEOUT_MS}ms }
     expect(states['0012_other']).toBe('applied');
   });
 
+  it('a rejected revert exits 4 and fails its run (RevertRejected) carrying its result; the migration stays applied', async () => {
+    // A low-risk step applies under approval: auto; undoing it (dropping the column) asks a person.
+    expect(await apply('id: 0040_flag\noperations:\n  - add_column: { table: accounts, column: { name: flag, type: boolean } }\npolicy: { approval: auto }\n')).toBe('applied');
+    const code = revertCommand('0040_flag', { ...cli(), wait: true, requestedBy: 'ci' }, out);
+    await waitForRevertState('0040_flag', 'revert_awaiting_approval');
+    await operateCommand('reject', '0040_flag', { ...cli(), by: 'alice', reason: 'keep the flags' }, out);
+    expect(await code).toBe(ExitCode.rejected);
+
+    const handle = t.client.workflow.getHandle(revertWorkflowId('app', '0040_flag'));
+    expect((await handle.describe()).status.name).toBe('FAILED');
+    const failure = await handle.result().then(
+      () => null,
+      (err: { cause?: { type?: string; details?: unknown[] } }) => err.cause,
+    );
+    expect(failure?.type).toBe('RevertRejected');
+    expect(failure?.details?.[0]).toMatchObject({ outcome: 'revert_rejected', state: 'revert_rejected', reason: 'keep the flags' });
+    expect(await migrationState('0040_flag')).toBe('applied');
+    expect((await db.query(`select 1 from information_schema.columns where table_name = 'accounts' and column_name = 'flag'`)).rowCount).toBe(1);
+    expect((await migrationStatus(t.client, t.settings, 'app')).find((r) => r.migrationId === '0040_flag')?.state).toBe('revert_rejected');
+
+    if (process.env.GODWIT_RECORD_REVERT_HISTORY) {
+      const json = execFileSync(join(process.cwd(), '.godwit/bin/temporal'), ['workflow', 'show', '--address', t.settings.address, '--workflow-id', revertWorkflowId('app', '0040_flag'), '--output', 'json'], { maxBuffer: 64 << 20 });
+      writeFileSync(join(process.cwd(), 'test/replay/histories/revert-failed-outcome-rejected.json'), json);
+    }
+  });
+
   it('stays open in revert_failed (exit 3) when an undo fails, until a retry succeeds once a person fixed the data', async () => {
     expect(await apply('id: 0030_owner_nullable\noperations:\n  - drop_not_null: { table: accounts, column: owner }\npolicy: { approval: never }\n')).toBe('applied');
     // The application used what the migration allowed: undoing it (SET NOT NULL) cannot succeed as it is.

@@ -9,7 +9,8 @@ import { readMigrationChild, readRevertChild } from '../../workflows/child-outco
 import { describeRelease } from '../../workflows/release-summary';
 import { finalLines, ReleaseProgressView } from '../../src/cli/release-progress';
 import { applyCommand } from '../../src/cli/commands/apply';
-import type { MigrationResult } from '../../workflows/definitions';
+import { OUTCOME_FAILURE_TYPE, type MigrationResult } from '../../workflows/definitions';
+import { REVERT_OUTCOME_FAILURE_TYPE, type RevertResult } from '../../workflows/revert-definitions';
 import type { ReleaseProgress, ReleaseTarget } from '../../workflows/release-definitions';
 
 function configFile(yaml: string, files: Record<string, string> = {}): string {
@@ -108,7 +109,7 @@ const childFailure = (cause: Error) => new ChildWorkflowFailure('default', { wor
 describe('reading a child run', () => {
   it('reads a returned result and a failed run carrying its MigrationResult alike', () => {
     expect(readMigrationChild({ ok: true, value: migrationResult('applied', { alreadyApplied: true }) })).toEqual({ kind: 'applied', alreadyApplied: true });
-    const failed = childFailure(ApplicationFailure.create({ message: 'rolled_back: boom', type: 'RolledBack', nonRetryable: true, details: [migrationResult('rolled_back')] }));
+    const failed = childFailure(ApplicationFailure.create({ message: 'rolled_back: boom', type: OUTCOME_FAILURE_TYPE.rolled_back, nonRetryable: true, details: [migrationResult('rolled_back')] }));
     expect(readMigrationChild({ ok: false, error: failed })).toMatchObject({ kind: 'not_applied', state: 'rolled_back', reason: 'boom' });
     expect(readMigrationChild({ ok: true, value: migrationResult('rolled_back') })).toMatchObject({ kind: 'not_applied', state: 'rolled_back' });
   });
@@ -123,6 +124,18 @@ describe('reading a child run', () => {
     expect(readRevertChild({ ok: true, value: reverted }).kind).toBe('reverted');
     const refused = childFailure(ApplicationFailure.nonRetryable('later migrations are applied', 'RevertRefused'));
     expect(readRevertChild({ ok: false, error: refused })).toMatchObject({ kind: 'needs_person', reason: 'the revert did not run: later migrations are applied' });
+  });
+
+  it('reads a revert that failed carrying its RevertResult (resolved by hand) as a person\'s, proofs and all', () => {
+    const proof = { migrationId: 'm1', equal: false, fingerprintBefore: 'sha256:a', fingerprintAfter: 'sha256:b', differences: ['column x'], data: [], expected: 'fingerprint_before' as const };
+    const resolved: RevertResult = { target: 't', migrationId: 'm1', to: null, state: 'revert_resolved_manually', currentStep: null, migrations: [], transitions: [], reason: 'fixed by hand', proofs: [proof], outcome: 'revert_resolved_manually' };
+    const failed = childFailure(ApplicationFailure.create({ message: 'revert_resolved_manually: fixed by hand', type: REVERT_OUTCOME_FAILURE_TYPE.revert_resolved_manually, nonRetryable: true, details: [resolved] }));
+    expect(readRevertChild({ ok: false, error: failed })).toEqual({ kind: 'needs_person', state: 'revert_resolved_manually', reason: 'fixed by hand', result: resolved });
+  });
+
+  it('reads a failure that names an outcome but holds no result as a failure with its message, never a throw', () => {
+    const malformed = childFailure(ApplicationFailure.create({ message: 'rolled_back: lost', type: OUTCOME_FAILURE_TYPE.rolled_back, nonRetryable: true }));
+    expect(readMigrationChild({ ok: false, error: malformed })).toEqual({ kind: 'failed', reason: 'rolled_back: lost', type: OUTCOME_FAILURE_TYPE.rolled_back });
   });
 });
 

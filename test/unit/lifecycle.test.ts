@@ -9,9 +9,13 @@ import {
   type MigrationState,
 } from '../../src/lifecycle';
 
+const LOW = { index: 1, summary: 'add_column users.nickname', risk: 'low' } as const;
+const HIGH = { index: 2, summary: 'drop_table sessions', risk: 'high' } as const;
+
 const E = {
-  start: { type: 'START', needsApproval: false },
-  startGated: { type: 'START', needsApproval: true },
+  start: { type: 'START', approval: 'auto', steps: [LOW], weighRisk: true },
+  startGated: { type: 'START', approval: 'required', steps: [LOW], weighRisk: true },
+  alreadyApplied: { type: 'ALREADY_APPLIED', fingerprint: 'sha256:abc' },
   approve: { type: 'APPROVE', by: 'alice' },
   reject: { type: 'REJECT', by: 'alice', reason: 'not now' },
   approvalTimeout: { type: 'APPROVAL_TIMEOUT' },
@@ -34,6 +38,7 @@ function run(...events: LifecycleEvent[]): LifecycleSnapshot {
 const legal: [string, LifecycleEvent[], LifecycleEvent, MigrationState][] = [
   ['planned START (auto)', [], E.start, 'in_progress'],
   ['planned START (gated)', [], E.startGated, 'awaiting_approval'],
+  ['planned ALREADY_APPLIED', [], E.alreadyApplied, 'applied'],
   ['awaiting_approval APPROVE', [E.startGated], E.approve, 'in_progress'],
   ['awaiting_approval REJECT', [E.startGated], E.reject, 'rejected'],
   ['awaiting_approval APPROVAL_TIMEOUT', [E.startGated], E.approvalTimeout, 'rejected'],
@@ -84,6 +89,48 @@ describe('lifecycle machine', () => {
     const snapshot = run(...path);
     expect(stateOf(snapshot)).toBe(state);
     expect(() => step(snapshot, event)).toThrow(IllegalTransitionError);
+  });
+
+  describe('decides on START whether a person approves first, and records why', () => {
+    const start = (facts: Partial<Extract<LifecycleEvent, { type: 'START' }>>): LifecycleSnapshot => step(startLifecycle('x'), { ...E.start, ...facts });
+
+    it('approval: required always asks, whatever the risk', () => {
+      const s = start({ approval: 'required' });
+      expect(stateOf(s)).toBe('awaiting_approval');
+      expect(s.context.approvalReason).toBe('approval: required asks a person before every run of this migration');
+    });
+
+    it('approval: auto asks for a step that reaches approval_risk, naming it', () => {
+      const s = start({ steps: [LOW, HIGH] });
+      expect(stateOf(s)).toBe('awaiting_approval');
+      expect(s.context.approvalReason).toBe('approval: auto asks a person when a step reaches high risk: step 2 (drop_table sessions) is high risk');
+    });
+
+    it('approval: auto asks for a step that blocks writes, even at low risk', () => {
+      const blocking = { ...LOW, blocksWrites: { lock: 'ACCESS EXCLUSIVE', table: 'users', reason: 'rewrites the table' } };
+      expect(start({ steps: [blocking] }).context.approvalReason).toMatch(/step 1 \(add_column users.nickname\) holds ACCESS EXCLUSIVE on users: rewrites the table/);
+    });
+
+    it('approval: auto lets a plan below approval_risk through, and approval_risk: low stops it', () => {
+      const through = start({ steps: [LOW] });
+      expect([stateOf(through), through.context.approvalReason]).toEqual(['in_progress', null]);
+      expect(stateOf(start({ steps: [LOW], approvalRisk: 'low' }))).toBe('awaiting_approval');
+    });
+
+    it('approval: never never asks, however risky the plan', () => {
+      expect(stateOf(start({ approval: 'never', steps: [HIGH] }))).toBe('in_progress');
+    });
+
+    it('approval: auto does not weigh risk for runs from before that rule (no patch marker)', () => {
+      expect(stateOf(start({ steps: [HIGH], weighRisk: false }))).toBe('in_progress');
+      expect(stateOf(start({ approval: 'required', weighRisk: false }))).toBe('awaiting_approval');
+    });
+  });
+
+  it('records a run found already applied, with the fingerprint prepare read', () => {
+    const s = run(E.alreadyApplied);
+    expect([s.context.alreadyApplied, s.context.alreadyAppliedFingerprint]).toEqual([true, 'sha256:abc']);
+    expect(run(E.start).context.alreadyApplied).toBe(false);
   });
 
   it('records why it is rolling back', () => {

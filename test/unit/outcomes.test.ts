@@ -1,8 +1,10 @@
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { ChildWorkflowFailure, RetryState } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { MalformedOutcomeError, migrationResult, outcomeOfFailure } from '../../src/client/outcome';
+import { MalformedOutcomeError, migrationResult, outcomeOfFailure, releaseResult, revertResult } from '../../src/client/outcome';
 import { OUTCOME_FAILURE_TYPE, type MigrationOutcome, type MigrationResult } from '../../workflows/definitions';
+import { REVERT_OUTCOME_FAILURE_TYPE, type RevertOutcome, type RevertResult } from '../../workflows/revert-definitions';
+import { RELEASE_OUTCOME_FAILURE_TYPE, type ReleaseOutcome, type ReleaseResult } from '../../workflows/release-definitions';
 
 function resultWith(outcome: MigrationOutcome): MigrationResult {
   return {
@@ -59,5 +61,46 @@ describe('a parent workflow reading a child migration', () => {
     const failure = ApplicationFailure.create({ message: 'rolled_back: step 2 failed', type: OUTCOME_FAILURE_TYPE.rolled_back, details: [result] });
     const child = new ChildWorkflowFailure('default', { workflowId: 'godwit/app/0001_x', runId: 'r' }, 'migrationWorkflow', RetryState.NON_RETRYABLE_FAILURE, failure);
     await expect(migrationResult(Promise.reject(child))).resolves.toEqual(result);
+  });
+});
+
+function revertWith(outcome: RevertOutcome): RevertResult {
+  return { target: 'app', migrationId: '0002_x', to: null, state: outcome, currentStep: null, migrations: [], transitions: [], reason: outcome === 'reverted' ? null : 'not now', proofs: [], outcome };
+}
+
+function releaseWith(outcome: ReleaseOutcome): ReleaseResult {
+  return { fleet: 'eu', migrationIds: ['0003_x'], state: outcome, reason: outcome === 'applied' ? null : 'canary a failed', failureThreshold: 1, maxParallel: 1, targets: [], run: 1, outcome };
+}
+
+describe('reading how a revert or a release ended', () => {
+  it.each(Object.entries(REVERT_OUTCOME_FAILURE_TYPE))('reads the revert outcome %s back from the run failure %s', async (outcome, type) => {
+    const result = revertWith(outcome as RevertOutcome);
+    const failure = ApplicationFailure.create({ message: `${outcome}: not now`, type, nonRetryable: true, details: [result] });
+    await expect(revertResult(Promise.reject(failedRun(failure)))).resolves.toEqual(result);
+  });
+
+  it.each(Object.entries(RELEASE_OUTCOME_FAILURE_TYPE))('reads the release outcome %s back from the run failure %s', async (outcome, type) => {
+    const result = releaseWith(outcome as ReleaseOutcome);
+    const failure = ApplicationFailure.create({ message: `${outcome}: canary a failed`, type, nonRetryable: true, details: [result] });
+    await expect(releaseResult(Promise.reject(failedRun(failure)))).resolves.toEqual(result);
+  });
+
+  it('takes completed runs (reverted, applied, or any outcome before their patches) as their result', async () => {
+    await expect(revertResult(Promise.resolve(revertWith('revert_rejected')))).resolves.toEqual(revertWith('revert_rejected'));
+    await expect(releaseResult(Promise.resolve(releaseWith('rolled_back')))).resolves.toEqual(releaseWith('rolled_back'));
+  });
+
+  it('leaves a refused revert and a release that touched no target errors', async () => {
+    const refused = failedRun(ApplicationFailure.nonRetryable('later migrations are applied', 'RevertRefused'));
+    await expect(revertResult(Promise.reject(refused))).rejects.toBe(refused);
+    const unreachable = failedRun(ApplicationFailure.nonRetryable('the release touched no target', 'TargetsUnreachable'));
+    await expect(releaseResult(Promise.reject(unreachable))).rejects.toBe(unreachable);
+  });
+
+  it('reads each kind only by its own failure types: a migration outcome is no revert result', async () => {
+    const migration = ApplicationFailure.create({ message: 'rolled_back', type: OUTCOME_FAILURE_TYPE.rolled_back, nonRetryable: true, details: [resultWith('rolled_back')] });
+    await expect(revertResult(Promise.reject(failedRun(migration)))).rejects.toBeInstanceOf(WorkflowFailedError);
+    const wrong = ApplicationFailure.create({ message: 'x', type: REVERT_OUTCOME_FAILURE_TYPE.revert_rejected, details: [resultWith('rejected')] });
+    await expect(revertResult(Promise.reject(failedRun(wrong)))).rejects.toThrow(/RevertRejected but its details do not hold the revert_rejected RevertResult/);
   });
 });

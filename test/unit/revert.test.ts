@@ -4,9 +4,11 @@ import { revertApprovalReason } from '../../src/lifecycle/revert-approval';
 import { expectedAfterRevert } from '../../src/db/revert';
 import { hashEntries } from '../../src/db/fingerprint';
 
+const plan = (approval: 'auto' | 'required' | 'never', kind = 'set_default') => ({ migrationId: '0002', steps: [{ index: 1, kind, summary: `${kind} 1`, risk: 'low' as const }], policy: { approval } });
+
 const E = {
-  start: { type: 'START', needsApproval: false },
-  startGated: { type: 'START', needsApproval: true },
+  start: { type: 'START', plans: [plan('auto')] },
+  startGated: { type: 'START', plans: [plan('required')] },
   approve: { type: 'APPROVE', by: 'alice' },
   reject: { type: 'REJECT', by: 'alice', reason: 'not now' },
   timeout: { type: 'APPROVAL_TIMEOUT' },
@@ -39,6 +41,15 @@ describe('revert lifecycle', () => {
     expect(run(E.start, E.failed).context.reason).toBe('fingerprint differs');
     expect(run(E.startGated, E.reject).context.reason).toBe('not now');
     expect(run(E.startGated, E.timeout).context.reason).toBe('approval timed out');
+  });
+
+  it('decides on START from the recorded plans whether a person approves first, and records why', () => {
+    const gated = run({ type: 'START', plans: [plan('auto', 'add_column')] });
+    expect(revertStateOf(gated)).toBe('revert_awaiting_approval');
+    expect(gated.context.approvalReason).toBe('a revert asks a person: 0002: undoing step 1 (add_column 1) drops what the application wrote there since');
+    expect(run(E.startGated).context.approvalReason).toBe('a revert asks a person: 0002 has approval: required');
+    const through = run({ type: 'START', plans: [plan('never', 'add_column'), plan('auto')] });
+    expect([revertStateOf(through), through.context.approvalReason]).toEqual(['reverting', null]);
   });
 
   it('refuses what is not legal, naming the state and event', () => {
