@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { GodwitError } from '../errors';
 import { CliError, ExitCode } from './exit-codes';
 import { red } from './output';
 
@@ -258,7 +259,7 @@ program
 
 /** Prints an error as the user should see it and sets the exit code. */
 function fail(err: unknown): void {
-  const e = err as Error & { exitCode?: number; code?: unknown };
+  const e = err as Error & { code?: unknown };
   const code = typeof e?.code === 'string' ? e.code : '';
   if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') {
     process.exitCode = 0;
@@ -268,9 +269,9 @@ function fail(err: unknown): void {
     process.exitCode = ExitCode.error;
     return; // commander already printed it
   }
-  const known = err instanceof CliError || ['ManifestError', 'PlanError', 'ConfigError', 'TemporalUnreachableError', 'TemporalRefusedError', 'MigrationAlreadyRunningError', 'MigrationFailedError', 'TemporalUnavailableError', 'PortInUseError', 'UnknownTargetError', 'SearchAttributesMissingError', 'InspectionFailedError', 'FleetError', 'MetricsAddressError'].includes(e?.name);
-  console.error(red('error: ') + (known ? e.message : (e?.stack ?? String(err))));
-  process.exitCode = err instanceof CliError ? err.exitCode : ExitCode.error;
+  // An error of ours is meant for the user as it is; anything else is a bug, shown with its stack.
+  console.error(red('error: ') + (err instanceof GodwitError ? err.message : (e?.stack ?? String(err))));
+  process.exitCode = err instanceof GodwitError ? err.exitCode : ExitCode.error;
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {

@@ -19,9 +19,10 @@ import {
 } from '../../workflows/definitions';
 import { GodwitTargetKey } from '../../workflows/messages';
 import { recordedAuditHeads } from './audit-heads';
+import { GodwitError } from '../errors';
 
 /** Thrown when an inspection could not run (unknown target, database unreachable...). */
-export class InspectionFailedError extends Error {
+export class InspectionFailedError extends GodwitError {
   override readonly name = 'InspectionFailedError';
 }
 

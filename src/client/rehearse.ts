@@ -5,9 +5,10 @@ import { healthPolicyShape } from '../health/schema';
 import { manifestChecksum, type LoadedManifest, type Manifest } from '../manifest';
 import { REHEARSAL_QUERY, REHEARSAL_WORKFLOW_TYPE, rehearsalWorkflowId, type RehearsalData, type RehearsalInput, type RehearsalManifest, type RehearsalReport } from '../../workflows/rehearse-definitions';
 import { GodwitTargetKey } from '../../workflows/messages';
+import { GodwitError } from '../errors';
 
 /** Thrown when a rehearsal could not run (unknown target, pg_dump missing, database unreachable...). */
-export class RehearsalFailedError extends Error {
+export class RehearsalFailedError extends GodwitError {
   override readonly name = 'RehearsalFailedError';
 }
 

@@ -1,5 +1,6 @@
 import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
 import type { LifecycleEvent, MigrationState } from './states';
+import { GodwitError } from '../errors';
 
 export interface LifecycleContext {
   migrationId: string;
@@ -122,7 +123,7 @@ export const lifecycleMachine = setup({
 export type LifecycleSnapshot = SnapshotFrom<typeof lifecycleMachine>;
 
 /** Thrown when an event is not legal in the current state. */
-export class IllegalTransitionError extends Error {
+export class IllegalTransitionError extends GodwitError {
   override readonly name = 'IllegalTransitionError';
   constructor(
     readonly state: MigrationState,

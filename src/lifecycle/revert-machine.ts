@@ -1,4 +1,5 @@
 import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
+import { GodwitError } from '../errors';
 
 /**
  * The lifecycle of a revert run (workflows/revert.ts): the same shape as a migration's, with
@@ -87,7 +88,7 @@ export const revertMachine = setup({
 export type RevertSnapshot = SnapshotFrom<typeof revertMachine>;
 
 /** Thrown when an event is not legal in the revert's current state. */
-export class IllegalRevertTransitionError extends Error {
+export class IllegalRevertTransitionError extends GodwitError {
   override readonly name = 'IllegalRevertTransitionError';
   constructor(
     readonly state: RevertState,
