@@ -17,8 +17,8 @@ import { autoApprovalReason, DEFAULT_APPROVAL_TIMEOUT } from '../src/lifecycle/a
 import { durationMs } from '../src/manifest/types';
 import type { AuditEntry } from '../src/db/audit';
 import type { PlannedStep } from '../src/operations/types';
-import { AUDIT_HEAD_MEMO, describeRestore, OUTCOME_FAILURE_TYPE, type AuditHeadResult, type MigrationInput, type MigrationOutcome, type MigrationProgress, type MigrationResult, type OperatorActionName, type OperatorRequest, type RunScope, type StepProgress } from './definitions';
-import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, rollbackUpdate, stateQuery, tuneUpdate, GodwitStateKey } from './messages';
+import { AUDIT_HEAD_MEMO, describeRestore, OUTCOME_FAILURE_TYPE, type AuditHeadResult, type MigrationInput, type MigrationOutcome, type MigrationProgress, type MigrationResult, type OperatorActionName, type OperatorRequest, type RunScope, type StepProgress } from '../src/contract/migration';
+import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, rollbackUpdate, stateQuery, tuneUpdate, GodwitStateKey } from '../src/contract/messages';
 import { changeText } from '../src/throttle/settings';
 import { bake, type Dismissal } from './bake';
 import { describeHealth, startProbe } from '../src/health/tracker';

@@ -17,15 +17,15 @@ import {
   type Workflow,
 } from '@temporalio/workflow';
 import type { GodwitActivities } from '../activities';
-import { migrationWorkflowId, WORKFLOW_TYPE } from './definitions';
+import { migrationWorkflowId, WORKFLOW_TYPE } from '../src/contract/migration';
 import type { migrationWorkflow } from './migration';
 import type { revertWorkflow } from './revert';
-import { GodwitMigrationIdKey, GodwitStateKey, GodwitTargetKey } from './messages';
-import { REVERT_WORKFLOW_TYPE, revertWorkflowId } from './revert-definitions';
-import { readMigrationChild, readRevertChild, type Settled } from './child-outcome';
+import { GodwitMigrationIdKey, GodwitStateKey, GodwitTargetKey } from '../src/contract/messages';
+import { REVERT_WORKFLOW_TYPE, revertWorkflowId } from '../src/contract/revert';
+import { readMigrationChild, readRevertChild, type Settled } from '../src/contract/child-outcome';
 import { describeRelease } from './release-summary';
-import { haltReleaseSignal, releaseStateQuery } from './release-messages';
-import type { AwaitParkedResult, ReleaseCarry, ReleaseInput, ReleaseManifest, ReleaseOutcome, ReleaseProgress, ReleaseResult, ReleaseState, ReleaseTarget } from './release-definitions';
+import { haltReleaseSignal, releaseStateQuery } from '../src/contract/release-messages';
+import type { AwaitParkedResult, ReleaseCarry, ReleaseInput, ReleaseManifest, ReleaseOutcome, ReleaseProgress, ReleaseResult, ReleaseState, ReleaseTarget } from '../src/contract/release';
 
 const checkActivities = proxyActivities<GodwitActivities>({
   startToCloseTimeout: '10 minutes',

@@ -15,10 +15,10 @@ import { DEFAULT_APPROVAL_TIMEOUT } from '../src/lifecycle/approval';
 import { revertApprovalReason } from '../src/lifecycle/revert-approval';
 import { revertStateOf, startRevertLifecycle, stepRevert, type RevertEvent, type RevertSnapshot, type RevertState } from '../src/lifecycle/revert-machine';
 import { durationMs } from '../src/manifest/types';
-import { AUDIT_HEAD_MEMO, describeRestore, type AuditHeadResult, type OperatorActionName, type OperatorRequest, type RunScope, type StepProgress } from './definitions';
-import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, rollbackUpdate, GodwitStateKey } from './messages';
-import { revertStateQuery } from './revert-messages';
-import { REVERT_CHAIN_MEMO, type RevertedRun, type RevertInput, type RevertOutcome, type RevertProgress, type RevertResult } from './revert-definitions';
+import { AUDIT_HEAD_MEMO, describeRestore, type AuditHeadResult, type OperatorActionName, type OperatorRequest, type RunScope, type StepProgress } from '../src/contract/migration';
+import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, rollbackUpdate, GodwitStateKey } from '../src/contract/messages';
+import { revertStateQuery } from '../src/contract/revert-messages';
+import { REVERT_CHAIN_MEMO, type RevertedRun, type RevertInput, type RevertOutcome, type RevertProgress, type RevertResult } from '../src/contract/revert';
 import { authorizeActivities, describeError, prepareActivities, recordActivities, stepActivities } from './activity-profiles';
 
 /**

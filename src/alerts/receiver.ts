@@ -12,8 +12,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { canonicalPayload } from '../auth/payload';
 import { sshSign } from '../auth/ssh';
-import { migrationWorkflowId, WORKFLOW_TYPE, type OperatorRequest } from '../../workflows/definitions';
-import { actionSubjectQuery, rollbackUpdate } from '../../workflows/messages';
+import { migrationWorkflowId, WORKFLOW_TYPE, type OperatorRequest } from '../contract/migration';
+import { actionSubjectQuery, rollbackUpdate } from '../contract/messages';
 import { targetQuery } from '../client/audit-heads';
 import { AlertmanagerPayload, rollbackRequests, type RollbackRequest } from './payload';
 import { GodwitError } from '../errors';

@@ -16,8 +16,8 @@ import {
   type SnapshotsReport,
   type UnlockInput,
   type UnlockReport,
-} from '../../workflows/definitions';
-import { GodwitTargetKey } from '../../workflows/messages';
+} from '../contract/migration';
+import { GodwitTargetKey } from '../contract/messages';
 import { recordedAuditHeads } from './audit-heads';
 import { GodwitError } from '../errors';
 

@@ -3,8 +3,8 @@ import { WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowHan
 import type { TemporalSettings } from '../config/temporal';
 import { healthPolicyShape } from '../health/schema';
 import { manifestChecksum, type LoadedManifest, type Manifest } from '../manifest';
-import { REHEARSAL_QUERY, REHEARSAL_WORKFLOW_TYPE, rehearsalWorkflowId, type RehearsalData, type RehearsalInput, type RehearsalManifest, type RehearsalReport } from '../../workflows/rehearse-definitions';
-import { GodwitTargetKey } from '../../workflows/messages';
+import { REHEARSAL_QUERY, REHEARSAL_WORKFLOW_TYPE, rehearsalWorkflowId, type RehearsalData, type RehearsalInput, type RehearsalManifest, type RehearsalReport } from '../contract/rehearse';
+import { GodwitTargetKey } from '../contract/messages';
 import { GodwitError } from '../errors';
 
 /** Thrown when a rehearsal could not run (unknown target, pg_dump missing, database unreachable...). */

@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import type { PlannedStep } from '../operations/types';
-import type { MigrationPolicy } from '../../workflows/definitions';
+import type { MigrationPolicy } from '../contract/migration';
 import { hashEntries, type SchemaFingerprint } from './fingerprint';
 import { GodwitError } from '../errors';
 

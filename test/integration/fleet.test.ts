@@ -9,11 +9,11 @@ import { takeWitness, type Witness } from '../helpers/witness';
 import { applyCommand } from '../../src/cli/commands/apply';
 import { statusCommand } from '../../src/cli/commands/status';
 import { ExitCode } from '../../src/cli/exit-codes';
-import { migrationWorkflowId } from '../../workflows/definitions';
-import { fleetReleaseId } from '../../workflows/release-definitions';
+import { migrationWorkflowId } from '../../src/contract/migration';
+import { fleetReleaseId } from '../../src/contract/release';
 import { loadManifests } from '../../src/manifest';
 import { releaseManifests, startRelease, watchRelease } from '../../src/client/release';
-import { revertWorkflowId } from '../../workflows/revert-definitions';
+import { revertWorkflowId } from '../../src/contract/revert';
 
 // Releases across fleets of real databases: every target's state is read from outside
 // Godwit (catalog queries, pg_dump and EXCEPT ALL through test/helpers/witness.ts), with an

@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { ApplicationFailure, ChildWorkflowFailure } from '@temporalio/common';
 import { FleetError, loadFleet, thresholdCount } from '../../src/config/fleets';
 import { ConfigError } from '../../src/config/targets';
-import { readMigrationChild, readRevertChild } from '../../workflows/child-outcome';
+import { readMigrationChild, readRevertChild } from '../../src/contract/child-outcome';
 import { describeRelease } from '../../workflows/release-summary';
 import { finalLines, ReleaseProgressView } from '../../src/cli/release-progress';
 import { applyCommand } from '../../src/cli/commands/apply';
-import type { MigrationResult } from '../../workflows/definitions';
-import type { ReleaseProgress, ReleaseTarget } from '../../workflows/release-definitions';
+import type { MigrationResult } from '../../src/contract/migration';
+import type { ReleaseProgress, ReleaseTarget } from '../../src/contract/release';
 
 function configFile(yaml: string, files: Record<string, string> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'godwit-fleet-'));

@@ -2,7 +2,7 @@ import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { ChildWorkflowFailure, RetryState } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { MalformedOutcomeError, migrationResult, outcomeOfFailure } from '../../src/client/outcome';
-import { OUTCOME_FAILURE_TYPE, type MigrationOutcome, type MigrationResult } from '../../workflows/definitions';
+import { OUTCOME_FAILURE_TYPE, type MigrationOutcome, type MigrationResult } from '../../src/contract/migration';
 
 function resultWith(outcome: MigrationOutcome): MigrationResult {
   return {

@@ -6,7 +6,7 @@ import { runUrl, temporalSettings, type TemporalSettings } from '../../config/te
 import { TARGET_ALIAS } from '../../config/targets';
 import { canonicalRequest } from '../../auth/payload';
 import { SigningError, sshSign } from '../../auth/ssh';
-import { describeRestore, type FaultInjection, type MigrationProgress } from '../../../workflows/definitions';
+import { describeRestore, type FaultInjection, type MigrationProgress } from '../../contract/migration';
 import { CliError, ExitCode } from '../exit-codes';
 import { bold, dim, formatProgress, stateColor } from '../output';
 import { DataProgressView } from '../progress';

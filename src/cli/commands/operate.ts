@@ -1,11 +1,11 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { connectClient } from '../../client';
 import { runUrl, temporalSettings, type TemporalSettings } from '../../config/temporal';
-import { migrationWorkflowId } from '../../../workflows/definitions';
-import { revertWorkflowId } from '../../../workflows/revert-definitions';
-import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackUpdate, stateQuery, tuneUpdate } from '../../../workflows/messages';
+import { migrationWorkflowId } from '../../contract/migration';
+import { revertWorkflowId } from '../../contract/revert';
+import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackUpdate, stateQuery, tuneUpdate } from '../../contract/messages';
 import { changeText, type ThrottleChange } from '../../throttle/settings';
-import type { OperatorActionName, OperatorRequest } from '../../../workflows/definitions';
+import type { OperatorActionName, OperatorRequest } from '../../contract/migration';
 import { canonicalPayload } from '../../auth/payload';
 import { SigningError, sshSign } from '../../auth/ssh';
 import { CliError } from '../exit-codes';

@@ -3,7 +3,7 @@ import { loadSqlParser, planManifest } from '../../operations';
 import { emptySchemaModel } from '../../db/schema-model';
 import { PlanError, type PlannedStep, type SnapshotSpec } from '../../operations/types';
 import { temporalSettings } from '../../config/temporal';
-import type { LivePlanOutcome, LivePlanReport } from '../../../workflows/definitions';
+import type { LivePlanOutcome, LivePlanReport } from '../../contract/migration';
 import { CliError, ExitCode } from '../exit-codes';
 import { bold, dim, red, yellow } from '../output';
 

@@ -3,7 +3,7 @@ import { MigrationFailedError } from '../../client/errors';
 import { runUrl, temporalSettings } from '../../config/temporal';
 import { loadFleet, type ResolvedFleet } from '../../config/fleets';
 import { TARGET_ALIAS } from '../../config/targets';
-import { atomicReleaseId, fleetReleaseId, type ReleaseInput, type ReleaseProgress } from '../../../workflows/release-definitions';
+import { atomicReleaseId, fleetReleaseId, type ReleaseInput, type ReleaseProgress } from '../../contract/release';
 import { CliError, ExitCode } from '../exit-codes';
 import { bold, stateColor } from '../output';
 import { finalLines, ReleaseProgressView } from '../release-progress';

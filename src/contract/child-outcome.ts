@@ -6,8 +6,8 @@
  * workflow and unit tests share it.
  */
 import { ApplicationFailure, ChildWorkflowFailure, TemporalFailure } from '@temporalio/common';
-import type { MigrationResult, RollbackProof } from './definitions';
-import type { RevertResult } from './revert-definitions';
+import type { MigrationResult, RollbackProof } from './migration';
+import type { RevertResult } from './revert';
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 

@@ -9,12 +9,13 @@
  * the ChildWorkflowFailure of a child migration. Pure and free of SDK imports, so that workflow
  * code can use it: it reads the failure's `type` and `details`, found on the error or its causes.
  */
-import { OUTCOME_FAILURE_TYPE, type MigrationOutcome, type MigrationResult } from './definitions';
+import { OUTCOME_FAILURE_TYPE, type MigrationOutcome, type MigrationResult } from './migration';
+import { GodwitError } from '../errors';
 
 const OUTCOME_BY_TYPE = new Map<string, MigrationOutcome>(Object.entries(OUTCOME_FAILURE_TYPE).map(([outcome, type]) => [type, outcome as MigrationOutcome]));
 
 /** Thrown when a run failed with an outcome's failure type but without the result it must carry. */
-export class MalformedOutcomeError extends Error {
+export class MalformedOutcomeError extends GodwitError {
   override readonly name = 'MalformedOutcomeError';
 }
 

@@ -1,9 +1,9 @@
-import type { PlannedStep } from '../src/operations/types';
-import type { AuditEntry } from '../src/db/audit';
-import type { RevertState } from '../src/lifecycle/revert-machine';
-import type { AuditHeadResult, MigrationPolicy, RollbackProof, RunScope, StepProgress } from './definitions';
+import type { PlannedStep } from '../operations/types';
+import type { AuditEntry } from '../db/audit';
+import type { RevertState } from '../lifecycle/revert-machine';
+import type { AuditHeadResult, MigrationPolicy, RollbackProof, RunScope, StepProgress } from './migration';
 
-// What crosses the revert workflow's boundary: plain JSON data (see definitions.ts).
+// What crosses the revert workflow's boundary: plain JSON data (see migration.ts).
 
 export const REVERT_WORKFLOW_TYPE = 'revertWorkflow';
 
@@ -102,3 +102,6 @@ export type RevertOutcome = 'reverted' | 'revert_rejected' | 'revert_resolved_ma
 export interface RevertResult extends RevertProgress {
   outcome: RevertOutcome;
 }
+
+/** The revert workflow's signature (workflows/revert.ts), for the client's typed handles. */
+export type RevertWorkflow = (input: RevertInput) => Promise<RevertResult>;
