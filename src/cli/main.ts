@@ -40,6 +40,11 @@ temporalOptions(
     .option('--requested-by <name>', 'who asks for it (default: $GODWIT_REQUESTED_BY, $GITHUB_ACTOR or $USER)')
     .option('--key <path>', 'sign the request with this SSH key (default: $GODWIT_SIGNING_KEY); required where the worker lists who may request'),
 ).action(async (path: string, opts) => {
+  if (opts.fleet !== undefined || opts.atomic) {
+    const { releaseCommand } = await import('./commands/release');
+    process.exitCode = await releaseCommand(path, opts);
+    return;
+  }
   const { applyCommand } = await import('./commands/apply');
   process.exitCode = await applyCommand(path, opts);
 });
@@ -85,6 +90,12 @@ temporalOptions(
     .option('--fleet <name>', 'the latest release of this fleet instead')
     .option('--json', 'machine-readable output'),
 ).action(async (opts) => {
+  if (opts.fleet !== undefined) {
+    if (opts.target !== undefined) throw new CliError('give --target or --fleet, not both');
+    const { fleetStatusCommand } = await import('./commands/release');
+    await fleetStatusCommand(opts);
+    return;
+  }
   const { statusCommand } = await import('./commands/status');
   await statusCommand(opts);
 });

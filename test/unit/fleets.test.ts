@@ -9,6 +9,7 @@ import { readMigrationChild, readRevertChild } from '../../src/contract/child-ou
 import { describeRelease } from '../../workflows/release-summary';
 import { finalLines, ReleaseProgressView } from '../../src/cli/release-progress';
 import { applyCommand } from '../../src/cli/commands/apply';
+import { releaseCommand } from '../../src/cli/commands/release';
 import type { MigrationResult } from '../../src/contract/migration';
 import type { ReleaseProgress, ReleaseTarget } from '../../src/contract/release';
 
@@ -191,8 +192,8 @@ describe('apply --fleet and --atomic: bad input, before anything is sent', () =>
   });
 
   it('refuses a target and a fleet together, and --atomic without a target', async () => {
-    await expect(applyCommand(manifest(), { target: 'a', fleet: 'f' }, () => undefined)).rejects.toThrow('give --fleet or --target, not both');
-    await expect(applyCommand(manifest(), { atomic: true }, () => undefined)).rejects.toThrow('--atomic needs --target <alias> (or use --fleet <name>)');
+    await expect(releaseCommand(manifest(), { target: 'a', fleet: 'f' }, () => undefined)).rejects.toThrow('give --fleet or --target, not both');
+    await expect(releaseCommand(manifest(), { atomic: true }, () => undefined)).rejects.toThrow('--atomic needs --target <alias> (or use --fleet <name>)');
   });
 
   it('names an unknown fleet of the config file in use', async () => {
@@ -200,7 +201,7 @@ describe('apply --fleet and --atomic: bad input, before anything is sent', () =>
     const before = process.env.GODWIT_CONFIG;
     process.env.GODWIT_CONFIG = file;
     try {
-      await expect(applyCommand(manifest(), { fleet: 'tenant' }, () => undefined)).rejects.toThrow(/unknown fleet 'tenant': .* names the fleets tenants/);
+      await expect(releaseCommand(manifest(), { fleet: 'tenant' }, () => undefined)).rejects.toThrow(/unknown fleet 'tenant': .* names the fleets tenants/);
     } finally {
       if (before === undefined) delete process.env.GODWIT_CONFIG;
       else process.env.GODWIT_CONFIG = before;

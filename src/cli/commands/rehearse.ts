@@ -6,7 +6,7 @@ import { isFinding, rehearsalTableRows, TABLE_HEADER, textTable } from '../../re
 import type { RehearsalData, RehearsalReport } from '../../contract/rehearse';
 import { CliError, ExitCode } from '../exit-codes';
 import { bold, dim, green, red } from '../output';
-import { defaultRequester } from './apply';
+import { defaultRequester } from '../../library/requester';
 
 export interface RehearseOptions {
   target: string;

@@ -7,9 +7,11 @@ import { atomicReleaseId, fleetReleaseId, type ReleaseInput, type ReleaseProgres
 import { CliError, ExitCode } from '../exit-codes';
 import { bold, stateColor } from '../output';
 import { finalLines, ReleaseProgressView } from '../release-progress';
-import { defaultRequester, type ApplyOptions } from './apply';
+import { defaultRequester } from '../../library/requester';
+import type { ApplyOptions } from '../../library/apply';
 
-export interface ReleaseOptions extends Omit<ApplyOptions, 'target'> {
+export interface ReleaseOptions extends Omit<ApplyOptions, 'target' | 'onStarted' | 'onEvent' | 'onData' | 'onReport'> {
+  json?: boolean;
   target?: string;
   fleet?: string;
   atomic?: boolean;

@@ -7,7 +7,7 @@ import { describeRestore } from '../../contract/migration';
 import type { RevertProgress } from '../../contract/revert';
 import { CliError, ExitCode } from '../exit-codes';
 import { bold, stateColor } from '../output';
-import { defaultRequester } from './apply';
+import { defaultRequester } from '../../library/requester';
 
 export interface RevertOptions {
   target: string;
