@@ -33,8 +33,7 @@ export { RequestError, ManifestPlanError, NotAppliedError } from './library/erro
 export { ManifestError } from './manifest/errors';
 export { PlanError } from './operations/types';
 export { ConfigError, UnknownTargetError } from './config/targets';
-export { TemporalUnreachableError, TemporalRefusedError, MigrationAlreadyRunningError, MigrationFailedError } from './client/errors';
-export { InspectionFailedError } from './client/inspect';
+export { TemporalUnreachableError, TemporalRefusedError, MigrationAlreadyRunningError, MigrationFailedError, InspectionFailedError } from './client/errors';
 export { SigningError } from './auth/ssh';
 
 // The contract with the workflows: inputs, results, workflow and message names, search attributes.

@@ -49,6 +49,11 @@ export class MigrationFailedError extends GodwitError {
   }
 }
 
+/** Thrown when an inspection (verify, snapshots, plan --target, unlock, audit verify) could not run: unknown target, database unreachable... */
+export class InspectionFailedError extends GodwitError {
+  override readonly name = 'InspectionFailedError';
+}
+
 /** The gRPC status codes told apart below (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 export const GrpcStatus = {
   OK: 0,

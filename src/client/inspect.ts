@@ -19,12 +19,9 @@ import {
 } from '../contract/migration';
 import { GodwitTargetKey } from '../contract/messages';
 import { recordedAuditHeads } from './audit-heads';
-import { GodwitError } from '../errors';
+import { InspectionFailedError } from './errors';
 
-/** Thrown when an inspection could not run (unknown target, database unreachable...). */
-export class InspectionFailedError extends GodwitError {
-  override readonly name = 'InspectionFailedError';
-}
+export { InspectionFailedError } from './errors';
 
 async function runShort<T>(client: Client, settings: TemporalSettings, type: string, target: string, idPart: string, input: unknown): Promise<T> {
   try {
