@@ -1,8 +1,7 @@
 /**
  * `npm run build` (and npm's `prepare`, so `npm ci` leaves a built CLI): compiles the
  * `godwit` command, src/cli/main.ts and what it imports, into ES modules under dist/cli,
- * which bin/godwit.js runs; and the library, src/index.ts, into dist/lib with its type
- * declarations in dist/types (package.json `exports`).
+ * which bin/godwit.js runs.
  *
  * One bundle, split at each `import()`: a command's modules are a chunk of their own,
  * loaded only when that command runs. Small pure-JavaScript packages (commander, yaml, zod,
@@ -13,11 +12,9 @@
  * native part. Files that ship beside the code (workflows/ for the worker's bundler,
  * examples/) are found from the package root (src/package-root.ts), not from dist/.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { packageRoot } from '../src/package-root';
 
@@ -61,67 +58,11 @@ export async function buildCli(root: string = packageRoot()): Promise<string> {
   return join(root, CLI_ENTRY);
 }
 
-export const DIST_LIB = join('dist', 'lib');
-/** What `import ... from 'godwit'` loads (package.json `exports`). */
-export const LIB_ENTRY = join(DIST_LIB, 'index.js');
-export const DIST_TYPES = join('dist', 'types');
-
-/**
- * Builds the library, src/index.ts, into dist/lib: ES modules that leave every package to
- * node_modules (the consumer's installation resolves them), split at each `import()` so an
- * offline plan loads no Temporal client. Returns the entry module's path.
- */
-export async function buildLibrary(root: string = packageRoot()): Promise<string> {
-  const outdir = join(root, DIST_LIB);
-  rmSync(outdir, { recursive: true, force: true });
-  await build({
-    absWorkingDir: root,
-    entryPoints: { index: 'src/index.ts' },
-    outdir,
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: 'linked',
-    logLevel: 'warning',
-  });
-  return join(root, LIB_ENTRY);
-}
-
-/**
- * The library's type declarations, dist/types, from tsconfig.lib.json. The sources import
- * without file extensions (bundler resolution); a consumer resolving as Node does (module
- * node16/nodenext) needs them, so each relative specifier is given the file it names.
- */
-export async function buildTypes(root: string = packageRoot()): Promise<string> {
-  const outdir = join(root, DIST_TYPES);
-  rmSync(outdir, { recursive: true, force: true });
-  await promisify(execFile)(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.lib.json')], { cwd: root });
-  for (const file of declarationFiles(outdir)) {
-    const text = readFileSync(file, 'utf8');
-    const fixed = text.replace(/(from\s+|import\()(['"])(\.{1,2}\/[^'"]*)\2/g, (_m, lead: string, quote: string, spec: string) => {
-      const target = resolve(dirname(file), spec);
-      const withExt = existsSync(`${target}.d.ts`) ? `${spec}.js` : existsSync(join(target, 'index.d.ts')) ? `${spec}/index.js` : spec;
-      return `${lead}${quote}${withExt}${quote}`;
-    });
-    if (fixed !== text) writeFileSync(file, fixed);
-  }
-  return join(outdir, 'src', 'index.d.ts');
-}
-
-function declarationFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? declarationFiles(path) : name.endsWith('.d.ts') ? [path] : [];
-  });
-}
-
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const root = packageRoot();
   const entry = await buildCli(root);
   console.log(`godwit: built the CLI into ${entry.slice(root.length + 1)}`);
+  const { buildLibrary, buildTypes } = await import('./build-library');
   const lib = await buildLibrary(root);
   const types = await buildTypes(root);
   console.log(`godwit: built the library into ${lib.slice(root.length + 1)}, its types into ${types.slice(root.length + 1)}`);

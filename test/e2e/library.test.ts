@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildLibrary, buildTypes } from '../../scripts/build';
+import { buildLibrary, buildTypes } from '../../scripts/build-library';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestDir, setupTemporal, type TestTemporal } from '../helpers/temporal';
 import { REPO_ROOT } from './run-godwit';
