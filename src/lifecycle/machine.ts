@@ -1,6 +1,6 @@
+import { GodwitError } from '../errors';
 import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
 import type { LifecycleEvent, MigrationState } from './states';
-import { GodwitError } from '../errors';
 
 export interface LifecycleContext {
   migrationId: string;

@@ -1,5 +1,5 @@
-import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
 import { GodwitError } from '../errors';
+import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
 
 /**
  * The lifecycle of a revert run (workflows/revert.ts): the same shape as a migration's, with
