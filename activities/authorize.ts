@@ -3,7 +3,7 @@ import { appendAudit } from '../src/db/audit';
 import { canonicalPayload, canonicalRequest } from '../src/auth/payload';
 import { refusalByPolicy, ruleFor } from '../src/auth/policy';
 import { sshVerify, type Verification } from '../src/auth/ssh';
-import type { AuthorizeInput, AuthorizeResult, PrepareInput } from '../workflows/definitions';
+import type { AuthorizeInput, AuthorizeResult, PrepareInput } from '../src/contract/migration';
 import { inTransaction, withTarget, type ActivityDeps } from './context';
 
 type Decision = { ok: true; signedWith: string | null } | { ok: false; reason: string };

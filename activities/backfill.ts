@@ -11,7 +11,7 @@ import { restoreFromLogs } from './restore';
 import type { PlannedStep } from '../src/operations/types';
 import { SYNC_SETTING } from '../src/operations/backfill';
 import type { AuditHead } from '../src/db/audit';
-import type { StepInput, StepResult } from '../workflows/definitions';
+import type { StepInput, StepResult } from '../src/contract/migration';
 import { inTransaction } from './context';
 import { InjectedFault, toFailure } from './errors';
 import { markForwardDone, readLedger, recordTransitions } from './ledger';

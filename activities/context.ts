@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { HolderCheck } from '../src/db/lease';
 import type pg from 'pg';
-import type { MigrationPolicy } from '../workflows/definitions';
+import type { MigrationPolicy } from '../src/contract/migration';
 import { ConnectionLostError, connectionFailure, isConnectionLoss, type TargetPools } from '../src/db/pool';
 import type { AuthorizationConfig } from '../src/config/targets';
 import type { PoliciesConfig } from '../src/health/policy';

@@ -4,7 +4,7 @@ import { appendAudit } from '../src/db/audit';
 import { isConnectionLoss } from '../src/db/pool';
 import type pg from 'pg';
 import { tableChecksum, type TableChecksum } from '../src/db/checksum';
-import type { CheckResult, ChecksInput, DataChecksumComparison, FinishInput, FinishResult, RestoreProof, RollbackProof, VerifyInput, VerifyRollbackResult } from '../workflows/definitions';
+import type { CheckResult, ChecksInput, DataChecksumComparison, FinishInput, FinishResult, RestoreProof, RollbackProof, VerifyInput, VerifyRollbackResult } from '../src/contract/migration';
 import { listRestores } from '../src/db/restores';
 import { removeSyncTriggers } from '../src/db/sync';
 import { type ActivityDeps, inTransaction, withTarget } from './context';

@@ -4,7 +4,7 @@ import { listSnapshots, pruneSnapshots } from '../src/db/snapshots';
 import { listRetired } from '../src/db/purge';
 import { readAuditLog } from '../src/db/audit-log';
 import { AuditChainWalker } from '../src/db/audit-chain';
-import type { AuditVerifyInput, AuditVerifyReport, DriftInput, DriftReport, SnapshotsInput, SnapshotsReport, UnlockInput, UnlockReport } from '../workflows/definitions';
+import type { AuditVerifyInput, AuditVerifyReport, DriftInput, DriftReport, SnapshotsInput, SnapshotsReport, UnlockInput, UnlockReport } from '../src/contract/migration';
 import { appendAudit } from '../src/db/audit';
 import { readLease } from '../src/db/lease';
 import { type ActivityDeps, heartbeatDetails, inTransaction, temporalHolderCheck, withTarget } from './context';

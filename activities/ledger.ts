@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { AuditEntry, AuditHead } from '../src/db/audit';
 import { appendAudit } from '../src/db/audit';
-import type { RunScope } from '../workflows/definitions';
+import type { RunScope } from '../src/contract/migration';
 
 export interface LedgerRow {
   forward_done: boolean;

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { canFlushStats, countWaiters, loadBetween, readPacing, type LoadReading } from '../src/db/throttle';
 import { etaSeconds, Pacer, RateMeter, type LoadSignals } from '../src/throttle/pacer';
 import { describeThrottle, resolveThrottle, type ThrottleChange, type ThrottleSettings } from '../src/throttle/settings';
-import type { DataProgress, MigrationPolicy } from '../workflows/definitions';
+import type { DataProgress, MigrationPolicy } from '../src/contract/migration';
 import { heartbeatDetails } from './context';
 import { recordBatch } from '../src/metrics/registry';
 

@@ -6,7 +6,7 @@ import { ManifestError, manifestSchema, type Manifest } from '../src/manifest';
 import { formatPath, problemsFromIssues } from '../src/manifest/errors';
 import { loadSqlParser, PlanError, planManifestWithModel, type PlannedStep } from '../src/operations';
 import { fallbackError } from '../src/operations/fields';
-import type { LivePlanInput, LivePlanOutcome, LivePlanReport } from '../workflows/definitions';
+import type { LivePlanInput, LivePlanOutcome, LivePlanReport } from '../src/contract/migration';
 import { type ActivityDeps, readTarget } from './context';
 
 /**

@@ -7,7 +7,7 @@ import type { SchemaModel } from '../src/db/schema-model';
 import type { PlannedStep } from '../src/operations/types';
 import { loadSqlParser } from '../src/operations';
 import { ManifestError, manifestChecksum, type Manifest } from '../src/manifest';
-import type { PrepareInput, PrepareResult } from '../workflows/definitions';
+import type { PrepareInput, PrepareResult } from '../src/contract/migration';
 import { appendAudit } from '../src/db/audit';
 import { recordPlan } from '../src/db/revert';
 import { type ActivityDeps, heartbeatDetails, inTransaction, previousHeartbeat, temporalHolderCheck, withTarget } from './context';

@@ -5,8 +5,8 @@ import { durationMs } from '../src/manifest/types';
 import { ConditionError, meets, parseCondition, parseFieldPath, readField } from '../src/health/condition';
 import { sampleTimeoutMs } from '../src/health/tracker';
 import type { HttpProbe, Probe, PrometheusProbe, SampleResult, SqlProbe } from '../src/health/types';
-import type { ProbeFiringInput, SampleProbeInput } from '../workflows/definitions';
-import type { AuditHeadResult } from '../workflows/definitions';
+import type { ProbeFiringInput, SampleProbeInput } from '../src/contract/migration';
+import type { AuditHeadResult } from '../src/contract/migration';
 import { type ActivityDeps, inTransaction, withTarget } from './context';
 import { recordTransitions } from './ledger';
 

@@ -10,8 +10,8 @@ import { copySample, copySequences } from '../src/rehearse/sample';
 import { fillSynthetic } from '../src/rehearse/synthetic';
 import { SchemaCopyError, withSchemaDump } from '../src/rehearse/schema-copy';
 import { scratchAlias, scratchDatabase, withDatabase } from '../src/rehearse/scratch-target';
-import { STATE_QUERY, type MigrationProgress } from '../workflows/definitions';
-import type { AwaitChildInput, DropScratchInput, PrepareRehearsalInput, PrepareRehearsalResult } from '../workflows/rehearse-definitions';
+import { STATE_QUERY, type MigrationProgress } from '../src/contract/migration';
+import type { AwaitChildInput, DropScratchInput, PrepareRehearsalInput, PrepareRehearsalResult } from '../src/contract/rehearse';
 import { type ActivityDeps, heartbeatDetails, heartbeating } from './context';
 import { toFailure } from './errors';
 

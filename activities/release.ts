@@ -5,8 +5,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { redact } from '../src/config/targets';
-import { SEARCH_ATTRIBUTE } from '../workflows/definitions';
-import type { AwaitParkedInput, AwaitParkedResult, CheckTargetsInput, CheckTargetsResult } from '../workflows/release-definitions';
+import { SEARCH_ATTRIBUTE } from '../src/contract/migration';
+import type { AwaitParkedInput, AwaitParkedResult, CheckTargetsInput, CheckTargetsResult } from '../src/contract/release';
 import type { ActivityDeps } from './context';
 
 /** Targets checked at once: each is one connection from this worker. */

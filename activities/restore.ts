@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { checkFence } from '../src/db/lease';
 import { removeCapture, restoreChanges, type ChangeLog, type RestoreCounts } from '../src/db/changes';
 import type { RestoreRecord } from '../src/db/restores';
-import type { StepInput } from '../workflows/definitions';
+import type { StepInput } from '../src/contract/migration';
 import { inTransaction } from './context';
 import { BatchPacing } from './pacing';
 import { SYNC_SETTING } from '../src/operations/backfill';

@@ -9,8 +9,8 @@ import { schemaFingerprint, diffFingerprints, type SchemaFingerprint } from '../
 import { listRestores } from '../src/db/restores';
 import { chainOfRevert, expectedAfterRevert, refuseLaterMigrations, refuseUnrestorable, revertChain, RevertRefusedError } from '../src/db/revert';
 import type { AuthorizationConfig } from '../src/config/targets';
-import type { RestoreProof, StepResult } from '../workflows/definitions';
-import type { FinishRevertInput, PrepareRevertInput, PrepareRevertResult, RevertedRun, RevertProof, RevertStepInput, VerifyRevertInput, VerifyRevertResult } from '../workflows/revert-definitions';
+import type { RestoreProof, StepResult } from '../src/contract/migration';
+import type { FinishRevertInput, PrepareRevertInput, PrepareRevertResult, RevertedRun, RevertProof, RevertStepInput, VerifyRevertInput, VerifyRevertResult } from '../src/contract/revert';
 import { type ActivityDeps, inTransaction, temporalHolderCheck, withTarget } from './context';
 import { UnauthorizedError } from './errors';
 import { compensate } from './steps';

@@ -9,7 +9,7 @@ import { restoreFromLogs, toRecords } from './restore';
 import { proveUnretired, recordRetired } from '../src/db/retired';
 import { recordRestore } from '../src/db/restores';
 import type { CatalogProbe, SqlAction } from '../src/operations/types';
-import type { StepInput, StepResult } from '../workflows/definitions';
+import type { StepInput, StepResult } from '../src/contract/migration';
 import { type ActivityDeps, inTransaction, resetTimeouts, setTimeouts, withTarget } from './context';
 import { InjectedFault, IrreversibleStepError } from './errors';
 import { executeBatched } from './backfill';

@@ -1,7 +1,7 @@
 import { appendAudit } from '../src/db/audit';
 import { writeThrottleChange } from '../src/db/throttle';
 import { describeThrottle, resolveThrottle, type ThrottleChange } from '../src/throttle/settings';
-import type { TuneInput, TuneResult } from '../workflows/definitions';
+import type { TuneInput, TuneResult } from '../src/contract/migration';
 import { inTransaction, withTarget, type ActivityDeps } from './context';
 
 /** PAUSED and RESUMED for godwit pause and resume, TUNED for any other change. */

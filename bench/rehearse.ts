@@ -24,7 +24,7 @@ import pg from 'pg';
 import { loadManifests, parseManifest, type LoadedManifest } from '../src/manifest';
 import { rehearsalInput, startRehearsal, watchRehearsal } from '../src/client/rehearse';
 import { packageRoot } from '../src/package-root';
-import type { RehearsalReport } from '../workflows/rehearse-definitions';
+import type { RehearsalReport } from '../src/contract/rehearse';
 import { BENCH_TARGET, startTemporalAndWorker } from './lib/setup';
 import { fmtMs, median } from './lib/stats';
 import { onInterrupt, runBench } from './lib/main';

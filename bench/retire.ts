@@ -30,7 +30,7 @@ import { takeSnapshots } from '../src/db/snapshots';
 import { parseManifest } from '../src/manifest';
 import { loadSqlParser, planManifest } from '../src/operations';
 import type { PlannedStep } from '../src/operations/types';
-import type { StepInput } from '../workflows/definitions';
+import type { StepInput } from '../src/contract/migration';
 import { writeReadmeSection } from './lib/readme';
 import { fmtMs, max, median } from './lib/stats';
 import { connected } from './lib/db';

@@ -43,7 +43,7 @@ import { parseManifest } from '../src/manifest';
 import { resultOf, startMigration } from '../src/client';
 import { ensureControlSchema } from '../src/db/control-schema';
 import { tableChecksum } from '../src/db/checksum';
-import type { MigrationResult } from '../workflows/definitions';
+import type { MigrationResult } from '../src/contract/migration';
 import { BENCH_TARGET, startTemporalAndWorker, type BenchTemporal } from './lib/setup';
 import { fmtMs, fmtRatio, max, median, min } from './lib/stats';
 import { connected } from './lib/db';

@@ -62,4 +62,8 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const root = packageRoot();
   const entry = await buildCli(root);
   console.log(`godwit: built the CLI into ${entry.slice(root.length + 1)}`);
+  const { buildLibrary, buildTypes } = await import('./build-library');
+  const lib = await buildLibrary(root);
+  const types = await buildTypes(root);
+  console.log(`godwit: built the library into ${lib.slice(root.length + 1)}, its types into ${types.slice(root.length + 1)}`);
 }

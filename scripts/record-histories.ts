@@ -21,8 +21,8 @@ import { TargetPools } from '../src/db/pool';
 import { connectClient, manageSnapshots, planAgainstTarget, startMigration, verifyAuditLog, verifyDrift, watchMigration } from '../src/client';
 import { parseManifest } from '../src/manifest';
 import { connectWorkerConnection, createGodwitWorker } from '../worker';
-import { AUDIT_VERIFY_WORKFLOW_TYPE, PLAN_WORKFLOW_TYPE, SNAPSHOTS_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type FaultInjection } from '../workflows/definitions';
-import { approveUpdate, rejectUpdate, resolveUpdate, rollbackUpdate } from '../workflows/messages';
+import { AUDIT_VERIFY_WORKFLOW_TYPE, PLAN_WORKFLOW_TYPE, SNAPSHOTS_WORKFLOW_TYPE, VERIFY_WORKFLOW_TYPE, type FaultInjection } from '../src/contract/migration';
+import { approveUpdate, rejectUpdate, resolveUpdate, rollbackUpdate } from '../src/contract/messages';
 import type { TemporalSettings } from '../src/config/temporal';
 
 // Its runs fail steps on purpose through `faults`, which a worker runs only when told it is a test one.

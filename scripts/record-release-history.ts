@@ -20,7 +20,7 @@ import { connectClient } from '../src/client';
 import { releaseManifests, startRelease, watchRelease } from '../src/client/release';
 import { parseManifest } from '../src/manifest';
 import { connectWorkerConnection, createGodwitWorker } from '../worker';
-import { fleetReleaseId } from '../workflows/release-definitions';
+import { fleetReleaseId } from '../src/contract/release';
 import type { TemporalSettings } from '../src/config/temporal';
 
 const OUT = fileURLToPath(new URL('../test/replay/histories', import.meta.url));

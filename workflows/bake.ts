@@ -10,7 +10,7 @@ import type { LifecycleEvent, MigrationState } from '../src/lifecycle/states';
 import { durationMs } from '../src/manifest/types';
 import { fire, firingReason, hasEnoughSamples, recordSample, resetStreaks, sampleTimeoutMs, shouldFire } from '../src/health/tracker';
 import type { HealthPolicy, HealthProgress, SampleResult } from '../src/health/types';
-import type { AuditHeadResult, RunScope } from './definitions';
+import type { AuditHeadResult, RunScope } from '../src/contract/migration';
 import { describeError } from './activity-profiles';
 
 // A sample is one evaluation with its own timeout inside; the activity's timeout only

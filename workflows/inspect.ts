@@ -1,6 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { GodwitActivities } from '../activities';
-import type { AuditVerifyInput, AuditVerifyReport, DriftInput, DriftReport, LivePlanInput, LivePlanReport, SnapshotsInput, SnapshotsReport, UnlockInput, UnlockReport } from './definitions';
+import type { AuditVerifyInput, AuditVerifyReport, DriftInput, DriftReport, LivePlanInput, LivePlanReport, SnapshotsInput, SnapshotsReport, UnlockInput, UnlockReport } from '../src/contract/migration';
 
 const { inspectDrift, manageSnapshots, planOnTarget, unlockTarget, verifyAuditLog } = proxyActivities<GodwitActivities>({
   startToCloseTimeout: '10 minutes',

@@ -1,11 +1,11 @@
 import { ActivityFailure, CancellationScope, ChildWorkflowFailure, defineQuery, proxyActivities, setCurrentDetails, setHandler, startChild } from '@temporalio/workflow';
 import type { GodwitActivities } from '../activities';
 import { MigrationState } from '../src/lifecycle/states';
-import { describeRestore, type MigrationInput, type MigrationProgress, type MigrationResult } from './definitions';
-import { GodwitMigrationIdKey, GodwitStateKey, GodwitTargetKey } from './messages';
+import { describeRestore, type MigrationInput, type MigrationProgress, type MigrationResult } from '../src/contract/migration';
+import { GodwitMigrationIdKey, GodwitStateKey, GodwitTargetKey } from '../src/contract/messages';
 import { migrationWorkflow } from './migration';
-import { migrationResult } from './outcome';
-import { REHEARSAL_QUERY, rehearsalWorkflowId, type RehearsalInput, type RehearsalManifest, type RehearsalReport, type RehearsalRow } from './rehearse-definitions';
+import { migrationResult } from '../src/contract/outcome';
+import { REHEARSAL_QUERY, rehearsalWorkflowId, type RehearsalInput, type RehearsalManifest, type RehearsalReport, type RehearsalRow } from '../src/contract/rehearse';
 import { isFinding, rehearsalDetails } from '../src/rehearse/table';
 
 export const rehearsalQuery = defineQuery<RehearsalReport>(REHEARSAL_QUERY);

@@ -1,5 +1,5 @@
 /** The release's summary table for the Temporal UI (setCurrentDetails): pure, replayed as is. */
-import { countByStatus, type ReleaseProgress, type ReleaseTarget, type ReleaseTargetStatus } from './release-definitions';
+import { countByStatus, type ReleaseProgress, type ReleaseTarget, type ReleaseTargetStatus } from '../src/contract/release';
 
 /** Rows beyond this are counted, not listed: a detail is for reading, and big fleets have thousands. */
 const MAX_ROWS = 60;

@@ -18,15 +18,15 @@ import {
   type Workflow,
 } from '@temporalio/workflow';
 import type { GodwitActivities } from '../activities';
-import { migrationWorkflowId, WORKFLOW_TYPE } from './definitions';
+import { migrationWorkflowId, WORKFLOW_TYPE } from '../src/contract/migration';
 import type { migrationWorkflow } from './migration';
 import type { revertWorkflow } from './revert';
-import { GodwitMigrationIdKey, GodwitStateKey, GodwitTargetKey } from './messages';
-import { REVERT_WORKFLOW_TYPE, revertWorkflowId } from './revert-definitions';
-import { readMigrationChild, readRevertChild, type Settled } from './child-outcome';
+import { GodwitMigrationIdKey, GodwitStateKey, GodwitTargetKey } from '../src/contract/messages';
+import { REVERT_WORKFLOW_TYPE, revertWorkflowId } from '../src/contract/revert';
+import { readMigrationChild, readRevertChild, type Settled } from '../src/contract/child-outcome';
 import { describeRelease } from './release-summary';
-import { haltReleaseSignal, releaseStateQuery } from './release-messages';
-import { RELEASE_OUTCOME_FAILURE_TYPE, type AwaitParkedResult, type ReleaseCarry, type ReleaseInput, type ReleaseManifest, type ReleaseOutcome, type ReleaseProgress, type ReleaseResult, type ReleaseState, type ReleaseTarget } from './release-definitions';
+import { haltReleaseSignal, releaseStateQuery } from '../src/contract/release-messages';
+import { RELEASE_OUTCOME_FAILURE_TYPE, type AwaitParkedResult, type ReleaseCarry, type ReleaseInput, type ReleaseManifest, type ReleaseOutcome, type ReleaseProgress, type ReleaseResult, type ReleaseState, type ReleaseTarget } from '../src/contract/release';
 
 const checkActivities = proxyActivities<GodwitActivities>({
   startToCloseTimeout: '10 minutes',
@@ -46,7 +46,7 @@ const DEFAULT_CHILDREN_PER_RUN = 500;
 /**
  * Releases from before it completed whatever the outcome; with it, a release that does not end
  * applied (halted and rolled back, a target left to a person, or failed targets below the
- * threshold) fails with its ReleaseResult as the failure's detail (workflows/outcome.ts reads it).
+ * threshold) fails with its ReleaseResult as the failure's detail (src/contract/outcome.ts reads it).
  */
 const RELEASE_FAILED_OUTCOMES_PATCH = 'godwit-release-failed-outcomes';
 

@@ -15,16 +15,16 @@ import type { MigrationState } from '../src/lifecycle/states';
 import { DEFAULT_APPROVAL_TIMEOUT } from '../src/lifecycle/approval';
 import { revertStateOf, startRevertLifecycle, stepRevert, type RevertEvent, type RevertSnapshot, type RevertState } from '../src/lifecycle/revert-machine';
 import { durationMs } from '../src/manifest/types';
-import { AUDIT_HEAD_MEMO, describeRestore, type AuditHeadResult, type OperatorActionName, type OperatorRequest, type RunScope, type StepProgress } from './definitions';
-import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, rollbackUpdate, GodwitStateKey } from './messages';
-import { revertStateQuery } from './revert-messages';
-import { REVERT_CHAIN_MEMO, REVERT_OUTCOME_FAILURE_TYPE, type RevertedRun, type RevertInput, type RevertOutcome, type RevertProgress, type RevertResult } from './revert-definitions';
+import { AUDIT_HEAD_MEMO, describeRestore, type AuditHeadResult, type OperatorActionName, type OperatorRequest, type RunScope, type StepProgress } from '../src/contract/migration';
+import { actionSubjectQuery, approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackSignal, rollbackUpdate, GodwitStateKey } from '../src/contract/messages';
+import { revertStateQuery } from '../src/contract/revert-messages';
+import { REVERT_CHAIN_MEMO, REVERT_OUTCOME_FAILURE_TYPE, type RevertedRun, type RevertInput, type RevertOutcome, type RevertProgress, type RevertResult } from '../src/contract/revert';
 import { authorizeActivities, describeError, prepareActivities, recordActivities, stepActivities } from './activity-profiles';
 
 /**
  * Runs from before it completed whatever the outcome; with it, a revert that does not end
  * reverted (rejected, or not proven and resolved by hand) fails with its RevertResult as the
- * failure's detail, so the UI's list tells them apart (workflows/outcome.ts reads it back).
+ * failure's detail, so the UI's list tells them apart (src/contract/outcome.ts reads it back).
  */
 const REVERT_FAILED_OUTCOMES_PATCH = 'godwit-revert-failed-outcomes';
 

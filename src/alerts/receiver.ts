@@ -12,10 +12,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { canonicalPayload } from '../auth/payload';
 import { sshSign } from '../auth/ssh';
-import { migrationWorkflowId, WORKFLOW_TYPE, type OperatorRequest } from '../../workflows/definitions';
-import { actionSubjectQuery, rollbackUpdate } from '../../workflows/messages';
+import { migrationWorkflowId, WORKFLOW_TYPE, type OperatorRequest } from '../contract/migration';
+import { actionSubjectQuery, rollbackUpdate } from '../contract/messages';
 import { targetQuery } from '../client/audit-heads';
 import { AlertmanagerPayload, rollbackRequests, type RollbackRequest } from './payload';
+import { GodwitError } from '../errors';
 
 /** The path Alertmanager posts to (`webhook_configs[].url`). */
 export const ALERTS_PATH = '/alertmanager';
@@ -43,7 +44,7 @@ export interface AlertAction extends Omit<RollbackRequest, 'reason'> {
 }
 
 /** Thrown when the receiver's configuration is not usable. */
-export class AlertsReceiverConfigError extends Error {
+export class AlertsReceiverConfigError extends GodwitError {
   override readonly name = 'AlertsReceiverConfigError';
 }
 

@@ -8,9 +8,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SIGNATURE_NAMESPACE } from './payload';
+import { GodwitError } from '../errors';
 
 /** Thrown when ssh-keygen cannot sign (no such key, wrong passphrase, agent without the key). */
-export class SigningError extends Error {
+export class SigningError extends GodwitError {
   override readonly name = 'SigningError';
 }
 

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { GodwitError } from '../errors';
 import { CliError, ExitCode } from './exit-codes';
 import { red } from './output';
 
@@ -39,6 +40,11 @@ temporalOptions(
     .option('--requested-by <name>', 'who asks for it (default: $GODWIT_REQUESTED_BY, $GITHUB_ACTOR or $USER)')
     .option('--key <path>', 'sign the request with this SSH key (default: $GODWIT_SIGNING_KEY); required where the worker lists who may request'),
 ).action(async (path: string, opts) => {
+  if (opts.fleet !== undefined || opts.atomic) {
+    const { releaseCommand } = await import('./commands/release');
+    process.exitCode = await releaseCommand(path, opts);
+    return;
+  }
   const { applyCommand } = await import('./commands/apply');
   process.exitCode = await applyCommand(path, opts);
 });
@@ -84,6 +90,12 @@ temporalOptions(
     .option('--fleet <name>', 'the latest release of this fleet instead')
     .option('--json', 'machine-readable output'),
 ).action(async (opts) => {
+  if (opts.fleet !== undefined) {
+    if (opts.target !== undefined) throw new CliError('give --target or --fleet, not both');
+    const { fleetStatusCommand } = await import('./commands/release');
+    await fleetStatusCommand(opts);
+    return;
+  }
   const { statusCommand } = await import('./commands/status');
   await statusCommand(opts);
 });
@@ -259,7 +271,7 @@ program
 
 /** Prints an error as the user should see it and sets the exit code. */
 function fail(err: unknown): void {
-  const e = err as Error & { exitCode?: number; code?: unknown };
+  const e = err as Error & { code?: unknown };
   const code = typeof e?.code === 'string' ? e.code : '';
   if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') {
     process.exitCode = 0;
@@ -269,9 +281,9 @@ function fail(err: unknown): void {
     process.exitCode = ExitCode.error;
     return; // commander already printed it
   }
-  const known = err instanceof CliError || ['ManifestError', 'PlanError', 'ConfigError', 'TemporalUnreachableError', 'TemporalRefusedError', 'MigrationAlreadyRunningError', 'MigrationFailedError', 'TemporalUnavailableError', 'PortInUseError', 'UnknownTargetError', 'SearchAttributesMissingError', 'InspectionFailedError', 'FleetError', 'MetricsAddressError'].includes(e?.name);
-  console.error(red('error: ') + (known ? e.message : (e?.stack ?? String(err))));
-  process.exitCode = err instanceof CliError ? err.exitCode : ExitCode.error;
+  // An error of ours is meant for the user as it is; anything else is a bug, shown with its stack.
+  console.error(red('error: ') + (err instanceof GodwitError ? err.message : (e?.stack ?? String(err))));
+  process.exitCode = err instanceof GodwitError ? err.exitCode : ExitCode.error;
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {

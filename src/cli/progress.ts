@@ -1,5 +1,5 @@
 import type { WriteStream } from 'node:tty';
-import type { DataProgress } from '../../workflows/definitions';
+import type { DataProgress } from '../contract/migration';
 import { describeDataProgress, fractionDone } from '../throttle/progress';
 
 const BAR_WIDTH = 24;

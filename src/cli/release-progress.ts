@@ -1,5 +1,5 @@
 import type { WriteStream } from 'node:tty';
-import { countByStatus, type ReleaseProgress, type ReleaseTarget, type ReleaseTargetStatus } from '../../workflows/release-definitions';
+import { countByStatus, type ReleaseProgress, type ReleaseTarget, type ReleaseTargetStatus } from '../contract/release';
 import { stateColor } from './output';
 
 const BAR_WIDTH = 30;

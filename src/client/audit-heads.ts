@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { RecordedHead } from '../db/audit-chain';
-import { AUDIT_HEAD_MEMO, SEARCH_ATTRIBUTE } from '../../workflows/definitions';
+import { AUDIT_HEAD_MEMO, SEARCH_ATTRIBUTE } from '../contract/migration';
 
 const AuditHeadMemo = z.object({ seq: z.number().int().positive(), hash: z.string().regex(/^sha256:[0-9a-f]{64}$/), event: z.string(), at: z.string() });
 

@@ -4,10 +4,12 @@
  * commands can name these errors without loading the SDK's client.
  */
 import { runUrl, type TemporalSettings } from '../config/temporal';
+import { GodwitError } from '../errors';
 
 /** Thrown when the CLI cannot reach Temporal. */
-export class TemporalUnreachableError extends Error {
+export class TemporalUnreachableError extends GodwitError {
   override readonly name = 'TemporalUnreachableError';
+  override readonly retryable = true;
 }
 
 export function temporalUnreachable(address: string, cause: string): TemporalUnreachableError {
@@ -18,12 +20,12 @@ export function temporalUnreachable(address: string, cause: string): TemporalUnr
 }
 
 /** Thrown when Temporal answers but refuses: credentials, permissions, an unknown namespace. */
-export class TemporalRefusedError extends Error {
+export class TemporalRefusedError extends GodwitError {
   override readonly name = 'TemporalRefusedError';
 }
 
 /** Thrown when the same migration is already running on the target. */
-export class MigrationAlreadyRunningError extends Error {
+export class MigrationAlreadyRunningError extends GodwitError {
   override readonly name = 'MigrationAlreadyRunningError';
 }
 
@@ -35,7 +37,7 @@ export function alreadyRunningError(settings: TemporalSettings, target: string, 
 }
 
 /** Thrown when a migration run failed before it changed anything (plan error, busy target, unknown target...). */
-export class MigrationFailedError extends Error {
+export class MigrationFailedError extends GodwitError {
   override readonly name = 'MigrationFailedError';
   constructor(
     message: string,
@@ -45,6 +47,11 @@ export class MigrationFailedError extends Error {
   ) {
     super(message);
   }
+}
+
+/** Thrown when an inspection (verify, snapshots, plan --target, unlock, audit verify) could not run: unknown target, database unreachable... */
+export class InspectionFailedError extends GodwitError {
+  override readonly name = 'InspectionFailedError';
 }
 
 /** The gRPC status codes told apart below (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */

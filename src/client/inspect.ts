@@ -16,14 +16,12 @@ import {
   type SnapshotsReport,
   type UnlockInput,
   type UnlockReport,
-} from '../../workflows/definitions';
-import { GodwitTargetKey } from '../../workflows/messages';
+} from '../contract/migration';
+import { GodwitTargetKey } from '../contract/messages';
 import { recordedAuditHeads } from './audit-heads';
+import { InspectionFailedError } from './errors';
 
-/** Thrown when an inspection could not run (unknown target, database unreachable...). */
-export class InspectionFailedError extends Error {
-  override readonly name = 'InspectionFailedError';
-}
+export { InspectionFailedError } from './errors';
 
 async function runShort<T>(client: Client, settings: TemporalSettings, type: string, target: string, idPart: string, input: unknown): Promise<T> {
   try {

@@ -7,7 +7,7 @@
  * (test/browser/ui.test.ts opens these links and checks what the list shows).
  */
 import type { TemporalSettings } from '../config/temporal';
-import { SEARCH_ATTRIBUTE } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTE } from '../contract/migration';
 
 /** A visibility query string literal: double-quoted, with `"` and `\` escaped. */
 export function queryLiteral(value: string): string {

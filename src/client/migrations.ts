@@ -13,9 +13,9 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import type { TemporalSettings } from '../config/temporal';
-import { GodwitMigrationIdKey, GodwitStateKey, GodwitTargetKey, stateQuery } from '../../workflows/messages';
-import { SEARCH_ATTRIBUTE, WORKFLOW_TYPE, type DataProgress, type MigrationResult } from '../../workflows/definitions';
-import type { migrationWorkflow } from '../../workflows/migration';
+import { GodwitMigrationIdKey, GodwitStateKey, GodwitTargetKey, stateQuery } from '../contract/messages';
+import { SEARCH_ATTRIBUTE, WORKFLOW_TYPE, type DataProgress, type MigrationResult } from '../contract/migration';
+import type { MigrationWorkflow } from '../contract/migration';
 import { alreadyRunningError, explainTemporalError, isUnavailable, MigrationFailedError } from './errors';
 import { migrationStartRequest, type StartOptions } from './start';
 import { watchRun, type MigrationRun, type ProgressEvent, type WatchOutcome } from './watch';
@@ -34,11 +34,11 @@ export { migrationResult, outcomeOfFailure, resultOf, MalformedOutcomeError } fr
 const UNAVAILABLE_BUDGET_MS = 120_000;
 
 /** Starts one migration as its own workflow `godwit/<target>/<id>`. */
-export async function startMigration(client: Client, settings: TemporalSettings, opts: StartOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof migrationWorkflow>> {
+export async function startMigration(client: Client, settings: TemporalSettings, opts: StartOptions): Promise<WorkflowHandleWithFirstExecutionRunId<MigrationWorkflow>> {
   const request = await migrationStartRequest(opts);
   const keys: Record<string, typeof GodwitTargetKey> = { [SEARCH_ATTRIBUTE.target]: GodwitTargetKey, [SEARCH_ATTRIBUTE.migrationId]: GodwitMigrationIdKey, [SEARCH_ATTRIBUTE.state]: GodwitStateKey };
   try {
-    return await client.workflow.start<typeof migrationWorkflow>(WORKFLOW_TYPE, {
+    return await client.workflow.start<MigrationWorkflow>(WORKFLOW_TYPE, {
       workflowId: request.workflowId,
       taskQueue: settings.taskQueue,
       args: [request.input],
@@ -57,7 +57,7 @@ export async function startMigration(client: Client, settings: TemporalSettings,
 }
 
 /** How a run that did not complete ended, as MigrationFailedError: the workflow's own failure (PlanError, LeaseHeldError...), or what closed it. */
-async function failedRun(handle: WorkflowHandle<typeof migrationWorkflow>, err: WorkflowFailedError): Promise<MigrationFailedError> {
+async function failedRun(handle: WorkflowHandle<MigrationWorkflow>, err: WorkflowFailedError): Promise<MigrationFailedError> {
   const runId = (await handle.describe()).runId;
   const failed = (message: string, type: string | undefined) => new MigrationFailedError(message, type, handle.workflowId, runId);
   const cause = err.cause;
@@ -84,7 +84,7 @@ export interface FollowOptions {
  * is waited for through a server restart: calls that find the server unavailable are
  * retried (the SDK retries each call; this goes on for UNAVAILABLE_BUDGET_MS).
  */
-export function sdkRun(handle: WorkflowHandle<typeof migrationWorkflow>, opts: FollowOptions = {}): MigrationRun {
+export function sdkRun(handle: WorkflowHandle<MigrationWorkflow>, opts: FollowOptions = {}): MigrationRun {
   const { connection } = handle.client;
   const result = () => (opts.signal ? connection.withAbortSignal(opts.signal, () => handle.result()) : handle.result());
   return {
@@ -117,7 +117,7 @@ export function sdkRun(handle: WorkflowHandle<typeof migrationWorkflow>, opts: F
  * closing the connection does not wait out the server's long poll.
  */
 export async function watchMigration(
-  handle: WorkflowHandle<typeof migrationWorkflow>,
+  handle: WorkflowHandle<MigrationWorkflow>,
   onEvent: (e: ProgressEvent) => void,
   opts: { pollMs?: number; firstPollMs?: number; stopWhenWaiting?: boolean; settings?: FollowOptions['settings']; onData?: (d: DataProgress, step: string) => void } = {},
 ): Promise<WatchOutcome> {

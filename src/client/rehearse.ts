@@ -3,11 +3,12 @@ import { WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowHan
 import type { TemporalSettings } from '../config/temporal';
 import { healthPolicyShape } from '../health/schema';
 import { manifestChecksum, type LoadedManifest, type Manifest } from '../manifest';
-import { REHEARSAL_QUERY, REHEARSAL_WORKFLOW_TYPE, rehearsalWorkflowId, type RehearsalData, type RehearsalInput, type RehearsalManifest, type RehearsalReport } from '../../workflows/rehearse-definitions';
-import { GodwitTargetKey } from '../../workflows/messages';
+import { REHEARSAL_QUERY, REHEARSAL_WORKFLOW_TYPE, rehearsalWorkflowId, type RehearsalData, type RehearsalInput, type RehearsalManifest, type RehearsalReport } from '../contract/rehearse';
+import { GodwitTargetKey } from '../contract/messages';
+import { GodwitError } from '../errors';
 
 /** Thrown when a rehearsal could not run (unknown target, pg_dump missing, database unreachable...). */
-export class RehearsalFailedError extends Error {
+export class RehearsalFailedError extends GodwitError {
   override readonly name = 'RehearsalFailedError';
 }
 

@@ -7,16 +7,16 @@ import { runUrl, type TemporalSettings } from '../config/temporal';
 import { loadSqlParser, needsSqlParser, planManifest } from '../operations';
 import { emptySchemaModel } from '../db/schema-model';
 import type { LoadedManifest } from '../manifest';
-import { GodwitMigrationIdKey, GodwitStateKey } from '../../workflows/messages';
-import { releaseStateQuery } from '../../workflows/release-messages';
-import { FINAL_RELEASE_STATES, FLEET_RELEASE_PREFIX, RELEASE_WORKFLOW_TYPE, type ReleaseInput, type ReleaseManifest, type ReleaseProgress, type ReleaseResult } from '../../workflows/release-definitions';
-import type { releaseWorkflow } from '../../workflows/release';
-import { failureMessage } from '../../workflows/child-outcome';
-import { releaseResult } from '../../workflows/outcome';
+import { GodwitMigrationIdKey, GodwitStateKey } from '../contract/messages';
+import { releaseStateQuery } from '../contract/release-messages';
+import { FINAL_RELEASE_STATES, FLEET_RELEASE_PREFIX, RELEASE_WORKFLOW_TYPE, type ReleaseInput, type ReleaseManifest, type ReleaseProgress, type ReleaseResult } from '../contract/release';
+import type { ReleaseWorkflow } from '../contract/release';
+import { failureMessage } from '../contract/child-outcome';
+import { releaseResult } from '../contract/outcome';
 import { migrationInput } from './start';
 import { explainTemporalError, isUnavailable, MigrationAlreadyRunningError, MigrationFailedError } from './errors';
 
-export type ReleaseHandle = WorkflowHandle<typeof releaseWorkflow>;
+export type ReleaseHandle = WorkflowHandle<ReleaseWorkflow>;
 
 /** Each manifest as every target's run takes it, with its offline plan for the UI. */
 export async function releaseManifests(loaded: LoadedManifest[], requestedBy: string): Promise<ReleaseManifest[]> {
@@ -35,7 +35,7 @@ export async function startRelease(client: Client, settings: TemporalSettings, w
   const ids = input.manifests.map((m) => m.input.migrationId);
   const where = input.fleet ? `fleet ${input.fleet} (${input.targets.length} targets)` : input.targets[0]!;
   try {
-    await client.workflow.start<typeof releaseWorkflow>(RELEASE_WORKFLOW_TYPE, {
+    await client.workflow.start<ReleaseWorkflow>(RELEASE_WORKFLOW_TYPE, {
       workflowId,
       taskQueue: settings.taskQueue,
       args: [input],
@@ -56,7 +56,7 @@ export async function startRelease(client: Client, settings: TemporalSettings, w
     throw explainTemporalError(settings, err);
   }
   // No run id: the handle follows the release through continue-as-new.
-  return client.workflow.getHandle<typeof releaseWorkflow>(workflowId);
+  return client.workflow.getHandle<ReleaseWorkflow>(workflowId);
 }
 
 /**
@@ -139,7 +139,7 @@ export async function latestRelease(client: Client, settings: TemporalSettings, 
     if (found === null || wf.startTime > found.startTime) found = { workflowId: wf.workflowId, runId: wf.runId, status: wf.status.name, startTime: wf.startTime };
   }
   if (found === null) return null;
-  const handle = client.workflow.getHandle<typeof releaseWorkflow>(found.workflowId, found.runId);
+  const handle = client.workflow.getHandle<ReleaseWorkflow>(found.workflowId, found.runId);
   const described = await handle.describe();
   let progress: ReleaseProgress | null = null;
   let failure: string | null = null;
@@ -153,7 +153,7 @@ export async function latestRelease(client: Client, settings: TemporalSettings, 
       failure = failureMessage(err instanceof WorkflowFailedError ? err.cause : err).message;
     }
   } else if (described.status.name === 'CONTINUED_AS_NEW') {
-    progress = await client.workflow.getHandle<typeof releaseWorkflow>(found.workflowId).query(releaseStateQuery).catch(() => null);
+    progress = await client.workflow.getHandle<ReleaseWorkflow>(found.workflowId).query(releaseStateQuery).catch(() => null);
   } else {
     failure = await handle.result().then(
       () => null,

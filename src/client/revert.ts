@@ -4,22 +4,22 @@
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { TemporalSettings } from '../config/temporal';
-import { GodwitMigrationIdKey, GodwitStateKey, GodwitTargetKey } from '../../workflows/messages';
-import { revertStateQuery } from '../../workflows/revert-messages';
-import { REVERT_WORKFLOW_TYPE, revertWorkflowId, type RevertInput, type RevertProgress, type RevertResult } from '../../workflows/revert-definitions';
-import type { revertWorkflow } from '../../workflows/revert';
+import { GodwitMigrationIdKey, GodwitStateKey, GodwitTargetKey } from '../contract/messages';
+import { revertStateQuery } from '../contract/revert-messages';
+import { REVERT_WORKFLOW_TYPE, revertWorkflowId, type RevertInput, type RevertProgress, type RevertResult } from '../contract/revert';
+import type { RevertWorkflow } from '../contract/revert';
 import { RevertState } from '../lifecycle/revert-machine';
 import { explainTemporalError, MigrationAlreadyRunningError, MigrationFailedError } from './errors';
 import { runUrl } from '../config/temporal';
-import { revertResult } from '../../workflows/outcome';
+import { revertResult } from '../contract/outcome';
 
-export type RevertHandle = WorkflowHandle<typeof revertWorkflow>;
+export type RevertHandle = WorkflowHandle<RevertWorkflow>;
 
 /** Starts the revert `godwit/<target>/<id>/revert` of an applied migration (and with `to`, of the chain back to it). */
-export async function startRevert(client: Client, settings: TemporalSettings, input: RevertInput): Promise<WorkflowHandleWithFirstExecutionRunId<typeof revertWorkflow>> {
+export async function startRevert(client: Client, settings: TemporalSettings, input: RevertInput): Promise<WorkflowHandleWithFirstExecutionRunId<RevertWorkflow>> {
   const workflowId = revertWorkflowId(input.target, input.migrationId);
   try {
-    return await client.workflow.start<typeof revertWorkflow>(REVERT_WORKFLOW_TYPE, {
+    return await client.workflow.start<RevertWorkflow>(REVERT_WORKFLOW_TYPE, {
       workflowId,
       taskQueue: settings.taskQueue,
       args: [input],

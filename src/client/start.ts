@@ -2,7 +2,7 @@ import type { LoadedManifest } from '../manifest';
 import { loadSqlParser, needsSqlParser, planManifest } from '../operations';
 import { emptySchemaModel } from '../db/schema-model';
 import { MigrationState } from '../lifecycle/states';
-import { migrationWorkflowId, SEARCH_ATTRIBUTE, type FaultInjection, type MigrationInput } from '../../workflows/definitions';
+import { migrationWorkflowId, SEARCH_ATTRIBUTE, type FaultInjection, type MigrationInput } from '../contract/migration';
 
 export interface StartOptions {
   target: string;

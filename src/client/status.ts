@@ -1,13 +1,13 @@
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import { defaultPayloadConverter, type TypedSearchAttributes } from '@temporalio/common';
 import { runUrl, type TemporalSettings } from '../config/temporal';
-import { SEARCH_ATTRIBUTE, type DataProgress, type MigrationProgress } from '../../workflows/definitions';
-import { stateQuery } from '../../workflows/messages';
+import { SEARCH_ATTRIBUTE, type DataProgress, type MigrationProgress } from '../contract/migration';
+import { stateQuery } from '../contract/messages';
 import { FINAL_STATES, type MigrationState } from '../lifecycle/states';
 import { FINAL_REVERT_STATES, type RevertState } from '../lifecycle/revert-machine';
 import { targetQuery } from './audit-heads';
 import type { HealthProgress } from '../health/types';
-import { REVERT_CHAIN_MEMO, REVERT_WORKFLOW_SUFFIX } from '../../workflows/revert-definitions';
+import { REVERT_CHAIN_MEMO, REVERT_WORKFLOW_SUFFIX } from '../contract/revert';
 
 export interface MigrationStatusRow {
   migrationId: string;

@@ -1,4 +1,4 @@
-import type { DataProgress, MigrationProgress, MigrationResult, ProgressEvent } from '../../workflows/definitions';
+import type { DataProgress, MigrationProgress, MigrationResult, ProgressEvent } from '../contract/migration';
 
 export type { ProgressEvent };
 

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FleetsSchema } from './fleet-schema';
 import { policiesSchema } from '../health/policy';
+import { GodwitError } from '../errors';
 
 const Principals = z.array(z.string().min(1)).default([]);
 
@@ -71,12 +72,14 @@ const ConfigSchema = z
 export type GodwitConfig = z.infer<typeof ConfigSchema>;
 
 /** Thrown when godwit.yaml exists but is not valid. */
-export class ConfigError extends Error {
+export class ConfigError extends GodwitError {
   override readonly name = 'ConfigError';
+  /** An activity that reads a bad godwit.yaml is retried: fixing the file lets the run go on. */
+  override readonly retryable: boolean = true;
 }
 
 /** Thrown when the worker has no connection string for a target alias. */
-export class UnknownTargetError extends Error {
+export class UnknownTargetError extends GodwitError {
   override readonly name = 'UnknownTargetError';
   constructor(
     readonly alias: string,

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_TASK_QUEUE } from '../../workflows/definitions';
+import { DEFAULT_TASK_QUEUE } from '../contract/migration';
 import { ConfigError, loadConfig, type GodwitConfig } from './targets';
 
 /** Where a Temporal frontend listens unless told otherwise (and where `godwit dev` serves). */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { quoteIdent } from './ident';
+import { GodwitError } from '../errors';
 
 /**
  * Data checksum of a table: the row count and an order-independent hash of the rows, so
@@ -117,7 +118,7 @@ export const PINNED_SETTINGS: readonly (readonly [string, string])[] = [
 ];
 
 /** Thrown when a table cannot be checksummed as asked: it does not exist, or a named column does not. */
-export class ChecksumTableError extends Error {
+export class ChecksumTableError extends GodwitError {
   override readonly name = 'ChecksumTableError';
   constructor(
     message: string,
@@ -129,7 +130,7 @@ export class ChecksumTableError extends Error {
 }
 
 /** Thrown when a resume point was taken for another table, column set or filter, or is not one. */
-export class ChecksumResumeError extends Error {
+export class ChecksumResumeError extends GodwitError {
   override readonly name = 'ChecksumResumeError';
   constructor(
     message: string,

@@ -4,6 +4,7 @@
  * it contains. Names are taken literally (case-sensitive): `Users` is the table
  * "Users", not `users` as unquoted SQL would fold it.
  */
+import { GodwitError } from '../errors';
 
 /** Postgres' NAMEDATALEN - 1: longer names are silently truncated by the server. */
 export const MAX_IDENTIFIER_BYTES = 63;
@@ -14,7 +15,7 @@ export interface QualifiedName {
 }
 
 /** Thrown when a name cannot be used as a Postgres identifier (empty, NUL, too long). */
-export class IdentifierError extends Error {
+export class IdentifierError extends GodwitError {
   override readonly name = 'IdentifierError';
   constructor(
     message: string,

@@ -1,7 +1,8 @@
 import type pg from 'pg';
+import { GodwitError } from '../errors';
 
 /** Thrown when another migration holds the target's lease. */
-export class LeaseHeldError extends Error {
+export class LeaseHeldError extends GodwitError {
   override readonly name = 'LeaseHeldError';
   constructor(
     readonly target: string,
@@ -24,7 +25,7 @@ export class LeaseHeldError extends Error {
 }
 
 /** Thrown when an activity's fencing token is no longer the lease's token: a newer holder took over. */
-export class StaleLeaseError extends Error {
+export class StaleLeaseError extends GodwitError {
   override readonly name = 'StaleLeaseError';
   constructor(readonly target: string, readonly token: string) {
     super(`lease on target '${target}' with fencing token ${token} is no longer held; this attempt must not write`);

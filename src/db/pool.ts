@@ -2,12 +2,14 @@ import pg from 'pg';
 import { redact, resolveTargetUrl } from '../config/targets';
 import { isConnectionLoss } from './connection-loss';
 import { resolveWithScratch } from '../rehearse/scratch-target';
+import { GodwitError } from '../errors';
 
 export { isConnectionLoss };
 
 /** Thrown when a target's database cannot be reached. The message never holds the connection string. */
-export class DatabaseUnreachableError extends Error {
+export class DatabaseUnreachableError extends GodwitError {
   override readonly name = 'DatabaseUnreachableError';
+  override readonly retryable = true;
 }
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'EAI_AGAIN', '57P03', '3D000', '28P01', '28000']);
@@ -21,8 +23,9 @@ export function isConnectionError(err: unknown): boolean {
  * Thrown when a target's connection breaks while an activity uses it: a terminated backend,
  * a restarted Postgres, a network cut. Retryable: a new connection can succeed.
  */
-export class ConnectionLostError extends Error {
+export class ConnectionLostError extends GodwitError {
   override readonly name = 'ConnectionLostError';
+  override readonly retryable = true;
   constructor(
     readonly target: string | undefined,
     cause: unknown,

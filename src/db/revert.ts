@@ -6,11 +6,12 @@
  */
 import type pg from 'pg';
 import type { PlannedStep } from '../operations/types';
-import type { MigrationPolicy } from '../../workflows/definitions';
+import type { MigrationPolicy } from '../contract/migration';
 import { hashEntries, type SchemaFingerprint } from './fingerprint';
+import { GodwitError } from '../errors';
 
 /** Thrown when a revert cannot start: the message says why and what the user can do. */
-export class RevertRefusedError extends Error {
+export class RevertRefusedError extends GodwitError {
   override readonly name = 'RevertRefusedError';
 }
 

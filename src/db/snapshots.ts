@@ -7,6 +7,7 @@ import type { RestoreRecord } from './restores';
 import { purgeRetired, type PurgeOutcome } from './purge';
 
 import { RETIRED_COLUMN_PREFIX, SNAPSHOT_SCHEMA } from './schemas';
+import { GodwitError } from '../errors';
 
 export { SNAPSHOT_SCHEMA };
 
@@ -35,7 +36,7 @@ export interface SnapshotRecord {
 }
 
 /** Thrown when data restored from a snapshot does not match the snapshot. */
-export class SnapshotMismatchError extends Error {
+export class SnapshotMismatchError extends GodwitError {
   override readonly name = 'SnapshotMismatchError';
 }
 

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { packageRoot } from '../package-root';
+import { GodwitError } from '../errors';
 
 /** The Temporal CLI release Godwit pins and builds when none is installed. */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
@@ -30,7 +31,7 @@ export interface EnsureTemporalCliOptions extends FindTemporalCliOptions {
 }
 
 /** Thrown when no Temporal CLI is on PATH or in `.godwit/bin` and building one with Go failed or was impossible. */
-export class TemporalUnavailableError extends Error {
+export class TemporalUnavailableError extends GodwitError {
   override readonly name = 'TemporalUnavailableError';
   constructor(readonly tried: readonly string[]) {
     super(

@@ -3,6 +3,7 @@ import { ensureTemporalCli } from './find';
 import { packageRoot } from '../package-root';
 import { DEFAULT_TEMPORAL_PORT, deriveUiUrl } from '../config/temporal';
 import { DEV_SERVER_HOST, PortInUseError, startDevServer } from './server';
+import { GodwitError } from '../errors';
 
 export { deriveUiUrl };
 
@@ -66,7 +67,7 @@ export async function connectOrStartTemporal(opts: ConnectOrStartOptions = {}): 
 }
 
 /** Thrown by `godwit dev` when Temporal's usual port is taken, most likely by a dev server already running. */
-export class DevPortTakenError extends Error {
+export class DevPortTakenError extends GodwitError {
   override readonly name = 'DevPortTakenError';
   constructor(
     readonly port: number,

@@ -1,5 +1,6 @@
 import { isGrpcServiceError, type Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
+import { GodwitError } from '../errors';
 
 /** The custom search attributes Godwit writes on every migration workflow, by name and Temporal type. */
 export const SEARCH_ATTRIBUTES = {
@@ -35,7 +36,7 @@ export function createSearchAttributeCommand(namespace: string, name: GodwitSear
 }
 
 /** Thrown when Godwit's search attributes are missing and this client may not (or could not) add them. */
-export class SearchAttributesMissingError extends Error {
+export class SearchAttributesMissingError extends GodwitError {
   override readonly name = 'SearchAttributesMissingError';
   constructor(
     readonly namespace: string,
@@ -55,7 +56,7 @@ export class SearchAttributesMissingError extends Error {
 }
 
 /** Thrown when a search attribute Godwit needs exists with another type, which Temporal cannot change in place. */
-export class SearchAttributeTypeMismatchError extends Error {
+export class SearchAttributeTypeMismatchError extends GodwitError {
   override readonly name = 'SearchAttributeTypeMismatchError';
   constructor(
     readonly namespace: string,

@@ -7,6 +7,7 @@ import { ensureTemporalCli } from './find';
 import { ensureSearchAttributes, SEARCH_ATTRIBUTES, SearchAttributeTypeMismatchError } from './search-attributes';
 
 import { DEFAULT_TEMPORAL_HOST } from '../config/temporal';
+import { GodwitError } from '../errors';
 
 export const DEV_SERVER_HOST = DEFAULT_TEMPORAL_HOST;
 
@@ -57,7 +58,7 @@ export interface DevServer {
 }
 
 /** Thrown when the dev server exits during startup or does not answer in time; `output` is the tail of its logs. */
-export class DevServerStartError extends Error {
+export class DevServerStartError extends GodwitError {
   override readonly name = 'DevServerStartError';
   constructor(
     message: string,
@@ -68,7 +69,7 @@ export class DevServerStartError extends Error {
 }
 
 /** Thrown when a port the dev server should listen on is taken by another process. */
-export class PortInUseError extends Error {
+export class PortInUseError extends GodwitError {
   override readonly name = 'PortInUseError';
   constructor(
     readonly host: string,

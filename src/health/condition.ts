@@ -3,11 +3,12 @@
  * bad one with the fix) and the sampleProbe activity (which applies them).
  */
 import { COMPARATORS, type Comparator, type Condition } from './types';
+import { GodwitError } from '../errors';
 
 const ORDERING: readonly Comparator[] = ['>', '<', '>=', '<='];
 
 /** Thrown when a `fail_when` or a field path cannot be read. */
-export class ConditionError extends Error {
+export class ConditionError extends GodwitError {
   override readonly name = 'ConditionError';
 }
 

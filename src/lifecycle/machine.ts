@@ -1,3 +1,4 @@
+import { GodwitError } from '../errors';
 import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
 import type { LifecycleEvent, MigrationState } from './states';
 import { approvalReason } from './approval';
@@ -138,7 +139,7 @@ export const lifecycleMachine = setup({
 export type LifecycleSnapshot = SnapshotFrom<typeof lifecycleMachine>;
 
 /** Thrown when an event is not legal in the current state. */
-export class IllegalTransitionError extends Error {
+export class IllegalTransitionError extends GodwitError {
   override readonly name = 'IllegalTransitionError';
   constructor(
     readonly state: MigrationState,

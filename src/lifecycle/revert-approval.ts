@@ -4,7 +4,7 @@
  * created a table or column drops what the application wrote there since, which no copy kept.
  */
 import type { PlannedStep } from '../operations/types';
-import type { MigrationPolicy } from '../../workflows/definitions';
+import type { MigrationPolicy } from '../contract/migration';
 import { autoApprovalReason } from './approval';
 
 /** Step kinds whose undo drops objects the application may have written to since the migration. */

@@ -1,3 +1,4 @@
+import { GodwitError } from '../errors';
 import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
 import { revertApprovalReason, type RevertedPlan } from './revert-approval';
 
@@ -93,7 +94,7 @@ export const revertMachine = setup({
 export type RevertSnapshot = SnapshotFrom<typeof revertMachine>;
 
 /** Thrown when an event is not legal in the revert's current state. */
-export class IllegalRevertTransitionError extends Error {
+export class IllegalRevertTransitionError extends GodwitError {
   override readonly name = 'IllegalRevertTransitionError';
   constructor(
     readonly state: RevertState,

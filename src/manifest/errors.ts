@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { GodwitError } from '../errors';
 
 export interface ManifestProblem {
   /** Where in the manifest: `operations[2].add_column.column.type`; empty for the whole file. */
@@ -16,7 +17,7 @@ export interface ManifestProblem {
  * not valid YAML/JSON/SQL, or not a valid manifest. Lists every problem found,
  * one per line: `<file>: <path>: <what is wrong and what was expected>`.
  */
-export class ManifestError extends Error {
+export class ManifestError extends GodwitError {
   override readonly name = 'ManifestError';
   constructor(
     readonly file: string,

@@ -1,5 +1,4 @@
-import type { ThrottleChange } from '../throttle/settings';
-import type { HealthPolicyFields } from '../health/types';
+import type { Check, MigrationPolicy } from '../contract/migration';
 import type { AddColumnSpec } from '../operations/add-column';
 import type { AddConstraintSpec } from '../operations/add-constraint';
 import type { AlterColumnTypeSpec } from '../operations/alter-column-type';
@@ -25,39 +24,9 @@ import type { SetNotNullSpec } from '../operations/set-not-null';
 import type { SetReplicaIdentitySpec } from '../operations/set-replica-identity';
 import type { SqlSpec } from '../operations/sql';
 
-/** A named SQL query that must return true (pre: before any step; post: after the last). */
-export interface Check {
-  name: string;
-  sql: string;
-}
-
-/**
- * How a migration is run. Timeouts are Postgres setting values: `'5s'`, `'500ms'`,
- * `'2min'`; an integer in the manifest means milliseconds and is kept as `'<n>ms'`.
- * Defaults: approval `auto` (risk decides), bake_seconds `0` (no bake window),
- * lock_timeout `'5s'` (a DDL step waiting longer for its lock gives up and is
- * retried, instead of queueing the application's queries behind it),
- * statement_timeout `'0'` (no limit: index builds and big rewrites legitimately
- * run long; the lock timeout is what protects the application).
- */
-export interface Policy extends HealthPolicyFields {
-  approval: 'auto' | 'required' | 'never';
-  bake_seconds: number;
-  lock_timeout: string;
-  statement_timeout: string;
-  /** What the rollback proof compares (default `restores`); `whole_table` is for quiet databases. */
-  data_proof?: 'restores' | 'whole_table';
-  /** How long snapshots and retired columns and tables are kept (default 14 days). */
-  retention?: string;
-  /** With approval `auto`: the step risk from which a person must approve (default `high`). */
-  approval_risk?: 'low' | 'medium' | 'high';
-  /** How long a migration waits for its approval before it ends rejected (default 24h). */
-  approval_timeout?: string;
-  /** Lint codes of level error this manifest accepts; any other lint error stops the apply before its first step. */
-  allow_lint?: string[];
-  /** How fast batched data steps go: batch_ms, rate, pause_ms, yield, max_lag_ms, max_wal_mb_s (src/throttle/settings.ts). */
-  throttle?: ThrottleChange;
-}
+/** A manifest's checks and policy are the contract's Check and MigrationPolicy: the workflow gets them as they are. */
+export type { Check };
+export type Policy = MigrationPolicy;
 
 export const DEFAULT_POLICY: Policy = { approval: 'auto', bake_seconds: 0, lock_timeout: '5s', statement_timeout: '0' };
 

@@ -5,7 +5,7 @@
  */
 import type { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import type { FinishInput, PrepareInput, PrepareResult, StepInput, VerifyInput, VerifyRollbackResult } from '../../workflows/definitions';
+import type { FinishInput, PrepareInput, PrepareResult, StepInput, VerifyInput, VerifyRollbackResult } from '../contract/migration';
 import type { TargetPools } from '../db/pool';
 import { clearBatchRate, metrics } from './registry';
 

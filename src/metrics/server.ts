@@ -8,11 +8,12 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import type { Client } from '@temporalio/client';
-import { SEARCH_ATTRIBUTE } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTE } from '../contract/migration';
 import { countWaitingWith, metrics, registry } from './registry';
+import { GodwitError } from '../errors';
 
 /** Thrown when `--metrics` is not a [host]:port. */
-export class MetricsAddressError extends Error {
+export class MetricsAddressError extends GodwitError {
   override readonly name = 'MetricsAddressError';
 }
 

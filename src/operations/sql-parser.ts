@@ -6,6 +6,7 @@
  */
 import type { Node, ParseResult, ScanToken } from 'libpg-query';
 import { PlanError } from './types';
+import { GodwitError } from '../errors';
 
 let parseSync: ((sql: string) => ParseResult) | undefined;
 let scanSync: ((sql: string) => { tokens: ScanToken[] }) | undefined;
@@ -28,7 +29,7 @@ export function loadSqlParser(): Promise<void> {
 }
 
 /** Thrown when an sql step is planned before `loadSqlParser()` resolved: a bug in the caller, not in the manifest. */
-export class SqlParserNotLoadedError extends Error {
+export class SqlParserNotLoadedError extends GodwitError {
   override readonly name = 'SqlParserNotLoadedError';
   constructor() {
     super('internal error: the SQL parser is not loaded; await loadSqlParser() (src/operations/sql-parser.ts) before planning a manifest');

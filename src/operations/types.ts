@@ -1,4 +1,5 @@
 import type { SchemaModel } from '../db/schema-model';
+import { GodwitError } from '../errors';
 
 /** One SQL statement. `transactional: false` marks statements that cannot run
  * inside a transaction block (CREATE/DROP INDEX CONCURRENTLY). */
@@ -155,7 +156,7 @@ export interface PlannedStep {
 }
 
 /** Thrown when a spec cannot be planned against the schema (missing table, duplicate column...). */
-export class PlanError extends Error {
+export class PlanError extends GodwitError {
   override readonly name = 'PlanError';
   constructor(
     message: string,

@@ -3,9 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redact } from '../config/targets';
+import { GodwitError } from '../errors';
 
 /** Thrown when pg_dump or pg_restore fails (missing, too old for the server, refused). The message holds no password. */
-export class SchemaCopyError extends Error {
+export class SchemaCopyError extends GodwitError {
   override readonly name = 'SchemaCopyError';
 }
 

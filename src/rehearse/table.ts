@@ -1,4 +1,4 @@
-import type { RehearsalReport, RehearsalRow } from '../../workflows/rehearse-definitions';
+import type { RehearsalReport, RehearsalRow } from '../contract/rehearse';
 
 // The rehearsal's table, for the terminal and for the Temporal UI (pure: workflow code uses it).
 

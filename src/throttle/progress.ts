@@ -1,4 +1,4 @@
-import type { DataProgress } from '../../workflows/definitions';
+import type { DataProgress } from '../contract/migration';
 
 const n = (x: number) => Math.round(x).toLocaleString('en-US');
 

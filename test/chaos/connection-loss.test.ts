@@ -6,7 +6,7 @@ import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/tempo
 import { spawnWorker, waitForExit, type SpawnedWorker } from '../helpers/process';
 import { finalState } from '../helpers/migrate';
 import { startMigration, watchMigration, type WatchOutcome } from '../../src/client';
-import { stateQuery } from '../../workflows/messages';
+import { stateQuery } from '../../src/contract/messages';
 import { ensureControlSchema } from '../../src/db/control-schema';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 

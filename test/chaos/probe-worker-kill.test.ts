@@ -5,8 +5,8 @@ import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/tempo
 import { spawnWorker, waitForExit, type SpawnedWorker } from '../helpers/process';
 import { finalState } from '../helpers/migrate';
 import { startMigration, watchMigration } from '../../src/client';
-import { rollbackUpdate, stateQuery } from '../../workflows/messages';
-import type { MigrationProgress } from '../../workflows/definitions';
+import { rollbackUpdate, stateQuery } from '../../src/contract/messages';
+import type { MigrationProgress } from '../../src/contract/migration';
 
 let db: TestDatabase;
 let t: TestTemporal;

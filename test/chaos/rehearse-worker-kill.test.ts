@@ -6,7 +6,7 @@ import { spawnWorker, waitForExit, type SpawnedWorker } from '../helpers/process
 import { takeWitness } from '../helpers/witness';
 import { parseManifest } from '../../src/manifest';
 import { rehearsalInput, startRehearsal, watchRehearsal } from '../../src/client/rehearse';
-import { REHEARSAL_QUERY, type RehearsalReport } from '../../workflows/rehearse-definitions';
+import { REHEARSAL_QUERY, type RehearsalReport } from '../../src/contract/rehearse';
 
 // A rehearsal is a workflow like any other: a worker SIGKILLed in the middle of it is
 // replaced, and the rehearsal goes on where it was, each run once, the copy dropped at the end.

@@ -8,8 +8,8 @@ import { spawnCli, spawnWorker, waitForExit, type SpawnedWorker } from '../helpe
 import { findFreePorts, startDevServer, type DevServer } from '../../src/devserver';
 import { loadManifests } from '../../src/manifest';
 import { releaseManifests, startRelease, watchRelease } from '../../src/client/release';
-import { fleetReleaseId, type ReleaseProgress } from '../../workflows/release-definitions';
-import { releaseStateQuery } from '../../workflows/release-messages';
+import { fleetReleaseId, type ReleaseProgress } from '../../src/contract/release';
+import { releaseStateQuery } from '../../src/contract/release-messages';
 
 // A release survives its worker being killed and its Temporal server restarting: every
 // target ends applied exactly once (each migration's effect is one row, counted from outside).

@@ -6,7 +6,7 @@ import { spawnWorker, waitForExit, type SpawnedWorker } from '../helpers/process
 import { finalState, fingerprintOf } from '../helpers/migrate';
 import { takeWitness } from '../helpers/witness';
 import { startMigration, watchMigration } from '../../src/client';
-import { stateQuery } from '../../workflows/messages';
+import { stateQuery } from '../../src/contract/messages';
 import { tableChecksum, type TableChecksum } from '../../src/db/checksum';
 
 let db: TestDatabase;

@@ -4,7 +4,7 @@ import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/tempo
 import { spawnWorker, waitForExit, type SpawnedWorker } from '../helpers/process';
 import { finalState } from '../helpers/migrate';
 import { startMigration, watchMigration } from '../../src/client';
-import { stateQuery } from '../../workflows/messages';
+import { stateQuery } from '../../src/contract/messages';
 
 let db: TestDatabase;
 let t: TestTemporal;

@@ -4,7 +4,7 @@ import { ADMIN_URL, createTestDatabase, type TestDatabase } from '../helpers/db'
 import { manifestDir, setupTemporal, type TestTemporal } from '../helpers/temporal';
 import { takeWitness } from '../helpers/witness';
 import { godwit } from './run-godwit';
-import type { RehearsalReport } from '../../workflows/rehearse-definitions';
+import type { RehearsalReport } from '../../src/contract/rehearse';
 
 // `godwit rehearse` through the real CLI, a worker and real Postgres: the target is copied
 // (a sample, or synthetic rows) into a scratch database beside it, each pending migration is

@@ -5,7 +5,7 @@ import { ensureControlSchema } from '../../src/db/control-schema';
 import { introspectSchema } from '../../src/db/introspect';
 import { loadSqlParser, planManifest } from '../../src/operations';
 import type { PlannedStep } from '../../src/operations/types';
-import type { StepInput } from '../../workflows/definitions';
+import type { StepInput } from '../../src/contract/migration';
 
 /**
  * For tests that call the activities directly, as Temporal would on a retry: a short-lived

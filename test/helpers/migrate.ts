@@ -2,9 +2,9 @@ import pg from 'pg';
 import type { TestTemporal } from './temporal';
 import { startMigration, watchMigration, type WatchOutcome } from '../../src/client';
 import type { LoadedManifest } from '../../src/manifest';
-import type { FaultInjection } from '../../workflows/definitions';
+import type { FaultInjection } from '../../src/contract/migration';
 import type { WorkflowHandle } from '@temporalio/client';
-import { stateQuery } from '../../workflows/messages';
+import { stateQuery } from '../../src/contract/messages';
 import { schemaFingerprint, type SchemaFingerprint } from '../../src/db/fingerprint';
 
 /** Starts a migration through Temporal and follows it to its end (or to a human wait). */

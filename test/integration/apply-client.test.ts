@@ -7,7 +7,7 @@ import { connectClient } from '../../src/client/connect';
 import { MigrationAlreadyRunningError, MigrationFailedError, TemporalRefusedError, TemporalUnreachableError } from '../../src/client/errors';
 import { sdkRun, startMigration, watchMigration, type MigrationRun, type StartOptions } from '../../src/client/migrations';
 import { findFreePorts } from '../../src/devserver';
-import type { MigrationProgress } from '../../workflows/definitions';
+import type { MigrationProgress } from '../../src/contract/migration';
 
 /**
  * How `godwit apply` starts and follows a migration (src/client/connect.ts and

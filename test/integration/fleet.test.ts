@@ -6,14 +6,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestDir, setupTemporal, type TestTemporal } from '../helpers/temporal';
 import { takeWitness, type Witness } from '../helpers/witness';
-import { applyCommand } from '../../src/cli/commands/apply';
-import { statusCommand } from '../../src/cli/commands/status';
+import { fleetStatusCommand, releaseCommand } from '../../src/cli/commands/release';
 import { ExitCode } from '../../src/cli/exit-codes';
-import { migrationWorkflowId } from '../../workflows/definitions';
-import { fleetReleaseId } from '../../workflows/release-definitions';
+import { migrationWorkflowId } from '../../src/contract/migration';
+import { fleetReleaseId } from '../../src/contract/release';
 import { loadManifests } from '../../src/manifest';
 import { releaseManifests, startRelease, watchRelease } from '../../src/client/release';
-import { revertWorkflowId } from '../../workflows/revert-definitions';
+import { revertWorkflowId } from '../../src/contract/revert';
 
 // Releases across fleets of real databases: every target's state is read from outside
 // Godwit (catalog queries, pg_dump and EXCEPT ALL through test/helpers/witness.ts), with an
@@ -149,7 +148,7 @@ describe('releases across a fleet', () => {
     const dir = manifestDir({ '0001_email_norm.yaml': normalise('0001_email_norm') });
     // The application on every fourth target (connections are few: max_connections is 100 here).
     const writers = startWriters(good.filter((_n, i) => i % 4 === 0));
-    const code = await applyCommand(dir, { ...cli(), fleet: 'all', wait: true, childrenPerRun: 8 }, out);
+    const code = await releaseCommand(dir, { ...cli(), fleet: 'all', wait: true, childrenPerRun: 8 }, out);
     const { committed, errors } = await writers.stop();
     expect(code, lines.join('\n')).toBe(ExitCode.applied);
     expect(errors).toEqual([]);
@@ -173,7 +172,7 @@ describe('releases across a fleet', () => {
     await expectNoWriteLost(committed);
 
     lines.length = 0;
-    await statusCommand({ ...cli(), fleet: 'all' }, out);
+    await fleetStatusCommand({ ...cli(), fleet: 'all' }, out);
     expect(lines.join('\n')).toMatch(/fleet all[\s\S]*applied[\s\S]*20 targets: 20 applied/);
   });
 
@@ -183,7 +182,7 @@ describe('releases across a fleet', () => {
     for (const name of targets) witnesses.set(name, await takeWitness(db(name).url));
     const dir = manifestDir({ '0002_lower_email.yaml': normalise('0002_lower_email').replace(/email_norm/g, 'email_lower') });
     const writers = startWriters(targets);
-    const code = await applyCommand(dir, { ...cli(), fleet: 'halting', wait: true }, out);
+    const code = await releaseCommand(dir, { ...cli(), fleet: 'halting', wait: true }, out);
     const { committed, errors } = await writers.stop();
     const text = lines.join('\n');
     expect(code, text).toBe(ExitCode.rolledBack);
@@ -218,13 +217,13 @@ describe('releases across a fleet', () => {
     expect(failure?.type).toBe('ReleaseRolledBack');
     expect(failure?.details?.[0]).toMatchObject({ outcome: 'rolled_back', state: 'rolled_back' });
     lines.length = 0;
-    await statusCommand({ ...cli(), fleet: 'halting' }, out);
+    await fleetStatusCommand({ ...cli(), fleet: 'halting' }, out);
     expect(lines.join('\n')).toMatch(/fleet halting[\s\S]*\(failed, started [\s\S]*rolled_back: 1 target\(s\) failed/);
   });
 
   it('stops at a failing canary before any other target is touched', async () => {
     const dir = manifestDir({ '0003_lower_email.yaml': normalise('0003_lower_email').replace(/email_norm/g, 'email_l3') });
-    const code = await applyCommand(dir, { ...cli(), fleet: 'bad-canary', wait: true }, out);
+    const code = await releaseCommand(dir, { ...cli(), fleet: 'bad-canary', wait: true }, out);
     const text = lines.join('\n');
     expect(code, text).toBe(ExitCode.rolledBack);
     expect(text).toMatch(/release rolled_back: canary bad failed/);
@@ -269,7 +268,7 @@ describe('releases across a fleet', () => {
 
   it('touches no target when one cannot be reached at the start, and names it', async () => {
     const dir = manifestDir({ '0004_note.yaml': `id: 0004_note\noperations:\n  - add_column: { table: accounts, column: { name: note4, type: text } }\npolicy: { approval: never }\n` });
-    await expect(applyCommand(dir, { ...cli(), fleet: 'with-ghost', wait: true }, out)).rejects.toThrow(
+    await expect(releaseCommand(dir, { ...cli(), fleet: 'with-ghost', wait: true }, out)).rejects.toThrow(
       /release of 0004_note was not started: the release touched no target: 1 of 3 cannot be reached: ghost \(cannot reach Postgres for target 'ghost': .*\)\. Fix them or take them out of fleet with-ghost in godwit\.yaml/,
     );
     for (const name of ['t01', 't02']) {
@@ -286,7 +285,7 @@ describe('releases across a fleet', () => {
       '0013_c.yaml': `id: 0013_c\noperations:\n  - add_column: { table: accounts, column: { name: c, type: int } }\n  - sql: { up: "select 1/0", down: "select 1" }\npolicy: { approval: never }\n`,
     });
     const writers = startWriters(['solo']);
-    const code = await applyCommand(dir, { ...cli(), target: 'solo', atomic: true, wait: true }, out);
+    const code = await releaseCommand(dir, { ...cli(), target: 'solo', atomic: true, wait: true }, out);
     const { committed, errors } = await writers.stop();
     const text = lines.join('\n');
     expect(code, text).toBe(ExitCode.rolledBack);

@@ -5,7 +5,7 @@ import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/tempo
 import { applyAndWatch, finalState } from '../helpers/migrate';
 import { schemaDump } from '../helpers/witness';
 import type { WatchOutcome } from '../../src/client';
-import type { MigrationProgress } from '../../workflows/definitions';
+import type { MigrationProgress } from '../../src/contract/migration';
 import { pruneSnapshots } from '../../src/db/snapshots';
 import { directCalls } from '../helpers/direct';
 

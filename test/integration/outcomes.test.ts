@@ -7,8 +7,8 @@ import { waitForState } from '../helpers/migrate';
 import { schemaDump } from '../helpers/witness';
 import { migrationStatus, resultOf, startMigration, watchMigration } from '../../src/client';
 import { savedQueries } from '../../src/client/links';
-import { rejectUpdate, resolveUpdate } from '../../workflows/messages';
-import { OUTCOME_FAILURE_TYPE } from '../../workflows/definitions';
+import { rejectUpdate, resolveUpdate } from '../../src/contract/messages';
+import { OUTCOME_FAILURE_TYPE } from '../../src/contract/migration';
 
 // Each outcome as Temporal records it (what the Web UI's list shows), and read back exactly
 // by Godwit's one reader of a run's end (src/client/outcome.ts).

@@ -3,8 +3,8 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
 import { applyAndWatch, finalState, waitForState } from '../helpers/migrate';
 import { MigrationFailedError, migrationInput, resultOf, startMigration, watchMigration } from '../../src/client';
-import { approveUpdate, stateQuery } from '../../workflows/messages';
-import { migrationWorkflowId, WORKFLOW_TYPE } from '../../workflows/definitions';
+import { approveUpdate, stateQuery } from '../../src/contract/messages';
+import { migrationWorkflowId, WORKFLOW_TYPE } from '../../src/contract/migration';
 
 // Policy binds: approval: auto asks a person for a risky plan, an approval that does not come
 // ends the run rejected, lint errors stop an apply before its first step, and the workflow's

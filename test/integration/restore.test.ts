@@ -11,7 +11,7 @@ import { TargetPools } from '../../src/db/pool';
 import { pruneSnapshots, snapshotTableName } from '../../src/db/snapshots';
 import { tableChecksum, type TableChecksum } from '../../src/db/checksum';
 import type { PlannedStep } from '../../src/operations/types';
-import type { StepInput } from '../../workflows/definitions';
+import type { StepInput } from '../../src/contract/migration';
 
 // Restoring a column's values from its snapshot on rollback (drop_column where it cannot
 // retire the column, alter_column_type without down_using), run by the step activities as

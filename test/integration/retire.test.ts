@@ -12,7 +12,7 @@ import { introspectSchema } from '../../src/db/introspect';
 import { TargetPools } from '../../src/db/pool';
 import { pruneSnapshots, retiredName } from '../../src/db/snapshots';
 import type { PlannedStep } from '../../src/operations/types';
-import { retryRollbackSignal, stateQuery } from '../../workflows/messages';
+import { retryRollbackSignal, stateQuery } from '../../src/contract/messages';
 
 // Destroy late: drop_column and drop_table rename what they drop out of the application's way
 // and rename it back on rollback; `godwit snapshots prune` drops it for real once the

@@ -13,8 +13,8 @@ import { ExitCode } from '../../src/cli/exit-codes';
 import { migrationStatus, unlockTarget, verifyDrift } from '../../src/client';
 import { unlockCommand } from '../../src/cli/commands/unlock';
 import { pruneSnapshots } from '../../src/db/snapshots';
-import { revertStateQuery } from '../../workflows/revert-messages';
-import { revertWorkflowId } from '../../workflows/revert-definitions';
+import { revertStateQuery } from '../../src/contract/revert-messages';
+import { revertWorkflowId } from '../../src/contract/revert';
 
 // `godwit revert`: an applied migration undone from the plan its run recorded, with the
 // application writing, proven by witnesses that share no code with Godwit (pg_dump, EXCEPT ALL

@@ -8,8 +8,8 @@ import { startMigration, watchMigration } from '../../src/client';
 import { canonicalPayload, canonicalRequest, type SignedAction } from '../../src/auth/payload';
 import type { LoadedManifest } from '../../src/manifest';
 import { sshSign } from '../../src/auth/ssh';
-import { actionSubjectQuery, approveUpdate, rejectUpdate, rollbackUpdate, stateQuery } from '../../workflows/messages';
-import type { OperatorRequest } from '../../workflows/definitions';
+import { actionSubjectQuery, approveUpdate, rejectUpdate, rollbackUpdate, stateQuery } from '../../src/contract/messages';
+import type { OperatorRequest } from '../../src/contract/migration';
 
 // Identity is proven: the worker checks each operator action's SSH signature over this run
 // and this plan against its own godwit.yaml, refuses forged, replayed, unlisted, unsigned and

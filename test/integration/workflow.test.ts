@@ -4,7 +4,7 @@ import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/tempo
 import { applyAndWatch, finalState, fingerprintOf } from '../helpers/migrate';
 import { takeWitness } from '../helpers/witness';
 import { MigrationAlreadyRunningError, MigrationFailedError, startMigration, watchMigration } from '../../src/client';
-import { resolveUpdate, stateQuery } from '../../workflows/messages';
+import { resolveUpdate, stateQuery } from '../../src/contract/messages';
 
 let db: TestDatabase;
 let t: TestTemporal;

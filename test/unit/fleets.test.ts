@@ -5,13 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { ApplicationFailure, ChildWorkflowFailure } from '@temporalio/common';
 import { FleetError, loadFleet, thresholdCount } from '../../src/config/fleets';
 import { ConfigError } from '../../src/config/targets';
-import { readMigrationChild, readRevertChild } from '../../workflows/child-outcome';
+import { readMigrationChild, readRevertChild } from '../../src/contract/child-outcome';
 import { describeRelease } from '../../workflows/release-summary';
 import { finalLines, ReleaseProgressView } from '../../src/cli/release-progress';
 import { applyCommand } from '../../src/cli/commands/apply';
-import { OUTCOME_FAILURE_TYPE, type MigrationResult } from '../../workflows/definitions';
-import { REVERT_OUTCOME_FAILURE_TYPE, type RevertResult } from '../../workflows/revert-definitions';
-import type { ReleaseProgress, ReleaseTarget } from '../../workflows/release-definitions';
+import { releaseCommand } from '../../src/cli/commands/release';
+import { OUTCOME_FAILURE_TYPE, type MigrationResult } from '../../src/contract/migration';
+import { REVERT_OUTCOME_FAILURE_TYPE, type RevertResult } from '../../src/contract/revert';
+import type { ReleaseProgress, ReleaseTarget } from '../../src/contract/release';
 
 function configFile(yaml: string, files: Record<string, string> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'godwit-fleet-'));
@@ -204,8 +205,8 @@ describe('apply --fleet and --atomic: bad input, before anything is sent', () =>
   });
 
   it('refuses a target and a fleet together, and --atomic without a target', async () => {
-    await expect(applyCommand(manifest(), { target: 'a', fleet: 'f' }, () => undefined)).rejects.toThrow('give --fleet or --target, not both');
-    await expect(applyCommand(manifest(), { atomic: true }, () => undefined)).rejects.toThrow('--atomic needs --target <alias> (or use --fleet <name>)');
+    await expect(releaseCommand(manifest(), { target: 'a', fleet: 'f' }, () => undefined)).rejects.toThrow('give --fleet or --target, not both');
+    await expect(releaseCommand(manifest(), { atomic: true }, () => undefined)).rejects.toThrow('--atomic needs --target <alias> (or use --fleet <name>)');
   });
 
   it('names an unknown fleet of the config file in use', async () => {
@@ -213,7 +214,7 @@ describe('apply --fleet and --atomic: bad input, before anything is sent', () =>
     const before = process.env.GODWIT_CONFIG;
     process.env.GODWIT_CONFIG = file;
     try {
-      await expect(applyCommand(manifest(), { fleet: 'tenant' }, () => undefined)).rejects.toThrow(/unknown fleet 'tenant': .* names the fleets tenants/);
+      await expect(releaseCommand(manifest(), { fleet: 'tenant' }, () => undefined)).rejects.toThrow(/unknown fleet 'tenant': .* names the fleets tenants/);
     } finally {
       if (before === undefined) delete process.env.GODWIT_CONFIG;
       else process.env.GODWIT_CONFIG = before;

@@ -2,9 +2,9 @@ import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { ChildWorkflowFailure, RetryState } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { MalformedOutcomeError, migrationResult, outcomeOfFailure, releaseResult, revertResult } from '../../src/client/outcome';
-import { OUTCOME_FAILURE_TYPE, type MigrationOutcome, type MigrationResult } from '../../workflows/definitions';
-import { REVERT_OUTCOME_FAILURE_TYPE, type RevertOutcome, type RevertResult } from '../../workflows/revert-definitions';
-import { RELEASE_OUTCOME_FAILURE_TYPE, type ReleaseOutcome, type ReleaseResult } from '../../workflows/release-definitions';
+import { OUTCOME_FAILURE_TYPE, type MigrationOutcome, type MigrationResult } from '../../src/contract/migration';
+import { REVERT_OUTCOME_FAILURE_TYPE, type RevertOutcome, type RevertResult } from '../../src/contract/revert';
+import { RELEASE_OUTCOME_FAILURE_TYPE, type ReleaseOutcome, type ReleaseResult } from '../../src/contract/release';
 
 function resultWith(outcome: MigrationOutcome): MigrationResult {
   return {

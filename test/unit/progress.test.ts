@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DataProgressView } from '../../src/cli/progress';
 import { describeDataProgress, formatDuration } from '../../src/throttle/progress';
-import type { DataProgress } from '../../workflows/definitions';
+import type { DataProgress } from '../../src/contract/migration';
 
 const fill: DataProgress = {
   phase: 'fill',

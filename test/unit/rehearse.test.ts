@@ -9,7 +9,7 @@ import { rehearsalDetails, rehearsalTableRows, TABLE_HEADER, textTable } from '.
 import { rehearsalManifest } from '../../src/client/rehearse';
 import { rehearsalData } from '../../src/cli/commands/rehearse';
 import { CliError } from '../../src/cli/exit-codes';
-import type { RehearsalReport } from '../../workflows/rehearse-definitions';
+import type { RehearsalReport } from '../../src/contract/rehearse';
 
 describe('scratch target aliases', () => {
   it('name the scratch database of a rehearsal of a target, and parse back', () => {

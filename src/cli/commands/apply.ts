@@ -1,194 +1,73 @@
-import { userInfo } from 'node:os';
-import type { Client } from '@temporalio/client';
-import { loadManifests, type LoadedManifest } from '../../manifest';
-import { MigrationFailedError } from '../../client/errors';
-import { runUrl, temporalSettings, type TemporalSettings } from '../../config/temporal';
-import { TARGET_ALIAS } from '../../config/targets';
-import { canonicalRequest } from '../../auth/payload';
-import { SigningError, sshSign } from '../../auth/ssh';
-import { describeRestore, type FaultInjection, type MigrationProgress } from '../../../workflows/definitions';
+import { apply, type ApplyOptions as LibraryApplyOptions } from '../../library/apply';
+import { describeRestore } from '../../contract/migration';
 import { CliError, ExitCode } from '../exit-codes';
 import { bold, dim, formatProgress, stateColor } from '../output';
 import { DataProgressView } from '../progress';
-import { savedQueries } from '../../client/links';
 
-export interface ApplyOptions {
-  target: string;
-  wait?: boolean;
+export interface ApplyOptions extends Omit<LibraryApplyOptions, 'onStarted' | 'onEvent' | 'onData' | 'onReport'> {
   json?: boolean;
-  requestedBy?: string;
-  /** Signs the request with this SSH key (a private key, or a public key the ssh-agent holds; default $GODWIT_SIGNING_KEY). */
-  key?: string;
-  address?: string;
-  namespace?: string;
-  taskQueue?: string;
-  uiUrl?: string;
-  faults?: FaultInjection;
 }
-
-export interface ApplyReport {
-  migrationId: string;
-  workflowId: string;
-  runId: string;
-  url: string;
-  state: string;
-  alreadyApplied: boolean;
-  fingerprintBefore: string | null;
-  fingerprintAfter: string | null;
-  reason: string | null;
-  rollback: MigrationProgress['rollback'];
-}
-
-export function defaultRequester(env: NodeJS.ProcessEnv = process.env): string {
-  return env.GODWIT_REQUESTED_BY ?? env.GITHUB_ACTOR ?? env.GITLAB_USER_LOGIN ?? env.USER ?? userInfo().username;
-}
-
-const EXIT_BY_STATE: Record<string, ExitCode> = {
-  applied: ExitCode.applied,
-  rolled_back: ExitCode.rolledBack,
-  rollback_failed: ExitCode.rollbackFailed,
-  rejected: ExitCode.rejected,
-  resolved_manually: ExitCode.rollbackFailed,
-};
 
 /**
- * `godwit apply`: each manifest runs as its own workflow, in id order; with a
- * directory it stops at the first that does not end applied. Returns the exit code.
+ * `godwit apply --target`: each manifest runs as its own workflow, in id order; with a
+ * directory it stops at the first that does not end applied. Prints each run's story and
+ * returns the exit code. (`--fleet` and `--atomic` are the release command's.)
  */
-export async function applyCommand(path: string, given: Omit<ApplyOptions, 'target'> & { target?: string; fleet?: string; atomic?: boolean; childrenPerRun?: number }, out: (line: string) => void = console.log): Promise<ExitCode> {
-  if (given.fleet !== undefined || given.atomic) {
-    const { releaseCommand } = await import('./release');
-    return releaseCommand(path, given, out);
-  }
+export async function applyCommand(path: string, given: Omit<ApplyOptions, 'target'> & { target?: string }, out: (line: string) => void = console.log): Promise<ExitCode> {
   const target = given.target;
   if (target === undefined) throw new CliError('apply needs --target <alias> (one database) or --fleet <name> (a fleet of godwit.yaml)');
   const opts: ApplyOptions = { ...given, target };
-  if (!TARGET_ALIAS.test(opts.target)) {
-    throw new CliError(`invalid target alias '${opts.target}': use letters, digits, '-', '_' or '.' (e.g. --target app-prod)`);
-  }
-  const manifests = await loadManifests(path);
-  if (manifests.length === 0) throw new CliError(`no manifests found in ${path}: expected .yaml, .yml, .json or .sql files`);
-  const settings = await temporalSettings(opts);
-  // The SDK's client loads only now, when there is something to send it: a manifest that
-  // does not load or validate fails without paying for it.
-  const { connectClient } = await import('../../client/connect');
-  const client = await connectClient(settings);
-  const reports: ApplyReport[] = [];
-  const wait = opts.wait || manifests.length > 1;
-  const links = savedQueries(settings, opts.target);
-  // The last line: the UI's list filtered to what needs a look (see src/client/links.ts).
-  const linkLine = (code: ExitCode) => {
-    if (!wait) return;
-    const q = code === ExitCode.applied ? links.all : code === ExitCode.rolledBack ? links.rolledBack : code === ExitCode.rollbackFailed ? links.waiting : links.notApplied;
-    out(dim(`${q.title} in the Temporal UI: ${q.url}`));
-  };
-  try {
-    for (const loaded of manifests) {
-      const { report, code } = await applyOne(client, settings, loaded, opts, wait, opts.json ? () => undefined : out);
-      reports.push(report);
-      if (code !== ExitCode.applied) {
-        if (opts.json) out(JSON.stringify({ migrations: reports, links }, null, 2));
-        else {
-          if (manifests.length > 1) out(`stopped: ${loaded.manifest.id} ended ${report.state}; later manifests were not applied`);
-          linkLine(code);
-        }
-        return code;
-      }
-    }
-  } finally {
-    await client.connection.close();
-  }
-  if (opts.json) out(JSON.stringify({ migrations: reports, links }, null, 2));
-  else linkLine(ExitCode.applied);
-  return ExitCode.applied;
-}
-
-/** The requester's signature over the request: this plan, on this target, asked for by them. */
-async function signRequest(loaded: LoadedManifest, target: string, principal: string, key: string): Promise<string> {
-  try {
-    return await sshSign(canonicalRequest({ principal, target, migrationId: loaded.manifest.id, checksum: loaded.checksum }), key);
-  } catch (err) {
-    if (err instanceof SigningError) throw new CliError(`${err.message}; pass --key with an SSH private key file (or a public key whose private half your ssh-agent holds)`);
-    throw err;
-  }
-}
-
-async function applyOne(
-  client: Client,
-  settings: TemporalSettings,
-  loaded: LoadedManifest,
-  opts: ApplyOptions,
-  wait: boolean,
-  out: (line: string) => void,
-): Promise<{ report: ApplyReport; code: ExitCode }> {
-  const id = loaded.manifest.id;
-  const requestedBy = opts.requestedBy ?? defaultRequester();
-  const key = opts.key ?? process.env.GODWIT_SIGNING_KEY;
-  const { startMigration, watchMigration } = await import('../../client/migrations');
-  const handle = await startMigration(client, settings, {
-    target: opts.target,
-    loaded,
-    requestedBy,
-    ...(key ? { requestSignature: await signRequest(loaded, opts.target, requestedBy, key) } : {}),
-    ...(opts.faults ? { faults: opts.faults } : {}),
-  });
-  const { workflowId, firstExecutionRunId: runId } = handle;
-  const url = runUrl(settings, workflowId, runId);
-  const base = { migrationId: id, workflowId, runId, url };
-  out(`${bold(id)} → ${opts.target}: started ${url}`);
-  if (!wait) {
-    return { report: { ...base, state: 'planned', alreadyApplied: false, fingerprintBefore: null, fingerprintAfter: null, reason: null, rollback: null }, code: ExitCode.applied };
-  }
-  let outcome;
-  // A running data step's rows, rate and ETA: a bar on a terminal, a line every 10 s in a log; none with --json.
+  // Each run's story as it happens; none with --json, which prints the reports at the end.
+  const say = opts.json ? () => undefined : out;
+  // A running data step's rows, rate and ETA: a bar on a terminal, a line every 10 s in a log.
   const view = opts.json ? null : new DataProgressView(out);
-  try {
-    outcome = await watchMigration(
-      handle,
-      (e) => {
-        view?.clear();
-        out(formatProgress(e));
-        if (e.kind === 'transition' && e.to === 'awaiting_approval') {
-          out(`  waiting for approval: \`godwit approve ${id} --target ${opts.target}\` (or reject), or in the UI: ${url}`);
+  const result = await apply(path, {
+    ...opts,
+    onStarted: (run) => say(`${bold(run.migrationId)} → ${target}: started ${run.url}`),
+    onEvent: (e, run) => {
+      view?.clear();
+      say(formatProgress(e));
+      const id = run.migrationId;
+      if (e.kind === 'transition' && e.to === 'awaiting_approval') {
+        say(`  waiting for approval: \`godwit approve ${id} --target ${target}\` (or reject), or in the UI: ${run.url}`);
+      }
+      if (e.kind === 'transition' && e.to === 'unhealthy') {
+        say(`  a health probe fired (on_unhealthy: ask): confirm with \`godwit rollback ${id} --target ${target}\`, or dismiss with \`godwit approve ${id} --target ${target} --note "..."\` (${run.url})`);
+      }
+    },
+    ...(view ? { onData: (d, step) => view.update(step, d) } : {}),
+    onReport: (report, loaded) => {
+      if (report.state === 'planned') return; // started, not waited for
+      view?.clear();
+      const id = report.migrationId;
+      if (report.alreadyApplied) say(`${bold(id)} already applied with checksum ${loaded.checksum}: nothing to do`);
+      else say(`${bold(id)} ${stateColor(report.state)}${report.reason && report.state !== 'applied' ? `: ${report.reason}` : ''}`);
+      const proof = report.rollback;
+      if (proof) {
+        say(`  schema fingerprint before: ${proof.fingerprintBefore}`);
+        say(`  schema fingerprint after:  ${proof.fingerprintAfter} (${proof.fingerprintAfter === proof.fingerprintBefore ? 'equal' : 'DIFFERENT'})`);
+        for (const r of proof.restores ?? []) say(`  restore of ${r.source}: ${describeRestore(r)}`);
+        for (const d of proof.data ?? []) {
+          say(`  data of ${d.table}: ${d.before.rows} rows, checksum ${d.before.checksum} before; ${d.after ? `${d.after.rows} rows, ${d.after.checksum}` : 'table missing'} after (${d.equal ? 'equal' : 'DIFFERENT'})`);
         }
-        if (e.kind === 'transition' && e.to === 'unhealthy') {
-          out(`  a health probe fired (on_unhealthy: ask): confirm with \`godwit rollback ${id} --target ${opts.target}\`, or dismiss with \`godwit approve ${id} --target ${opts.target} --note "..."\` (${url})`);
-        }
-      },
-      { settings, ...(view ? { onData: (d, step) => view.update(step, d) } : {}) },
-    );
-    view?.clear();
-  } catch (err) {
-    if (err instanceof MigrationFailedError) {
-      const drift = err.type === 'ChecksumMismatchError';
-      throw new CliError(`${id} was not applied: ${err.message}\n  run: ${url}`, drift ? ExitCode.drift : ExitCode.error);
-    }
-    throw err;
+        for (const d of proof.differences) say(`    ${d}`);
+      }
+      if (report.state === 'rollback_failed') {
+        say(`  a human is needed: fix the database, then \`godwit retry-rollback ${id} --target ${target}\` or \`godwit resolve ${id} --target ${target} --note "..."\` (${report.url})`);
+      }
+    },
+  });
+  const { migrations, links, exitCode } = result;
+  if (opts.json) {
+    out(JSON.stringify({ migrations, links }, null, 2));
+    return exitCode;
   }
-  const p = outcome.kind === 'finished' ? outcome.result : outcome.progress;
-  const alreadyApplied = outcome.kind === 'finished' && outcome.result.alreadyApplied;
-  const report: ApplyReport = {
-    ...base,
-    state: p.state,
-    alreadyApplied,
-    fingerprintBefore: p.fingerprintBefore,
-    fingerprintAfter: p.fingerprintAfter,
-    reason: p.reason,
-    rollback: p.rollback,
-  };
-  if (alreadyApplied) out(`${bold(id)} already applied with checksum ${loaded.checksum}: nothing to do`);
-  else out(`${bold(id)} ${stateColor(p.state)}${p.reason && p.state !== 'applied' ? `: ${p.reason}` : ''}`);
-  if (p.rollback) {
-    out(`  schema fingerprint before: ${p.rollback.fingerprintBefore}`);
-    out(`  schema fingerprint after:  ${p.rollback.fingerprintAfter} (${p.rollback.fingerprintAfter === p.rollback.fingerprintBefore ? 'equal' : 'DIFFERENT'})`);
-    for (const r of p.rollback.restores ?? []) out(`  restore of ${r.source}: ${describeRestore(r)}`);
-    for (const d of p.rollback.data ?? []) {
-      out(`  data of ${d.table}: ${d.before.rows} rows, checksum ${d.before.checksum} before; ${d.after ? `${d.after.rows} rows, ${d.after.checksum}` : 'table missing'} after (${d.equal ? 'equal' : 'DIFFERENT'})`);
-    }
-    for (const d of p.rollback.differences) out(`    ${d}`);
+  const last = migrations[migrations.length - 1];
+  if (exitCode !== ExitCode.applied && result.found > 1 && last !== undefined) out(`stopped: ${last.migrationId} ended ${last.state}; later manifests were not applied`);
+  // The last line, when the runs were waited for: the UI's list filtered to what needs a look (see src/client/links.ts).
+  if (result.waited) {
+    const q = exitCode === ExitCode.applied ? links.all : exitCode === ExitCode.rolledBack ? links.rolledBack : exitCode === ExitCode.rollbackFailed ? links.waiting : links.notApplied;
+    out(dim(`${q.title} in the Temporal UI: ${q.url}`));
   }
-  if (p.state === 'rollback_failed') {
-    out(`  a human is needed: fix the database, then \`godwit retry-rollback ${id} --target ${opts.target}\` or \`godwit resolve ${id} --target ${opts.target} --note "..."\` (${url})`);
-  }
-  return { report, code: EXIT_BY_STATE[p.state] ?? ExitCode.error };
+  return exitCode;
 }

@@ -1,51 +1,10 @@
-import { loadManifests, type LoadedManifest } from '../../manifest';
-import { loadSqlParser, planManifest } from '../../operations';
-import { emptySchemaModel } from '../../db/schema-model';
-import { PlanError, type PlannedStep, type SnapshotSpec } from '../../operations/types';
-import { temporalSettings } from '../../config/temporal';
-import type { LivePlanOutcome, LivePlanReport } from '../../../workflows/definitions';
-import { CliError, ExitCode } from '../exit-codes';
+import { plan, type MigrationPlan, type PlanOptions as LibraryPlanOptions } from '../../library/plan';
+import type { PlannedStep, SnapshotSpec } from '../../operations/types';
+import { ExitCode } from '../exit-codes';
 import { bold, dim, red, yellow } from '../output';
 
-export interface PlanOptions {
+export interface PlanOptions extends LibraryPlanOptions {
   json?: boolean;
-  /** Plan against this target's live catalog, through a worker; offline without it. */
-  target?: string;
-  address?: string;
-  namespace?: string;
-  taskQueue?: string;
-}
-
-/** What both plans print per manifest; a live plan adds `status` (and `recorded` for a changed file). */
-interface MigrationPlan {
-  id: string;
-  file: string;
-  checksum: string;
-  description: string;
-  status?: LivePlanOutcome['status'];
-  recorded?: string;
-  steps: PlannedStep[];
-  checks: LoadedManifest['manifest']['checks']['post'];
-  policy: LoadedManifest['manifest']['policy'];
-}
-
-function planErrorMessage(file: string, err: { path: string; message: string; hint?: string | undefined }, target?: string): string {
-  const against = target === undefined ? '' : ` (planned against the live catalog of '${target}')`;
-  return `${file}: ${err.path}: ${err.message}${against}${err.hint ? `\n  ${err.hint}` : ''}`;
-}
-
-/** Plans one manifest without a database; a plan error names the file, the operation and the fix. */
-function planOffline(m: LoadedManifest): PlannedStep[] {
-  try {
-    return planManifest(m.manifest, emptySchemaModel(), { offline: true });
-  } catch (err) {
-    if (err instanceof PlanError) throw new CliError(planErrorMessage(m.file, err));
-    throw err;
-  }
-}
-
-function describe(m: LoadedManifest, steps: PlannedStep[]): MigrationPlan {
-  return { id: m.manifest.id, file: m.file, checksum: m.checksum, description: m.manifest.description, steps, checks: m.manifest.checks.post, policy: m.manifest.policy };
 }
 
 /**
@@ -55,46 +14,20 @@ function describe(m: LoadedManifest, steps: PlannedStep[]): MigrationPlan {
  * file has changed (apply would refuse it), 1 on a plan error.
  */
 export async function planCommand(path: string, opts: PlanOptions, out: (line: string) => void = console.log): Promise<ExitCode> {
-  const manifests = await loadManifests(path);
-  if (opts.target === undefined) {
-    await loadSqlParser();
-    const plans = manifests.map((m) => describe(m, planOffline(m)));
-    if (opts.json) out(JSON.stringify({ migrations: plans }, null, 2));
-    else printPlans(plans, out);
-    return ExitCode.applied;
-  }
-
-  const target = opts.target;
-  const settings = await temporalSettings(opts);
-  // The Temporal client only here: an offline plan loads none of it.
-  const { connectClient, planAgainstTarget } = await import('../../client');
-  const client = await connectClient(settings);
-  let report: LivePlanReport;
-  try {
-    report = await planAgainstTarget(client, settings, target, manifests);
-  } finally {
-    await client.connection.close();
-  }
-  const byId = new Map(manifests.map((m) => [m.manifest.id, m]));
-  const plans: MigrationPlan[] = [];
-  for (const outcome of report.migrations) {
-    const m = byId.get(outcome.id)!;
-    if (outcome.status === 'error') throw new CliError(planErrorMessage(m.file, outcome.error, target));
-    plans.push({
-      ...describe(m, outcome.status === 'planned' ? outcome.steps : []),
-      status: outcome.status,
-      ...(outcome.status === 'changed' ? { recorded: outcome.recorded } : {}),
-    });
-  }
-  const code = plans.some((p) => p.status === 'changed') ? ExitCode.drift : ExitCode.applied;
+  const { target, migrations: plans, drift } = await plan(path, opts);
+  const code = drift ? ExitCode.drift : ExitCode.applied;
   if (opts.json) {
-    out(JSON.stringify({ target: { name: target, fingerprint: report.fingerprint, tables: report.tables }, migrations: plans }, null, 2));
+    out(JSON.stringify(target === undefined ? { migrations: plans } : { target, migrations: plans }, null, 2));
     return code;
   }
-  out(`${bold(`target ${target}`)}: planned against its live catalog ${dim(`(schema ${report.fingerprint})`)}`);
-  for (const t of report.tables) out(`  ${t.table}: ~${Math.round(t.rows).toLocaleString('en-US')} rows, ${formatBytes(t.bytes)}`);
+  if (target === undefined) {
+    printPlans(plans, out);
+    return code;
+  }
+  out(`${bold(`target ${target.name}`)}: planned against its live catalog ${dim(`(schema ${target.fingerprint})`)}`);
+  for (const t of target.tables) out(`  ${t.table}: ~${Math.round(t.rows).toLocaleString('en-US')} rows, ${formatBytes(t.bytes)}`);
   out('');
-  printPlans(plans, out, target);
+  printPlans(plans, out, target.name);
   return code;
 }
 

@@ -3,10 +3,10 @@ import { runUrl, temporalSettings } from '../../config/temporal';
 import { TARGET_ALIAS } from '../../config/targets';
 import { newSeed } from '../../rehearse/prng';
 import { isFinding, rehearsalTableRows, TABLE_HEADER, textTable } from '../../rehearse/table';
-import type { RehearsalData, RehearsalReport } from '../../../workflows/rehearse-definitions';
+import type { RehearsalData, RehearsalReport } from '../../contract/rehearse';
 import { CliError, ExitCode } from '../exit-codes';
 import { bold, dim, green, red } from '../output';
-import { defaultRequester } from './apply';
+import { defaultRequester } from '../../library/requester';
 
 export interface RehearseOptions {
   target: string;

@@ -3,13 +3,15 @@ import { MigrationFailedError } from '../../client/errors';
 import { runUrl, temporalSettings } from '../../config/temporal';
 import { loadFleet, type ResolvedFleet } from '../../config/fleets';
 import { TARGET_ALIAS } from '../../config/targets';
-import { atomicReleaseId, fleetReleaseId, type ReleaseInput, type ReleaseProgress } from '../../../workflows/release-definitions';
+import { atomicReleaseId, fleetReleaseId, type ReleaseInput, type ReleaseProgress } from '../../contract/release';
 import { CliError, ExitCode } from '../exit-codes';
 import { bold, stateColor } from '../output';
 import { finalLines, ReleaseProgressView } from '../release-progress';
-import { defaultRequester, type ApplyOptions } from './apply';
+import { defaultRequester } from '../../library/requester';
+import type { ApplyOptions } from '../../library/apply';
 
-export interface ReleaseOptions extends Omit<ApplyOptions, 'target'> {
+export interface ReleaseOptions extends Omit<ApplyOptions, 'target' | 'onStarted' | 'onEvent' | 'onData' | 'onReport'> {
+  json?: boolean;
   target?: string;
   fleet?: string;
   atomic?: boolean;

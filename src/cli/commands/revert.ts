@@ -3,11 +3,11 @@ import { TARGET_ALIAS } from '../../config/targets';
 import { canonicalRevertRequest } from '../../auth/payload';
 import { SigningError, sshSign } from '../../auth/ssh';
 import { MigrationFailedError } from '../../client/errors';
-import { describeRestore } from '../../../workflows/definitions';
-import type { RevertProgress } from '../../../workflows/revert-definitions';
+import { describeRestore } from '../../contract/migration';
+import type { RevertProgress } from '../../contract/revert';
 import { CliError, ExitCode } from '../exit-codes';
 import { bold, stateColor } from '../output';
-import { defaultRequester } from './apply';
+import { defaultRequester } from '../../library/requester';
 
 export interface RevertOptions {
   target: string;

@@ -1,5 +1,4 @@
-import { connectClient, manageSnapshots } from '../../client';
-import { temporalSettings } from '../../config/temporal';
+import { snapshots, type SnapshotsOptions } from '../../library/snapshots';
 import type { RetiredRecord } from '../../db/purge';
 import { RETIRED_SCHEMA } from '../../db/schemas';
 import { bold, dim, yellow } from '../output';
@@ -19,31 +18,21 @@ function waitingFor(r: RetiredRecord): string {
 }
 
 /** `godwit snapshots list|prune`: snapshots of destroyed data kept in godwit_snapshots, and retired columns and tables. */
-export async function snapshotsCommand(
-  action: 'list' | 'prune',
-  opts: { target: string; json?: boolean; address?: string; namespace?: string; taskQueue?: string },
-  out: (line: string) => void = console.log,
-): Promise<void> {
-  const settings = await temporalSettings(opts);
-  const client = await connectClient(settings);
-  try {
-    const report = await manageSnapshots(client, settings, { target: opts.target, action });
-    if (opts.json) {
-      out(JSON.stringify(report, null, 2));
-      return;
-    }
-    if (action === 'prune') {
-      out(`dropped ${report.dropped.length} expired snapshot(s)${report.dropped.length ? `: ${report.dropped.join(', ')}` : ''}`);
-      out(`purged ${report.purged.length} retired column(s) and table(s)${report.purged.length ? `: ${report.purged.map((r) => `${r.kind} ${r.source}`).join(', ')}` : ''}`);
-      for (const d of report.deferred) out(yellow(`  not purged: ${describeRetired(d.record)}: ${d.reason}`));
-    }
-    out(bold(`target ${opts.target}: ${report.snapshots.length} snapshot(s)`));
-    for (const s of report.snapshots) {
-      out(`  godwit_snapshots.${s.snapshotTable}  ${s.kind} of ${s.source}, ${s.rowCount} rows  ${dim(`${s.migrationId} step ${s.stepId}, kept until ${s.retainUntil}${s.restoredAt ? ', restored' : ''}`)}`);
-    }
-    out(bold(`${report.retired.length} retired column(s) and table(s)`));
-    for (const r of report.retired) out(`  ${describeRetired(r)}  ${dim(`${r.migrationId} step ${r.stepId}, ${waitingFor(r)}`)}`);
-  } finally {
-    await client.connection.close();
+export async function snapshotsCommand(action: 'list' | 'prune', opts: SnapshotsOptions & { json?: boolean }, out: (line: string) => void = console.log): Promise<void> {
+  const report = await snapshots(action, opts);
+  if (opts.json) {
+    out(JSON.stringify(report, null, 2));
+    return;
   }
+  if (action === 'prune') {
+    out(`dropped ${report.dropped.length} expired snapshot(s)${report.dropped.length ? `: ${report.dropped.join(', ')}` : ''}`);
+    out(`purged ${report.purged.length} retired column(s) and table(s)${report.purged.length ? `: ${report.purged.map((r) => `${r.kind} ${r.source}`).join(', ')}` : ''}`);
+    for (const d of report.deferred) out(yellow(`  not purged: ${describeRetired(d.record)}: ${d.reason}`));
+  }
+  out(bold(`target ${opts.target}: ${report.snapshots.length} snapshot(s)`));
+  for (const s of report.snapshots) {
+    out(`  godwit_snapshots.${s.snapshotTable}  ${s.kind} of ${s.source}, ${s.rowCount} rows  ${dim(`${s.migrationId} step ${s.stepId}, kept until ${s.retainUntil}${s.restoredAt ? ', restored' : ''}`)}`);
+  }
+  out(bold(`${report.retired.length} retired column(s) and table(s)`));
+  for (const r of report.retired) out(`  ${describeRetired(r)}  ${dim(`${r.migrationId} step ${r.stepId}, ${waitingFor(r)}`)}`);
 }

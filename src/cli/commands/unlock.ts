@@ -1,7 +1,7 @@
 import { connectClient, unlockTarget } from '../../client';
 import { temporalSettings } from '../../config/temporal';
 import { CliError } from '../exit-codes';
-import { defaultRequester } from './apply';
+import { defaultRequester } from '../../library/requester';
 
 /**
  * `godwit unlock --target X`: frees a target whose lease holder's run no longer exists

@@ -1,4 +1,4 @@
-import type { Check, MigrationPolicy } from './definitions';
+import type { Check, MigrationPolicy } from './migration';
 
 // What crosses the boundary of `godwit rehearse`'s workflow: plain JSON data, no SDK imports.
 

@@ -1,13 +1,13 @@
 /**
  * How a release reads the end of a child run: one function per child kind, for a result the
  * run returned and for a run that failed. A migration or revert run that does not succeed may
- * fail with its result as the failure's details[0] (runs of newer code do; workflows/outcome.ts
+ * fail with its result as the failure's details[0] (runs of newer code do; src/contract/outcome.ts
  * is the one reader of it); a run that failed before it changed anything (plan error, busy
  * target, refused revert) carries none. Pure: the release workflow and unit tests share it.
  */
 import { ApplicationFailure, ChildWorkflowFailure, TemporalFailure } from '@temporalio/common';
-import type { MigrationResult, RollbackProof } from './definitions';
-import type { RevertResult } from './revert-definitions';
+import type { MigrationResult, RollbackProof } from './migration';
+import type { RevertResult } from './revert';
 import { MIGRATION_OUTCOMES, resultOfFailure, REVERT_OUTCOMES, type OutcomeKind } from './outcome';
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };

@@ -1,6 +1,6 @@
 /** The release workflow's typed messages (workflows/release.ts). */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { ReleaseProgress } from './release-definitions';
+import type { ReleaseProgress } from './release';
 
 export const releaseStateQuery = defineQuery<ReleaseProgress>('releaseStateQuery');
 /** Halts a release by hand: no new target starts, and what it applied is reverted. */

@@ -1,12 +1,12 @@
 /**
  * The migration workflow's typed messages and search attribute keys, defined with the
  * SDK. Workflow code, the worker and the SDK client import them from here; the plain
- * names and data types are in definitions.ts.
+ * names and data types are in migration.ts.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { MigrationState } from '../src/lifecycle/states';
-import { SEARCH_ATTRIBUTE, STATE_QUERY, type ActionSubject, type MigrationProgress, type OperatorRequest, type TuneRequest } from './definitions';
+import type { MigrationState } from '../lifecycle/states';
+import { SEARCH_ATTRIBUTE, STATE_QUERY, type ActionSubject, type MigrationProgress, type OperatorRequest, type TuneRequest } from './migration';
 
 export const GodwitTargetKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE.target, SearchAttributeType.KEYWORD);
 export const GodwitMigrationIdKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE.migrationId, SearchAttributeType.KEYWORD);

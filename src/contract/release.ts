@@ -1,6 +1,6 @@
-import type { FaultInjection, MigrationInput } from './definitions';
+import type { FaultInjection, MigrationInput } from './migration';
 
-// What crosses the release workflow's boundary: plain JSON data (see definitions.ts).
+// What crosses the release workflow's boundary: plain JSON data (see migration.ts).
 
 export const RELEASE_WORKFLOW_TYPE = 'releaseWorkflow';
 
@@ -143,3 +143,6 @@ export function countByStatus(targets: readonly ReleaseTarget[]): Record<Release
   for (const t of targets) counts[t.status]++;
   return counts;
 }
+
+/** The release workflow's signature (workflows/release.ts), for the client's typed handles. */
+export type ReleaseWorkflow = (input: ReleaseInput, carry?: ReleaseCarry) => Promise<ReleaseResult>;

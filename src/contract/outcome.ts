@@ -15,12 +15,13 @@
  * of SDK imports, so that workflow code can use it: it reads the failure's `type` and
  * `details`, found on the error or its causes.
  */
-import { OUTCOME_FAILURE_TYPE, type MigrationResult } from './definitions';
-import { REVERT_OUTCOME_FAILURE_TYPE, type RevertResult } from './revert-definitions';
-import { RELEASE_OUTCOME_FAILURE_TYPE, type ReleaseResult } from './release-definitions';
+import { OUTCOME_FAILURE_TYPE, type MigrationResult } from './migration';
+import { REVERT_OUTCOME_FAILURE_TYPE, type RevertResult } from './revert';
+import { RELEASE_OUTCOME_FAILURE_TYPE, type ReleaseResult } from './release';
+import { GodwitError } from '../errors';
 
 /** Thrown when a run failed with an outcome's failure type but without the result it must carry. */
-export class MalformedOutcomeError extends Error {
+export class MalformedOutcomeError extends GodwitError {
   override readonly name = 'MalformedOutcomeError';
 }
 

@@ -1,12 +1,12 @@
-import type { MigrationState } from '../src/lifecycle/states';
-import type { PlannedStep } from '../src/operations/types';
-import type { AuditEntry, AuditHead } from '../src/db/audit';
-import type { AuditChainResult, RecordedHead } from '../src/db/audit-chain';
-import type { SnapshotRecord } from '../src/db/snapshots';
-import type { RestoreRecord } from '../src/db/restores';
-import type { PurgeOutcome, RetiredRecord } from '../src/db/purge';
-import type { ThrottleChange } from '../src/throttle/settings';
-import type { HealthPolicy, HealthPolicyFields, HealthProgress, Probe, ProbeEvidence } from '../src/health/types';
+import type { MigrationState } from '../lifecycle/states';
+import type { PlannedStep } from '../operations/types';
+import type { AuditEntry, AuditHead } from '../db/audit';
+import type { AuditChainResult, RecordedHead } from '../db/audit-chain';
+import type { SnapshotRecord } from '../db/snapshots';
+import type { RestoreRecord } from '../db/restores';
+import type { PurgeOutcome, RetiredRecord } from '../db/purge';
+import type { ThrottleChange } from '../throttle/settings';
+import type { HealthPolicy, HealthPolicyFields, HealthProgress, Probe, ProbeEvidence } from '../health/types';
 
 // Everything here crosses the workflow boundary, so it is plain JSON data.
 
@@ -28,22 +28,37 @@ export function migrationWorkflowId(target: string, migrationId: string): string
   return `godwit/${target}/${migrationId}`;
 }
 
+/** A named SQL query that must return true (pre: before any step; post: after the last). */
 export interface Check {
   name: string;
   sql: string;
 }
 
+/**
+ * How a migration is run. Timeouts are Postgres setting values: `'5s'`, `'500ms'`,
+ * `'2min'`; an integer in the manifest means milliseconds and is kept as `'<n>ms'`.
+ * Defaults: approval `auto` (risk decides), bake_seconds `0` (no bake window),
+ * lock_timeout `'5s'` (a DDL step waiting longer for its lock gives up and is
+ * retried, instead of queueing the application's queries behind it),
+ * statement_timeout `'0'` (no limit: index builds and big rewrites legitimately
+ * run long; the lock timeout is what protects the application).
+ */
 export interface MigrationPolicy extends HealthPolicyFields {
   approval: 'auto' | 'required' | 'never';
   bake_seconds: number;
   lock_timeout: string;
   statement_timeout: string;
+  /** What the rollback proof compares (default `restores`); `whole_table` is for quiet databases. */
   data_proof?: 'restores' | 'whole_table';
+  /** How long snapshots and retired columns and tables are kept (default 14 days). */
   retention?: string;
+  /** With approval `auto`: the step risk from which a person must approve (default `high`). */
   approval_risk?: 'low' | 'medium' | 'high';
+  /** How long a migration waits for its approval before it ends rejected (default 24h). */
   approval_timeout?: string;
+  /** Lint codes of level error this manifest accepts; any other lint error stops the apply before its first step. */
   allow_lint?: string[];
-  /** How fast batched data steps go (src/throttle/settings.ts); the rest are defaults. */
+  /** How fast batched data steps go: batch_ms, rate, pause_ms, yield, max_lag_ms, max_wal_mb_s (src/throttle/settings.ts). */
   throttle?: ThrottleChange;
 }
 
@@ -180,6 +195,9 @@ export interface MigrationResult extends MigrationProgress {
   /** True when the migration had already been applied with the same checksum: nothing ran. */
   alreadyApplied: boolean;
 }
+
+/** The migration workflow's signature (workflows/migration.ts), for the client's typed handles. */
+export type MigrationWorkflow = (input: MigrationInput) => Promise<MigrationResult>;
 
 /**
  * The failure type a run that did not end applied fails with (runs with the

@@ -1,9 +1,9 @@
-import type { PlannedStep } from '../src/operations/types';
-import type { AuditEntry } from '../src/db/audit';
-import type { RevertState } from '../src/lifecycle/revert-machine';
-import type { AuditHeadResult, MigrationPolicy, RollbackProof, RunScope, StepProgress } from './definitions';
+import type { PlannedStep } from '../operations/types';
+import type { AuditEntry } from '../db/audit';
+import type { RevertState } from '../lifecycle/revert-machine';
+import type { AuditHeadResult, MigrationPolicy, RollbackProof, RunScope, StepProgress } from './migration';
 
-// What crosses the revert workflow's boundary: plain JSON data (see definitions.ts).
+// What crosses the revert workflow's boundary: plain JSON data (see migration.ts).
 
 export const REVERT_WORKFLOW_TYPE = 'revertWorkflow';
 
@@ -102,7 +102,7 @@ export type RevertOutcome = 'reverted' | 'revert_rejected' | 'revert_resolved_ma
 /**
  * The failure type a revert that did not end reverted fails with (runs with the
  * `godwit-revert-failed-outcomes` patch): listed as Failed in the Temporal UI, with the whole
- * RevertResult as the failure's first detail. workflows/outcome.ts reads it back.
+ * RevertResult as the failure's first detail. src/contract/outcome.ts reads it back.
  */
 export const REVERT_OUTCOME_FAILURE_TYPE = {
   revert_rejected: 'RevertRejected',
@@ -112,3 +112,6 @@ export const REVERT_OUTCOME_FAILURE_TYPE = {
 export interface RevertResult extends RevertProgress {
   outcome: RevertOutcome;
 }
+
+/** The revert workflow's signature (workflows/revert.ts), for the client's typed handles. */
+export type RevertWorkflow = (input: RevertInput) => Promise<RevertResult>;
