@@ -88,11 +88,10 @@ export async function startPrometheus(targets: string | string[], job = 'app'): 
   }
   async function until(promql: string, ok: (samples: Sample[]) => boolean, timeoutMs = 90_000): Promise<Sample[]> {
     const deadline = Date.now() + timeoutMs;
-    let last: Sample[] | string = [];
     for (;;) {
       alive();
       // Not ready yet (connection refused, 503) counts as "not yet", like an unsatisfying result.
-      last = await query(promql).catch((err: unknown) => (err as Error).message);
+      const last = await query(promql).catch((err: unknown) => (err as Error).message);
       if (typeof last !== 'string' && ok(last)) return last;
       if (Date.now() > deadline) throw new Error(`${promql} never satisfied the test; last result: ${JSON.stringify(last)}\n${log}`);
       await sleep(250);
