@@ -4,13 +4,24 @@
  * which bin/godwit.js runs.
  *
  * One bundle, split at each `import()`: a command's modules are a chunk of their own,
- * loaded only when that command runs. Small pure-JavaScript packages (commander, yaml, zod,
- * xstate) are bundled in: loaded from node_modules, zod alone is a hundred-odd ES modules
- * for Node to resolve and read on every run. The rest stays in node_modules, imported as
- * Node would: the SDK's packages share state between the CLI, the worker and the
- * activities, libpg-query finds its WebAssembly beside its own files, pg has an optional
- * native part. Files that ship beside the code (workflows/ for the worker's bundler,
- * examples/) are found from the package root (src/package-root.ts), not from dist/.
+ * loaded only when that command runs. Pure-JavaScript packages are bundled in: loaded from
+ * node_modules, zod alone is a hundred-odd ES modules for Node to resolve and read on every
+ * run. So is the SDK's client side (@temporalio/client, common, proto, workflow, envconfig,
+ * with grpc-js and protobufjs): `godwit apply` loads it on every run, and from node_modules
+ * that cost ~0.1 s more CPU than from the chunk, most of it Node scanning the CommonJS
+ * sources for their export names (cjs-module-lexer, over 1.4 MB of protobuf definitions)
+ * to import them into an ES module, the rest resolving ~100 files.
+ *
+ * Left in node_modules, imported as Node would: the worker's packages, which hold state the
+ * activities must share with the worker that runs them (@temporalio/activity's context) or
+ * load a native library (@temporalio/core-bridge); libpg-query, which finds its WebAssembly
+ * beside its own files; pg, which has an optional native part. A process that runs a worker
+ * (`godwit worker`, `dev`, `demo`) so has two copies of @temporalio/common, the chunk's and
+ * the worker's; the SDK's failures and errors are recognised across copies (their
+ * `instanceof` is by a Symbol.for name, not by class identity), and nothing else of it
+ * crosses from one to the other. Files that ship beside the code (workflows/ for the
+ * worker's bundler, examples/) are found from the package root (src/package-root.ts), not
+ * from dist/.
  */
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +33,16 @@ export const DIST_CLI = join('dist', 'cli');
 /** What bin/godwit.js imports. */
 export const CLI_ENTRY = join(DIST_CLI, 'main.js');
 /** Left in node_modules (see above); every other package is bundled. */
-const EXTERNAL = ['@temporalio/*', 'libpg-query', 'pg', 'pg-native'];
+const EXTERNAL = [
+  '@temporalio/worker',
+  '@temporalio/activity',
+  '@temporalio/core-bridge',
+  '@temporalio/interceptors-opentelemetry',
+  '@temporalio/testing',
+  'libpg-query',
+  'pg',
+  'pg-native',
+];
 
 /** Builds dist/cli from the sources under `root`; returns the entry module's path. */
 export async function buildCli(root: string = packageRoot()): Promise<string> {
