@@ -6,8 +6,8 @@
  * One bundle, split at each `import()`: a command's modules are a chunk of their own,
  * loaded only when that command runs. Pure-JavaScript packages are bundled in: loaded from
  * node_modules, zod alone is a hundred-odd ES modules for Node to resolve and read on every
- * run. So is the SDK's client side (@temporalio/client, common, proto, workflow, envconfig,
- * with grpc-js and protobufjs): `godwit apply` loads it on every run, and from node_modules
+ * run. So is the SDK's client side (@temporalio/client, common, proto and workflow, with
+ * grpc-js and protobufjs): `godwit apply` loads it on every run, and from node_modules
  * that cost ~0.1 s more CPU than from the chunk, most of it Node scanning the CommonJS
  * sources for their export names (cjs-module-lexer, over 1.4 MB of protobuf definitions)
  * to import them into an ES module, the rest resolving ~100 files.
@@ -39,6 +39,10 @@ const EXTERNAL = [
   '@temporalio/core-bridge',
   '@temporalio/interceptors-opentelemetry',
   '@temporalio/testing',
+  // Loaded with import(), and only when TLS, an API key or a profile is configured (12 small
+  // files, ~7 ms): esbuild hands a bundled CommonJS package to import() as a default export
+  // only, without the named ones (`loadClientConnectConfig` would be undefined).
+  '@temporalio/envconfig',
   'libpg-query',
   'pg',
   'pg-native',
