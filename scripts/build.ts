@@ -10,7 +10,7 @@
  * grpc-js and protobufjs): `godwit apply` loads it on every run, and from node_modules
  * that cost ~0.1 s more CPU than from the chunk, most of it Node scanning the CommonJS
  * sources for their export names (cjs-module-lexer, over 1.4 MB of protobuf definitions)
- * to import them into an ES module, the rest resolving ~100 files.
+ * to import them into an ES module, the rest resolving and reading 220-odd files.
  *
  * Left in node_modules, imported as Node would: the worker's packages, which hold state the
  * activities must share with the worker that runs them (@temporalio/activity's context) or
