@@ -261,7 +261,7 @@ async function main(): Promise<void> {
       boot: 'node boot (process start → first line of the script)',
       main: 'loading the compiled CLI (dist/cli/main.js: commander, the command table)',
       apply: "what `apply` does before it needs Temporal (timed as `godwit plan <manifest>`): yaml, zod and the operations' schemas loaded, the manifest read, validated and planned offline",
-      sdk: "loading the SDK's client (`@temporalio/client`: grpc-js, the Temporal API's protobuf definitions)",
+      sdk: "loading the SDK's client (`@temporalio/client` with grpc-js and the Temporal API's protobuf definitions, bundled into a chunk of dist/cli)",
       connect: 'connecting to the warm server (a first call, GetSystemInfo, as `connectClient` does)',
       close: 'closing the connection',
     };

@@ -2,6 +2,7 @@
 // bin/godwit.js does before the workflow starts, in the same order, each stage timed on
 // its own. Run by bench/run.ts (after it built dist/cli); prints one JSON line. Plain .mjs
 // so that nothing is compiled before the first mark.
+import { readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 const marks = { boot: performance.now() };
@@ -30,15 +31,16 @@ await stage('apply', async () => {
     console.log = log;
   }
 });
-// Then apply loads the SDK's client and connects (src/client/connect.ts: a first call).
-const { Connection } = await stage('sdk', () => import('@temporalio/client'));
+// Then apply loads the SDK's client and connects: src/client/connect.ts, whose chunk of
+// dist/cli holds the SDK's client side, bundled in (scripts/build.ts), and its first call.
+const dist = new URL('../dist/cli/', import.meta.url);
+const connectChunk = readdirSync(dist).find((f) => /^connect-[A-Z0-9]+\.js$/.test(f));
+if (!connectChunk) throw new Error('startup-probe: no connect-*.js chunk in dist/cli (run npm run build)');
+const { connectClient } = await stage('sdk', () => import(new URL(connectChunk, dist).href));
 if (process.env.TEMPORAL_ADDRESS) {
-  const connection = await stage('connect', async () => {
-    const c = Connection.lazy({ address: process.env.TEMPORAL_ADDRESS });
-    await c.workflowService.getSystemInfo({});
-    return c;
-  });
-  await stage('close', () => connection.close());
+  const settings = { address: process.env.TEMPORAL_ADDRESS, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', taskQueue: 'probe', uiUrl: '' };
+  const client = await stage('connect', () => connectClient(settings));
+  await stage('close', () => client.connection.close());
 }
 marks.total = last;
 process.stdout.write(`${JSON.stringify(marks)}\n`);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,18 +44,32 @@ describe('the compiled CLI (bin/godwit.js → dist/cli)', () => {
   it("loads neither the SDK's client nor pg in apply before there is something to send: a manifest that does not validate fails without them", async () => {
     const manifest = join(scratch, '0001_bad.yaml');
     writeFileSync(manifest, 'id: 0001_bad\noperations:\n  - add_colum: { table: users }\n');
-    // Packages imported by ES modules still go through require's cache when they are CommonJS, as the SDK is.
+    // The SDK's client is bundled into a chunk of dist/cli (scripts/build.ts): which chunks hold it.
+    const dist = join(REPO_ROOT, 'dist', 'cli');
+    const sdkChunks = readdirSync(dist).filter((f) => f.endsWith('.js') && /node_modules\/@temporalio\/client\/lib\//.test(readFileSync(join(dist, f), 'utf8')));
+    expect(sdkChunks.length).toBeGreaterThan(0);
+    // Every ES module the process loads is reported by a loader hook; pg, CommonJS left in node_modules, shows in require's cache.
+    const hooks = `export async function initialize({ port }) { globalThis.port = port; }
+      export async function load(url, context, next) { globalThis.port.postMessage(url); return next(url, context); }`;
     const probe = `
-      import { createRequire } from 'node:module';
-      const { main } = await import(${JSON.stringify(join(REPO_ROOT, 'dist', 'cli', 'main.js'))});
+      import { createRequire, register } from 'node:module';
+      import { MessageChannel } from 'node:worker_threads';
+      const { port1, port2 } = new MessageChannel();
+      const urls = [];
+      port1.on('message', (url) => urls.push(url));
+      register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)}), { data: { port: port2 }, transferList: [port2] });
+      const { main } = await import(${JSON.stringify(join(dist, 'main.js'))});
       await main(['node', 'godwit', 'apply', ${JSON.stringify(manifest)}, '--target', 'app']);
+      await new Promise((r) => setTimeout(r, 100));
+      port1.close();
       const loaded = Object.keys(createRequire(import.meta.url).cache);
-      const has = (dir) => loaded.some((f) => f.includes(dir));
-      console.log(JSON.stringify({ exitCode: process.exitCode, client: has('/node_modules/@temporalio/client/'), pg: has('/node_modules/pg/') }));
+      console.log(JSON.stringify({ exitCode: process.exitCode, urls, pg: loaded.some((f) => f.includes('/node_modules/pg/')) }));
     `;
     const { stdout, stderr } = await settle(run(process.execPath, ['--input-type=module', '-e', probe], { cwd: REPO_ROOT }));
     expect(stderr).toMatch(/unknown operation 'add_colum' \(did you mean add_column\?\)/);
-    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({ exitCode: 1, client: false, pg: false });
+    const seen = JSON.parse(stdout.trim().split('\n').pop()!) as { exitCode: number; urls: string[]; pg: boolean };
+    expect(seen.urls.some((u) => u.endsWith('/dist/cli/main.js'))).toBe(true);
+    expect({ exitCode: seen.exitCode, sdk: sdkChunks.filter((c) => seen.urls.some((u) => u.endsWith(`/dist/cli/${c}`))), pg: seen.pg }).toEqual({ exitCode: 1, sdk: [], pg: false });
   });
 
   it('runs from the TypeScript sources for development (npm run dev --)', async () => {
