@@ -25,6 +25,20 @@ export default tseslint.config(
     },
   },
   {
+    // scripts/build.ts bundles the SDK's client side into the CLI as CommonJS, which import()
+    // then sees as a default export only: named exports taken from import() are undefined there.
+    files: ['src/**/*.ts', 'activities/**/*.ts', 'worker/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ImportExpression[source.value=/^@temporalio\\/(client|common|proto|workflow)$/]",
+          message: "the CLI bundles this package as CommonJS, so import() gives it a default export only: import it statically in a module that is itself loaded lazily (src/client/connect.ts re-exports the SDK's error classes)",
+        },
+      ],
+    },
+  },
+  {
     // The contract and the error base class are imported by workflow code too.
     files: ['workflows/**/*.ts', 'src/lifecycle/**/*.ts', 'src/contract/**/*.ts', 'src/errors.ts'],
     rules: {

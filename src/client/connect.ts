@@ -3,6 +3,9 @@ import type { TemporalSettings } from '../config/temporal';
 import { explainTemporalError, GrpcStatus, grpcFailureOf, type GrpcFailure } from './errors';
 
 export { TemporalUnreachableError } from './errors';
+// For code that loads the SDK lazily: a bundled CommonJS package reaches import() as a default
+// export only (scripts/build.ts), while a module of ours re-exports its classes by name.
+export { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 
 const CONNECT_TIMEOUT_MS = 5_000;
 

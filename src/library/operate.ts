@@ -43,7 +43,7 @@ export interface OperateResult {
 }
 
 async function isOpen(client: Client, workflowId: string): Promise<boolean> {
-  const { WorkflowNotFoundError } = await import('@temporalio/client');
+  const { WorkflowNotFoundError } = await import('../client/connect');
   try {
     return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
   } catch (err) {
@@ -57,7 +57,7 @@ async function isOpen(client: Client, workflowId: string): Promise<boolean> {
  * the migration's run is closed and a revert of it is open: `godwit approve <id>` finds it).
  */
 async function runningHandle(client: Client, settings: TemporalSettings, target: string, migrationId: string, revert = false) {
-  const { WorkflowNotFoundError } = await import('@temporalio/client');
+  const { WorkflowNotFoundError } = await import('../client/connect');
   if (!revert && (await isOpen(client, revertWorkflowId(target, migrationId))) && !(await isOpen(client, migrationWorkflowId(target, migrationId)))) revert = true;
   const workflowId = revert ? revertWorkflowId(target, migrationId) : migrationWorkflowId(target, migrationId);
   const handle = client.workflow.getHandle(workflowId);
@@ -104,7 +104,7 @@ export async function operate(action: OperatorAction, migrationId: string, opts:
   const by = opts.by ?? defaultRequester();
   const key = opts.key ?? process.env.GODWIT_SIGNING_KEY;
   return withTemporal(opts, async (client, settings) => {
-    const { WorkflowUpdateFailedError } = await import('@temporalio/client');
+    const { WorkflowUpdateFailedError } = await import('../client/connect');
     const { approveUpdate, rejectUpdate, resolveUpdate, retryRollbackSignal, rollbackUpdate, stateQuery, tuneUpdate } = await import('../contract/messages');
     const handle = await runningHandle(client, settings, opts.target, migrationId, opts.revert);
     const request = async (verb: OperatorActionName, text: string | undefined, field: 'note' | 'reason' | null): Promise<OperatorRequest> => ({
