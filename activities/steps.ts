@@ -11,7 +11,7 @@ import { recordRestore } from '../src/db/restores';
 import type { CatalogProbe, SqlAction } from '../src/operations/types';
 import type { StepInput, StepResult } from '../src/contract/migration';
 import { type ActivityDeps, inTransaction, resetTimeouts, setTimeouts, withTarget } from './context';
-import { InjectedFault, IrreversibleStepError } from './errors';
+import { InjectedFault, IrreversibleStepError, toFailure } from './errors';
 import { executeBatched } from './backfill';
 import { markCompensated, markForwardDone, readLedger, recordTransitions } from './ledger';
 
@@ -132,8 +132,13 @@ async function execute(client: pg.ClientBase, input: StepInput, phase: 'forward'
         return { skipped: false, ms: Date.now() - started, auditHead };
       });
     const watched = logs.filter((l) => l.spec.capture === 'triggers');
-    if (phase === 'forward' && watched.length > 0) return withCapture(client, input, watched, (tag) => body(tag));
-    return body(null);
+    try {
+      if (phase === 'forward' && watched.length > 0) return await withCapture(client, input, watched, (tag) => body(tag));
+      return await body(null);
+    } catch (err) {
+      await keepTransitions(client, input, err);
+      throw err;
+    }
   }
   // Non-transactional: fence and ledger first, then the statement on its own, then the ledger.
   const auditHead = await inTransaction(client, null, async () => {
@@ -177,6 +182,21 @@ export function compensate(client: pg.ClientBase, input: StepInput): Promise<Ste
 
 function quoteProbe(p: CatalogProbe): string {
   return `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
+}
+
+/**
+ * The transitions a step carries are written in its own transaction, which a failure rolls
+ * back. A retry writes them again; a failure that is not retried would lose them (a run whose
+ * first step failed had no START in its audit log), so they get a transaction of their own.
+ * Only while this run still holds the target's lease; a failure to write them leaves the
+ * step's own error to be reported.
+ */
+async function keepTransitions(client: pg.ClientBase, input: StepInput, err: unknown): Promise<void> {
+  if (input.audit.length === 0 || !toFailure(err).nonRetryable) return;
+  await inTransaction(client, null, async () => {
+    await checkFence(client, input.target, input.token);
+    await recordTransitions(client, input, input.audit);
+  }).catch(() => undefined);
 }
 
 /**

@@ -65,6 +65,13 @@ describe('migration workflow against Postgres and Temporal', () => {
     expect(leases.rows[0]!.n).toBe(0);
   });
 
+  it("records every transition of a run whose first step fails, START included", async () => {
+    const loaded = await manifestFrom('id: 0001_first_fails\noperations:\n  - sql: { up: "select 1/0", down: "select 1" }\npolicy: { approval: never }\n');
+    expect(finalState(await applyAndWatch(t, TARGET, loaded))).toBe('rolled_back');
+    const audit = await db.query(`select from_state, to_state from godwit.audit_log where migration_id = '0001_first_fails' and to_state is not null order by seq`);
+    expect(audit.rows.map((r) => `${r.from_state}>${r.to_state}`)).toEqual(['planned>in_progress', 'in_progress>rolling_back', 'rolling_back>rolled_back']);
+  });
+
   it('is a no-op the second time the same migration is applied', async () => {
     const loaded = await manifestFrom(fiveSteps('0001_five'));
     const before = await fingerprintOf(db.url);
