@@ -293,6 +293,8 @@ policy: { approval: never, lock_timeout: ${LOCK_TIMEOUT_MS}ms }
     const yaml = 'id: 0040_two_steps\noperations:\n  - drop_not_null: { table: accounts, column: owner }\n  - add_column: { table: accounts, column: { name: extra, type: text } }\npolicy: { approval: never }\n';
     expect(await apply(yaml)).toBe('applied');
     await db.query(`insert into accounts (id, owner) values (${ROWS + 200}, null)`);
+    // The application writes through the failed revert, the termination, the unlock and the revert that finishes.
+    const writer = startWriter();
     // The undo of add_column succeeds, the undo of drop_not_null cannot: the revert waits in revert_failed.
     expect(await revertCommand('0040_two_steps', { ...cli(), wait: true, requestedBy: 'ci' }, out)).toBe(ExitCode.rollbackFailed);
     expect((await db.query(`select 1 from information_schema.columns where table_name = 'accounts' and column_name = 'extra'`)).rowCount).toBe(0);
@@ -315,6 +317,12 @@ policy: { approval: never, lock_timeout: ${LOCK_TIMEOUT_MS}ms }
     lines.length = 0;
     expect(await revertCommand('0040_two_steps', { ...cli(), wait: true, requestedBy: 'ci' }, out)).toBe(ExitCode.applied);
     expect(await migrationState('0040_two_steps')).toBe('reverted');
+    const report = await writer.stop();
+    expect([...new Set(report.errors)]).toEqual([]);
+    expect(report.committed).toBeGreaterThan(20);
+    const sums = await db.query<{ sum: string; ledger: string }>('select (select sum(balance) from accounts)::bigint::text as sum, (select count(*) from ledger)::text as ledger');
+    expect(sums.rows[0]!.sum).toBe(sums.rows[0]!.ledger);
+    expect((await db.query('select id from accounts where id = any($1::int[])', [report.inserted])).rowCount).toBe(report.inserted.length);
     // Witness: pg_dump's schema is the one before the apply (the seeding null row was fixed, not dropped).
     expect(await schemaDump(db.url)).toEqual(before);
   });
