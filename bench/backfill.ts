@@ -35,7 +35,7 @@
  *
  * Environment: BENCH_ROWS (1000000), BENCH_RUNS (3), BENCH_TOOLS (godwit,godwit_one_lane,psql,pgroll), BENCH_LOAD_RUNS (1), BENCH_PARTS (speed,load),
  * BENCH_LOAD_KINDS (baseline,godwit_backfill,godwit_alter_online,psql_update,pgroll), BENCH_LOAD_THROTTLE (policy.throttle
- * of Godwit's manifests under load, e.g. `yield: 2`), BENCH_CLIENTS (4), BENCH_WINDOW_S (15), BENCH_EXTEND_S (5), BENCH_LOCK_TIMEOUT (2s), BENCH_SPLIT_CPUS=1 (load part: Godwit and the tools on half the CPUs, Postgres and pgbench on the rest), BENCH_QUIET=0 (do not
+ * of Godwit's manifests under load, e.g. `yield: 2`), BENCH_CLIENTS (4), BENCH_WINDOW_S (15), BENCH_EXTEND_S (5), BENCH_LOCK_TIMEOUT (2s), BENCH_SPLIT_CPUS=1 (load part: Godwit and the tools on half the CPUs, Postgres and pgbench on the rest; `spare`: the tools' backends on the first half too), BENCH_QUIET=0 (do not
  * wait for a quiet machine before each run), BENCH_QUIET_BUSY (0.5), BENCH_QUIET_WAIT_MS (15000),
  * BENCH_PGROLL (a pgroll binary to use), PGROLL_SRC (a git repository holding pgroll's tag to
  * build from; default: clone GitHub), BENCH_NO_PGROLL=1, DATABASE_URL (admin connection, default
@@ -58,7 +58,7 @@ import { activitySpans, spanLabel, type ActivitySpan } from './lib/spans';
 import { fmtRatio, median } from './lib/stats';
 import { timedSpawn, type TimedRun } from './lib/timed';
 import { onInterrupt, runBench } from './lib/main';
-import { splitCpus, unsplitCpus, type CpuSplit } from './lib/cpus';
+import { spareCore, splitCpus, unsplitCpus, type CpuSplit } from './lib/cpus';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const int = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d);
@@ -79,7 +79,13 @@ const QUIET = process.env.BENCH_QUIET !== '0';
  * the CLI, and pgroll and psql as the other tools) on one half of the CPUs, Postgres and pgbench
  * on the other, standing in for the machines of their own they have in production (bench/lib/cpus.ts).
  */
-const SPLIT_CPUS = process.env.BENCH_SPLIT_CPUS === '1';
+const SPLIT_MODE = process.env.BENCH_SPLIT_CPUS === 'spare' ? 'spare' : process.env.BENCH_SPLIT_CPUS === '1' ? 'split' : null;
+const SPLIT_CPUS = SPLIT_MODE !== null;
+/** What the split means, for the figures' heading. */
+const SPLIT_TEXT =
+  SPLIT_MODE === 'spare'
+    ? "CPUs split, with a core to spare: Godwit and the other tools on one half, Postgres and pgbench on the other, the migration's own backends (every client backend but pgbench's) moved to the first half"
+    : 'CPUs split: Godwit and the other tools on one half, Postgres and pgbench on the other';
 let pgbenchCpus: string | null = null;
 const QUIET_BUSY = Number(process.env.BENCH_QUIET_BUSY ?? 0.5);
 const QUIET_WAIT_MS = int(process.env.BENCH_QUIET_WAIT_MS, 15_000);
@@ -485,9 +491,11 @@ async function main(): Promise<void> {
   let temporal: BenchTemporal | undefined;
   let cleaning: Promise<void> | null = null;
   let split: CpuSplit | null = null;
+  let stopSpare: (() => Promise<void>) | null = null;
   const cleanup = () =>
     (cleaning ??= (async () => {
       process.on('uncaughtException', (err) => out(`  while cleaning up: ${err.message}`));
+      await stopSpare?.();
       if (split) unsplitCpus(split);
       await dropDatabases(ADMIN_URL, [DB, SEED_DB]).catch((err: unknown) => out(`dropping ${DB}, ${SEED_DB}: ${(err as Error).message}`));
       await temporal?.stop().catch((err: unknown) => out(`stopping worker/server: ${(err as Error).message}`));
@@ -539,7 +547,11 @@ async function main(): Promise<void> {
       if (SPLIT_CPUS) {
         split = splitCpus();
         pgbenchCpus = split.database;
-        out(`CPUs split for the load part (BENCH_SPLIT_CPUS=1): Godwit, its worker, the Temporal server, the CLI and the other tools on CPU ${split.godwit}; Postgres and pgbench on CPU ${split.database}, baseline included`);
+        out(`CPUs split for the load part (BENCH_SPLIT_CPUS=${process.env.BENCH_SPLIT_CPUS}): Godwit, its worker, the Temporal server, the CLI and the other tools on CPU ${split.godwit}; Postgres and pgbench on CPU ${split.database}, baseline included`);
+        if (SPLIT_MODE === 'spare') {
+          stopSpare = await spareCore(split, ADMIN_URL);
+          out(`  with a core to spare: every client backend but pgbench's (Godwit's, psql's, pgroll's) is moved to CPU ${split.godwit} within 50 ms of appearing`);
+        }
       }
       for (let round = 0; round < LOAD_RUNS; round++) {
         for (const kind of kinds) {
@@ -568,7 +580,7 @@ async function main(): Promise<void> {
     if (windows.length) {
       const l = loadReport(windows);
       body.push(
-        `**Under load**${LOAD_THROTTLE ? ` (Godwit's manifests with \`throttle: { ${LOAD_THROTTLE} }\`)` : ''}${SPLIT_CPUS ? ' (CPUs split: Godwit and the other tools on one half, Postgres and pgbench on the other)' : ''}: pgbench, ${CLIENTS} clients, \`update users set visits = visits + 1 where id = :id; insert into events ...\` per transaction, ${WINDOW_S} s windows (extended by ${EXTEND_S} s while a migration runs), migration started ${LEAD_MS / 1000} s in, lock_timeout ${LOCK_TIMEOUT}; *lost* = count(events) − sum(visits):`,
+        `**Under load**${LOAD_THROTTLE ? ` (Godwit's manifests with \`throttle: { ${LOAD_THROTTLE} }\`)` : ''}${SPLIT_CPUS ? ` (${SPLIT_TEXT})` : ''}: pgbench, ${CLIENTS} clients, \`update users set visits = visits + 1 where id = :id; insert into events ...\` per transaction, ${WINDOW_S} s windows (extended by ${EXTEND_S} s while a migration runs), migration started ${LEAD_MS / 1000} s in, lock_timeout ${LOCK_TIMEOUT}; *lost* = count(events) − sum(visits):`,
         '',
         ...l.lines,
         '',

@@ -41,7 +41,7 @@
  * sql_no_down, create_index, noop; default all), BENCH_RUNS (1 run per scenario and outcome),
  * BENCH_OUTCOMES (both, failing or succeeding: which variants run; both by default),
  * BENCH_ROWS (1000000), BENCH_CLIENTS (4), BENCH_WINDOW_S (20), BENCH_EXTEND_S (5),
- * BENCH_LOCK_TIMEOUT (2s), BENCH_GODWIT_NICE (0: Godwit's processes at the usual priority), BENCH_GODWIT_CPU (cap them at this many CPUs, cgroup v1), BENCH_SPLIT_CPUS (1: Godwit's processes on the first half of the CPUs, Postgres and pgbench on the other; root, local server), BENCH_THROTTLE (a throttle policy for every manifest, e.g. `{ yield: 2 }`), DATABASE_URL (admin connection, default
+ * BENCH_LOCK_TIMEOUT (2s), BENCH_GODWIT_NICE (0: Godwit's processes at the usual priority), BENCH_GODWIT_CPU (cap them at this many CPUs, cgroup v1), BENCH_SPLIT_CPUS (1: Godwit's processes on the first half of the CPUs, Postgres and pgbench on the other; `spare`: the same, and the migration's backends on the first half too; root, local server), BENCH_THROTTLE (a throttle policy for every manifest, e.g. `{ yield: 2 }`), DATABASE_URL (admin connection, default
  * postgres://postgres@127.0.0.1:5432/postgres), TEMPORAL_ADDRESS (use that server instead of
  * starting a dev server), BENCH_NO_README=1 (print only).
  */
@@ -56,7 +56,7 @@ import { introspectSchema } from '../src/db/introspect';
 import { parseManifest } from '../src/manifest';
 import { loadSqlParser, planManifest } from '../src/operations';
 import { connected, copyDatabase, dropDatabases, urlOf as dbUrl } from './lib/db';
-import { splitCpus, unsplitCpus, type CpuSplit } from './lib/cpus';
+import { spareCore, splitCpus, unsplitCpus, type CpuSplit } from './lib/cpus';
 import { latencyStats, slowest, startPgbench, type LatencyStats, type PgbenchRun, type Txn } from './lib/pgbench';
 import { writeReadmeSection } from './lib/readme';
 import { BENCH_TARGET, cliEnv, startTemporalAndWorker, type BenchTemporal } from './lib/setup';
@@ -110,7 +110,13 @@ function capGodwitCpu(): void {
  * CLI's and the worker's own CPU is taken from pgbench and Postgres, which no production database
  * would see. The noop scenario measures what is left.
  */
-const SPLIT_CPUS = process.env.BENCH_SPLIT_CPUS === '1';
+const SPLIT_MODE = process.env.BENCH_SPLIT_CPUS === 'spare' ? 'spare' : process.env.BENCH_SPLIT_CPUS === '1' ? 'split' : null;
+const SPLIT_CPUS = SPLIT_MODE !== null;
+/** What the split means, for the figures' heading. */
+const SPLIT_TEXT =
+  SPLIT_MODE === 'spare'
+    ? "CPUs split, with a core to spare: Godwit and the other tools on one half, Postgres and pgbench on the other, the migration's own backends (every client backend but pgbench's) moved to the first half"
+    : 'CPUs split: Godwit and the other tools on one half, Postgres and pgbench on the other';
 /** The CPUs pgbench runs on when they are split (set once the split is made). */
 let pgbenchCpus: string | null = null;
 /** A throttle policy for every manifest, as a YAML flow mapping (e.g. `{ yield: 2 }`), to compare pacings. */
@@ -167,6 +173,16 @@ const ALL_SCENARIOS: Scenario[] = [
     key: 'noop',
     label: 'sql select 1 (a control: Godwit at work beside the database, touching nothing)',
     op: 'sql: { up: "select 1", down: "select 1" }',
+    comparison: true,
+  },
+  {
+    // The other control: a step whose only work is CPU on the database (a PL/pgSQL loop of about
+    // 3 s that reads and writes nothing, takes no lock an application query needs). Where the
+    // database has no core the application leaves free, this alone sets the p99 that every step
+    // doing real work (a fill, a restore, an index build) is held to.
+    key: 'cpu_only',
+    label: 'sql: a loop that keeps one database CPU busy for about 3 s, touching no data (a control)',
+    op: 'sql: { up: "do $$ begin for i in 1..600000000 loop end loop; end $$", down: "select 1" }',
     comparison: true,
   },
 ];
@@ -515,6 +531,7 @@ async function main(): Promise<void> {
   let seeded = false;
   let cleaning: Promise<void> | null = null;
   let split: CpuSplit | null = null;
+  let stopSpare: (() => Promise<void>) | null = null;
   const cleanup = () =>
     (cleaning ??= (async () => {
       // Dropping the databases ends the worker's connections on purpose; a pool client caught
@@ -522,6 +539,7 @@ async function main(): Promise<void> {
       process.on('uncaughtException', (err) => out(`  while cleaning up: ${err.message}`));
       running.pgbench?.kill('SIGTERM');
       running.apply?.kill('SIGTERM');
+      await stopSpare?.();
       if (split) unsplitCpus(split);
       if (running.workflowId && temporal) await temporal.client.workflow.getHandle(running.workflowId).terminate('bench:live interrupted').catch(() => undefined);
       if (seeded) await dropDatabases(ADMIN_URL, [DB, SEED_DB]).catch((err: unknown) => out(`dropping ${DB}, ${SEED_DB}: ${(err as Error).message}`));
@@ -546,7 +564,11 @@ async function main(): Promise<void> {
     if (SPLIT_CPUS) {
       split = splitCpus();
       pgbenchCpus = split.database;
-      out(`CPUs split (BENCH_SPLIT_CPUS=1): Godwit, its worker, the Temporal server and the CLI on CPU ${split.godwit}; Postgres and pgbench on CPU ${split.database}, baseline windows included`);
+      out(`CPUs split (BENCH_SPLIT_CPUS=${process.env.BENCH_SPLIT_CPUS}): Godwit, its worker, the Temporal server and the CLI on CPU ${split.godwit}; Postgres and pgbench on CPU ${split.database}, baseline windows included`);
+      if (SPLIT_MODE === 'spare') {
+        stopSpare = await spareCore(split, ADMIN_URL);
+        out(`  with a core to spare: every client backend but pgbench's (the migration's queries, Godwit's bookkeeping) is moved to CPU ${split.godwit} within 50 ms of appearing`);
+      }
     }
     if (GODWIT_CPU) {
       capGodwitCpu();
@@ -673,7 +695,7 @@ async function main(): Promise<void> {
     const meta =
       `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ` +
       `PostgreSQL ${info.version}, node ${process.version}; accounts: ${ROWS.toLocaleString('en')} rows, ${info.size} with its index; ${info.settings}; ` +
-      `pgbench ${CLIENTS} clients, ${WINDOW_S} s windows; lock_timeout ${LOCK_TIMEOUT}; ${GODWIT_NICE ? `Godwit's processes at nice ${GODWIT_NICE}; ` : ''}${GODWIT_CPU ? `Godwit's processes capped at ${GODWIT_CPU} CPU; ` : ''}${SPLIT_CPUS ? `CPUs split: Godwit on one half, Postgres and pgbench on the other; ` : ''}${THROTTLE ? `throttle ${THROTTLE}; ` : ''}${RUNS} run${RUNS === 1 ? '' : 's'} per scenario and outcome; ` +
+      `pgbench ${CLIENTS} clients, ${WINDOW_S} s windows; lock_timeout ${LOCK_TIMEOUT}; ${GODWIT_NICE ? `Godwit's processes at nice ${GODWIT_NICE}; ` : ''}${GODWIT_CPU ? `Godwit's processes capped at ${GODWIT_CPU} CPU; ` : ''}${SPLIT_CPUS ? `${SPLIT_TEXT}; ` : ''}${THROTTLE ? `throttle ${THROTTLE}; ` : ''}${RUNS} run${RUNS === 1 ? '' : 's'} per scenario and outcome; ` +
       `load average ${load0.map((l) => l.toFixed(2)).join(' ')} at the start, ${load1.map((l) => l.toFixed(2)).join(' ')} at the end.`;
 
     const method =

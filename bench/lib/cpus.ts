@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
+import pg from 'pg';
 
 export interface CpuSplit {
   godwit: string;
@@ -79,3 +80,49 @@ export function unsplitCpus(split: CpuSplit): void {
   }
 }
 
+
+/**
+ * BENCH_SPLIT_CPUS=spare: on top of the split, every client backend that is not the
+ * application's (pgbench's, and their parallel workers) is moved to Godwit's CPUs as soon as it
+ * is seen: the migration's own queries (Godwit's connections, psql's UPDATE, pgroll's) then run on
+ * a core the application does not use, as on a database server with a core to spare, while the
+ * application, its backends and Postgres's background processes (WAL writer, checkpointer) keep
+ * the database's CPUs. What the migration still costs the application is what it does apart
+ * from taking a CPU: its row locks, its WAL and I/O, its lock waits.
+ *
+ * Polls pg_stat_activity every `everyMs` through a connection of its own (moved too); a backend
+ * runs on the database's CPUs for at most that long before it is moved. Returns a stop function.
+ */
+export async function spareCore(split: CpuSplit, url: string, everyMs = 50): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: url, application_name: 'bench-spare-core' });
+  await client.connect();
+  const moved = new Set<number>();
+  let stopped = false;
+  const sweep = async () => {
+    const { rows } = await client.query<{ pid: number }>(
+      `select a.pid from pg_stat_activity a left join pg_stat_activity l on l.pid = a.leader_pid
+        where a.backend_type in ('client backend', 'parallel worker')
+          and coalesce(l.application_name, a.application_name) is distinct from 'pgbench'`,
+    );
+    for (const { pid } of rows) {
+      if (moved.has(pid)) continue;
+      moved.add(pid);
+      try {
+        taskset(['-p', '-c', split.godwit, String(pid)]);
+      } catch {
+        // ended meanwhile
+      }
+    }
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      await sweep().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+    await client.end().catch(() => undefined);
+  };
+}
