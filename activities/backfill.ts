@@ -14,7 +14,7 @@ import type { AuditHead } from '../src/db/audit';
 import type { StepInput, StepResult } from '../src/contract/migration';
 import { inTransaction } from './context';
 import { InjectedFault, toFailure } from './errors';
-import { markForwardDone, readLedger, recordTransitions } from './ledger';
+import { keepTransitions, markForwardDone, readLedger, recordTransitions } from './ledger';
 import { BatchPacing } from './pacing';
 import { batchStatement, type BatchUpdate, type KeyRange } from './batch-statement';
 import { splitKeys, Turns } from './lanes';
@@ -119,23 +119,31 @@ export async function executeBatched(client: pg.ClientBase, input: StepInput, co
 
   // Committed with the first transaction below, so it is only read once that returned.
   let auditHead: AuditHead | null = null;
-  const first = await inTransaction(client, input.policy, async () => {
-    await checkFence(client, input.target, input.token);
-    auditHead = await recordTransitions(client, input, input.audit);
-    if ((await readLedger(client, input.runId, step.id)).forward_done) return null;
-    const progress = await readProgress(client, input.runId, step.id);
-    if (!progress.snapshotTaken && (step.snapshots?.length ?? 0) > 0) {
-      // A change log is filled by the batches themselves; a copy (plans made before change
-      // logs existed) is taken now, locking the table against writes while it copies.
-      await createChangeLogs(client, scope, logs, input.policy.retention);
-      await takeSnapshots(client, scope, step.snapshots!, input.policy.retention);
-      progress.snapshotTaken = true;
-      await saveProgress(client, input, progress);
+  // A failure here rolls the transitions back with the rest; one that is not retried would lose them.
+  const first = await (async () => {
+    try {
+      return await inTransaction(client, input.policy, async () => {
+        await checkFence(client, input.target, input.token);
+        auditHead = await recordTransitions(client, input, input.audit);
+        if ((await readLedger(client, input.runId, step.id)).forward_done) return null;
+        const progress = await readProgress(client, input.runId, step.id);
+        if (!progress.snapshotTaken && (step.snapshots?.length ?? 0) > 0) {
+          // A change log is filled by the batches themselves; a copy (plans made before change
+          // logs existed) is taken now, locking the table against writes while it copies.
+          await createChangeLogs(client, scope, logs, input.policy.retention);
+          await takeSnapshots(client, scope, step.snapshots!, input.policy.retention);
+          progress.snapshotTaken = true;
+          await saveProgress(client, input, progress);
+        }
+        // The sync trigger (backfill sync: true), after its change log; again on a retry, which is harmless.
+        for (const action of step.batch.sync ?? []) await client.query(bindSnapshots(action.sql, scope));
+        return progress;
+      });
+    } catch (err) {
+      await keepTransitions(client, input, err);
+      throw err;
     }
-    // The sync trigger (backfill sync: true), after its change log; again on a retry, which is harmless.
-    for (const action of step.batch.sync ?? []) await client.query(bindSnapshots(action.sql, scope));
-    return progress;
-  });
+  })();
   if (first === null) return { skipped: true, ms: Date.now() - started, auditHead };
 
   const progress = first;

@@ -1,7 +1,10 @@
 import type pg from 'pg';
 import type { AuditEntry, AuditHead } from '../src/db/audit';
 import { appendAudit } from '../src/db/audit';
-import type { RunScope } from '../src/contract/migration';
+import type { RunScope, StepInput } from '../src/contract/migration';
+import { checkFence } from '../src/db/lease';
+import { inTransaction } from './context';
+import { toFailure } from './errors';
 
 export interface LedgerRow {
   forward_done: boolean;
@@ -40,4 +43,19 @@ export async function recordTransitions(client: pg.ClientBase, scope: RunScope, 
     await client.query('update godwit.migrations set state = $2 where migration_id = $1 and run_id = $3', [scope.migrationId, last.to, scope.runId]);
   }
   return head;
+}
+
+/**
+ * The transitions a step carries are written in its own transaction, which a failure rolls
+ * back. A retry writes them again; a failure that is not retried would lose them (a run whose
+ * first step failed had no START in its audit log), so they get a transaction of their own.
+ * Only while this run still holds the target's lease; a failure to write them leaves the
+ * step's own error to be reported.
+ */
+export async function keepTransitions(client: pg.ClientBase, input: StepInput, err: unknown): Promise<void> {
+  if (input.audit.length === 0 || !toFailure(err).nonRetryable) return;
+  await inTransaction(client, null, async () => {
+    await checkFence(client, input.target, input.token);
+    await recordTransitions(client, input, input.audit);
+  }).catch(() => undefined);
 }

@@ -11,9 +11,9 @@ import { recordRestore } from '../src/db/restores';
 import type { CatalogProbe, SqlAction } from '../src/operations/types';
 import type { StepInput, StepResult } from '../src/contract/migration';
 import { type ActivityDeps, inTransaction, resetTimeouts, setTimeouts, withTarget } from './context';
-import { InjectedFault, IrreversibleStepError, toFailure } from './errors';
+import { InjectedFault, IrreversibleStepError } from './errors';
 import { executeBatched } from './backfill';
-import { markCompensated, markForwardDone, readLedger, recordTransitions } from './ledger';
+import { keepTransitions, markCompensated, markForwardDone, readLedger, recordTransitions } from './ledger';
 
 /** work_mem for the transaction of a compensation that restores from snapshots. */
 const RESTORE_WORK_MEM = process.env.GODWIT_RESTORE_WORK_MEM ?? '256MB';
@@ -182,21 +182,6 @@ export function compensate(client: pg.ClientBase, input: StepInput): Promise<Ste
 
 function quoteProbe(p: CatalogProbe): string {
   return `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
-}
-
-/**
- * The transitions a step carries are written in its own transaction, which a failure rolls
- * back. A retry writes them again; a failure that is not retried would lose them (a run whose
- * first step failed had no START in its audit log), so they get a transaction of their own.
- * Only while this run still holds the target's lease; a failure to write them leaves the
- * step's own error to be reported.
- */
-async function keepTransitions(client: pg.ClientBase, input: StepInput, err: unknown): Promise<void> {
-  if (input.audit.length === 0 || !toFailure(err).nonRetryable) return;
-  await inTransaction(client, null, async () => {
-    await checkFence(client, input.target, input.token);
-    await recordTransitions(client, input, input.audit);
-  }).catch(() => undefined);
 }
 
 /**

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { manifestFrom, setupTemporal, type TestTemporal } from '../helpers/temporal';
@@ -70,6 +71,30 @@ describe('migration workflow against Postgres and Temporal', () => {
     expect(finalState(await applyAndWatch(t, TARGET, loaded))).toBe('rolled_back');
     const audit = await db.query(`select from_state, to_state from godwit.audit_log where migration_id = '0001_first_fails' and to_state is not null order by seq`);
     expect(audit.rows.map((r) => `${r.from_state}>${r.to_state}`)).toEqual(['planned>in_progress', 'in_progress>rolling_back', 'rolling_back>rolled_back']);
+  });
+
+  it("records START for a backfill whose first transaction fails for good (a statement_timeout while the table is locked)", async () => {
+    await db.query(`create table gap_accounts (id bigint primary key, owner text, owner_up text)`);
+    await db.query(`insert into gap_accounts select g, 'o' || g from generate_series(1, 100) g`);
+    // An application transaction holding ROW EXCLUSIVE: the sync trigger (SHARE ROW EXCLUSIVE)
+    // in the backfill's first transaction waits for it until statement_timeout cancels it.
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query(`begin; lock table gap_accounts in row exclusive mode`);
+      const loaded = await manifestFrom(`id: 0001_backfill_first_tx_fails
+operations:
+  - backfill: { table: gap_accounts, set: { owner_up: "upper(owner)" }, sync: true }
+policy: { approval: never, statement_timeout: 500ms, lock_timeout: 10s }
+`);
+      expect(finalState(await applyAndWatch(t, TARGET, loaded))).toBe('rolled_back');
+    } finally {
+      await holder.end();
+    }
+    const audit = await db.query(`select from_state, to_state from godwit.audit_log where migration_id = '0001_backfill_first_tx_fails' and to_state is not null order by seq`);
+    expect(audit.rows.map((r) => `${r.from_state}>${r.to_state}`)).toEqual(['planned>in_progress', 'in_progress>rolling_back', 'rolling_back>rolled_back']);
+    const triggers = await db.query(`select count(*)::int as n from pg_trigger where tgrelid = 'gap_accounts'::regclass and not tgisinternal`);
+    expect(triggers.rows[0]!.n).toBe(0);
   });
 
   it('is a no-op the second time the same migration is applied', async () => {
