@@ -236,7 +236,7 @@ operations:
   it('cancels a batch that holds its locks past the cap and fills its rows in smaller batches, each once', async () => {
     await db.query('alter table users add column n int not null default 0');
     // Each row sleeps at least a millisecond (pg_sleep's void reads as ''), so the first batches
-    // (200 rows) outlast the cap (80 ms) however fast the machine is.
+    // (200 rows) outlast the cap (70 ms) however fast the machine is.
     const [step] = await plan(`
 id: m1
 operations:

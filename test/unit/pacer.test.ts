@@ -83,10 +83,10 @@ describe('holds', () => {
 });
 
 describe('lock cap', () => {
-  it('caps a batch at 1.6 × batch_ms, halves after a cut, and leaves fixed and smallest sizes uncapped', () => {
+  it('caps a batch at 1.4 × batch_ms, halves after a cut, and leaves fixed and smallest sizes uncapped', () => {
     const s = resolveThrottle({ batch_ms: 50 });
     const p = new Pacer();
-    expect(p.lockCapMs(s)).toBe(80);
+    expect(p.lockCapMs(s)).toBe(70);
     const before = p.size;
     p.cut();
     expect(p.size).toBe(Math.floor(before / 2));
