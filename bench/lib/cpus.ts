@@ -80,7 +80,6 @@ export function unsplitCpus(split: CpuSplit): void {
   }
 }
 
-
 /**
  * BENCH_SPLIT_CPUS=spare: on top of the split, every client backend that is not the
  * application's (pgbench's, and their parallel workers) is moved to Godwit's CPUs as soon as it
@@ -96,7 +95,9 @@ export function unsplitCpus(split: CpuSplit): void {
 export async function spareCore(split: CpuSplit, url: string, everyMs = 50): Promise<() => Promise<void>> {
   const client = new pg.Client({ connectionString: url, application_name: 'bench-spare-core' });
   await client.connect();
-  const moved = new Set<number>();
+  // The backends seen by the last sweep: each is moved once, when it first shows (a pid the
+  // system hands out again later is a new backend, and is moved again).
+  let moved = new Set<number>();
   let stopped = false;
   const sweep = async () => {
     const { rows } = await client.query<{ pid: number }>(
@@ -106,13 +107,13 @@ export async function spareCore(split: CpuSplit, url: string, everyMs = 50): Pro
     );
     for (const { pid } of rows) {
       if (moved.has(pid)) continue;
-      moved.add(pid);
       try {
         taskset(['-p', '-c', split.godwit, String(pid)]);
       } catch {
         // ended meanwhile
       }
     }
+    moved = new Set(rows.map((r) => r.pid));
   };
   const loop = (async () => {
     while (!stopped) {
