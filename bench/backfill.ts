@@ -58,7 +58,7 @@ import { activitySpans, spanLabel, type ActivitySpan } from './lib/spans';
 import { fmtRatio, median } from './lib/stats';
 import { timedSpawn, type TimedRun } from './lib/timed';
 import { onInterrupt, runBench } from './lib/main';
-import { spareCore, splitCpus, unsplitCpus, type CpuSplit } from './lib/cpus';
+import { assertPostgresOnAllCpus, spareCore, splitCpus, unsplitCpus, type CpuSplit } from './lib/cpus';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const int = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d);
@@ -483,6 +483,7 @@ function loadReport(ws: LoadWindow[]): { lines: string[]; targets: string[] } {
 // --- main ---------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  assertPostgresOnAllCpus();
   const started = new Date();
   const load0 = loadavg();
   process.env.GODWIT_LOG_LEVEL ??= 'ERROR';

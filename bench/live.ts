@@ -56,7 +56,7 @@ import { introspectSchema } from '../src/db/introspect';
 import { parseManifest } from '../src/manifest';
 import { loadSqlParser, planManifest } from '../src/operations';
 import { connected, copyDatabase, dropDatabases, urlOf as dbUrl } from './lib/db';
-import { spareCore, splitCpus, unsplitCpus, type CpuSplit } from './lib/cpus';
+import { assertPostgresOnAllCpus, spareCore, splitCpus, unsplitCpus, type CpuSplit } from './lib/cpus';
 import { latencyStats, slowest, startPgbench, type LatencyStats, type PgbenchRun, type Txn } from './lib/pgbench';
 import { writeReadmeSection } from './lib/readme';
 import { BENCH_TARGET, cliEnv, startTemporalAndWorker, type BenchTemporal } from './lib/setup';
@@ -517,6 +517,7 @@ async function facts(): Promise<{ size: string; version: string; settings: strin
 }
 
 async function main(): Promise<void> {
+  assertPostgresOnAllCpus();
   const started = new Date();
   const load0 = loadavg();
   process.env.GODWIT_LOG_LEVEL ??= 'ERROR';

@@ -44,6 +44,28 @@ function descendants(root: number): number[] {
   return found;
 }
 
+/**
+ * Refuses to measure when the local Postgres is already held to fewer CPUs than the machine has
+ * (a split or an experiment that was not undone): its backends would run on those alone, and a
+ * speed figure, two lanes against one above all, would say nothing. No-op without a local server.
+ */
+export function assertPostgresOnAllCpus(): void {
+  const [postmaster] = postgresPids();
+  if (postmaster === undefined) return;
+  const all = cpus().length;
+  const list = /: (\S+)$/.exec(taskset(['-p', '-c', String(postmaster)]))?.[1] ?? '';
+  const count = list.split(',').reduce((n, part) => {
+    const [a, b] = part.split('-').map(Number);
+    return n + (b === undefined ? 1 : b - a! + 1);
+  }, 0);
+  if (count < all) {
+    throw new Error(
+      `the local Postgres (postmaster ${postmaster}) may run on CPUs ${list} only, of ${all}; put it back first: ` +
+        `for p in $(pgrep -x postgres); do taskset -a -p -c 0-${all - 1} $p; done`,
+    );
+  }
+}
+
 export function splitCpus(): CpuSplit {
   const n = cpus().length;
   if (n < 2) throw new Error('BENCH_SPLIT_CPUS=1 needs at least 2 CPUs');
