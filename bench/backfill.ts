@@ -58,7 +58,7 @@ import { activitySpans, spanLabel, type ActivitySpan } from './lib/spans';
 import { fmtRatio, median } from './lib/stats';
 import { timedSpawn, type TimedRun } from './lib/timed';
 import { onInterrupt, runBench } from './lib/main';
-import { assertPostgresOnAllCpus, spareCore, splitCpus, unsplitCpus, type CpuSplit } from './lib/cpus';
+import { assertPostgresOnAllCpus, spareCore, splitCpus, splitModeFromEnv, unsplitCpus, type CpuSplit } from './lib/cpus';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const int = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d);
@@ -79,13 +79,8 @@ const QUIET = process.env.BENCH_QUIET !== '0';
  * the CLI, and pgroll and psql as the other tools) on one half of the CPUs, Postgres and pgbench
  * on the other, standing in for the machines of their own they have in production (bench/lib/cpus.ts).
  */
-const SPLIT_MODE = process.env.BENCH_SPLIT_CPUS === 'spare' ? 'spare' : process.env.BENCH_SPLIT_CPUS === '1' ? 'split' : null;
+const { mode: SPLIT_MODE, text: SPLIT_TEXT } = splitModeFromEnv();
 const SPLIT_CPUS = SPLIT_MODE !== null;
-/** What the split means, for the figures' heading. */
-const SPLIT_TEXT =
-  SPLIT_MODE === 'spare'
-    ? "CPUs split, with a core to spare: Godwit and the other tools on one half, Postgres and pgbench on the other, the migration's own backends (every client backend but pgbench's) moved to the first half"
-    : 'CPUs split: Godwit and the other tools on one half, Postgres and pgbench on the other';
 let pgbenchCpus: string | null = null;
 const QUIET_BUSY = Number(process.env.BENCH_QUIET_BUSY ?? 0.5);
 const QUIET_WAIT_MS = int(process.env.BENCH_QUIET_WAIT_MS, 15_000);

@@ -56,7 +56,7 @@ import { introspectSchema } from '../src/db/introspect';
 import { parseManifest } from '../src/manifest';
 import { loadSqlParser, planManifest } from '../src/operations';
 import { connected, copyDatabase, dropDatabases, urlOf as dbUrl } from './lib/db';
-import { assertPostgresOnAllCpus, spareCore, splitCpus, unsplitCpus, type CpuSplit } from './lib/cpus';
+import { assertPostgresOnAllCpus, spareCore, splitCpus, splitModeFromEnv, unsplitCpus, type CpuSplit } from './lib/cpus';
 import { latencyStats, slowest, startPgbench, type LatencyStats, type PgbenchRun, type Txn } from './lib/pgbench';
 import { writeReadmeSection } from './lib/readme';
 import { BENCH_TARGET, cliEnv, startTemporalAndWorker, type BenchTemporal } from './lib/setup';
@@ -110,13 +110,8 @@ function capGodwitCpu(): void {
  * CLI's and the worker's own CPU is taken from pgbench and Postgres, which no production database
  * would see. The noop scenario measures what is left.
  */
-const SPLIT_MODE = process.env.BENCH_SPLIT_CPUS === 'spare' ? 'spare' : process.env.BENCH_SPLIT_CPUS === '1' ? 'split' : null;
+const { mode: SPLIT_MODE, text: SPLIT_TEXT } = splitModeFromEnv();
 const SPLIT_CPUS = SPLIT_MODE !== null;
-/** What the split means, for the figures' heading. */
-const SPLIT_TEXT =
-  SPLIT_MODE === 'spare'
-    ? "CPUs split, with a core to spare: Godwit and the other tools on one half, Postgres and pgbench on the other, the migration's own backends (every client backend but pgbench's) moved to the first half"
-    : 'CPUs split: Godwit and the other tools on one half, Postgres and pgbench on the other';
 /** The CPUs pgbench runs on when they are split (set once the split is made). */
 let pgbenchCpus: string | null = null;
 /** A throttle policy for every manifest, as a YAML flow mapping (e.g. `{ yield: 2 }`), to compare pacings. */

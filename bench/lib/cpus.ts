@@ -45,6 +45,21 @@ function descendants(root: number): number[] {
 }
 
 /**
+ * BENCH_SPLIT_CPUS as the benches read it: `1` splits the CPUs, `spare` also gives the
+ * migration's backends the first half (spareCore); anything else, no split. `text` heads the figures.
+ */
+export function splitModeFromEnv(): { mode: 'split' | 'spare' | null; text: string } {
+  const v = process.env.BENCH_SPLIT_CPUS;
+  if (v === 'spare') {
+    return {
+      mode: 'spare',
+      text: "CPUs split, with a core to spare: Godwit and the other tools on one half, Postgres and pgbench on the other, the migration's own backends (every client backend but pgbench's) moved to the first half",
+    };
+  }
+  return { mode: v === '1' ? 'split' : null, text: 'CPUs split: Godwit and the other tools on one half, Postgres and pgbench on the other' };
+}
+
+/**
  * Refuses to measure when the local Postgres is already held to fewer CPUs than the machine has
  * (a split or an experiment that was not undone): its backends would run on those alone, and a
  * speed figure, two lanes against one above all, would say nothing. No-op without a local server.
